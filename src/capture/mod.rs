@@ -1,0 +1,8 @@
+//! The capture server: accepts HTTP/1 connections, bounds each body, and hands whole requests to
+//! the engine.
+
+mod request;
+mod server;
+
+pub use request::Limits;
+pub use server::serve;

@@ -1,0 +1,115 @@
+//! Turns one hyper request into a captured request, and the engine's answer into a hyper response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+
+use crate::engine::{Engine, RequestHead};
+use crate::model::RecordedResponse;
+
+/// Bounds on what one sender can make the server do.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest body accepted; larger ones get 413.
+    pub max_body: usize,
+    /// How long a client may take to send the request head.
+    pub header_timeout: Duration,
+    /// How long shutdown waits for requests in flight before dropping them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body: 10 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(35),
+        }
+    }
+}
+
+/// Why a request produced no answer: the client went away mid-body. Nothing is stored.
+#[derive(Debug, thiserror::Error)]
+#[error("the client stopped sending the body: {0}")]
+pub struct BodyBroken(String);
+
+/// Reads one request whole and returns the engine's answer.
+pub async fn capture(
+    engine: Arc<Engine>,
+    limits: Limits,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, BodyBroken> {
+    let (parts, body) = request.into_parts();
+    let head = RequestHead {
+        peer: Some(peer),
+        method: parts.method.as_str().to_string(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_string())
+            .unwrap_or_else(|| parts.uri.to_string()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect(),
+    };
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limits.max_body as u64) {
+        return Ok(into_hyper(
+            engine.refuse(head, too_large(limits)).await,
+            true,
+        ));
+    }
+    let body = match Limited::new(body, limits.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return Ok(into_hyper(
+                engine.refuse(head, too_large(limits)).await,
+                true,
+            ));
+        }
+        Err(err) => return Err(BodyBroken(err.to_string())),
+    };
+    Ok(into_hyper(engine.handle(head, body).await, false))
+}
+
+fn too_large(limits: Limits) -> RecordedResponse {
+    RecordedResponse::plain(
+        413,
+        format!(
+            "webhook-dev: the request body is larger than --max-body ({} bytes); it was recorded without its body and not forwarded",
+            limits.max_body
+        ),
+    )
+}
+
+/// Builds the hyper response; `close` asks the client to open a new connection afterwards.
+fn into_hyper(answer: RecordedResponse, close: bool) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    if close {
+        headers.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}

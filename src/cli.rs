@@ -1,0 +1,187 @@
+//! Command-line definitions only; the work happens in `commands`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::FixedAnswer;
+use crate::store::Durability;
+use crate::target::Target;
+
+/// The port `listen` binds when `--addr` is not given.
+pub const DEFAULT_PORT: u16 = 9797;
+
+/// webhook-dev: capture, inspect, verify, forward and replay webhooks on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "webhook-dev", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The store directory.
+    #[arg(
+        long,
+        global = true,
+        env = "WEBHOOK_DEV_STORE",
+        default_value = ".webhook-dev"
+    )]
+    pub store: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Capture webhooks, store them, and forward them to your handler.
+    Listen(ListenArgs),
+    /// Read the captured requests.
+    #[command(subcommand)]
+    Requests(RequestsCommand),
+}
+
+/// `webhook-dev listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Address to listen on: HOST:PORT or PORT.
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_parser = parse_addr)]
+    pub addr: String,
+    /// Forward every request to TARGET: 3000, localhost:3000 or http://host:port/base.
+    #[arg(long, value_name = "TARGET")]
+    pub forward: Option<Target>,
+    /// With no --forward, answer senders with STATUS or STATUS:BODY.
+    #[arg(long, value_name = "STATUS[:BODY]", default_value = "200")]
+    pub respond: FixedAnswer,
+    /// Print one JSON object per line: a `listening` event, then one per request.
+    #[arg(long, conflicts_with = "no_tui")]
+    pub json: bool,
+    /// Print one line per request instead of opening the inspector.
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Give up on the handler after this long (seconds, or 500ms, 2m ...); the sender gets 504.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Refuse bodies larger than this with 413 (bytes, or 512KiB, 10MiB ...).
+    #[arg(long, value_name = "BYTES", default_value = "10MiB", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Close connections that take longer than this to send a request head.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// `process`: a stored request survives webhook-dev being killed; `power`: also power loss (fsync).
+    #[arg(long, value_enum, default_value_t = Durability::Process)]
+    pub durability: Durability,
+}
+
+/// `webhook-dev requests ...`.
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// List captured requests, oldest first.
+    List {
+        /// One JSON summary per line.
+        #[arg(long)]
+        json: bool,
+        /// Only the newest N.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Show one request whole: headers, body and the answer it got.
+    Show {
+        /// The request id (a unique prefix is enough).
+        id: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Accepts `HOST:PORT` or a bare `PORT` (on 127.0.0.1).
+pub fn parse_addr(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse::<u16>()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .map_err(|_| format!("{s} is not a port"))
+    } else if s
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not HOST:PORT or PORT"))
+    }
+}
+
+/// Accepts plain seconds (`30`, `0.5`) or a unit (`500ms`, `2m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return if secs.is_finite() && secs > 0.0 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(format!("{s} must be a positive number of seconds"))
+        };
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))
+}
+
+/// Accepts bytes (`1048576`) or a unit (`512KiB`, `10MiB`, `1GB`).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 1048576 or 10MiB"))?;
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB, GiB, kB, MB, GB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(factor)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?} must be a positive size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10MiB").unwrap(), 10 * 1024 * 1024);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert_eq!(parse_size("2kb").unwrap(), 2000);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("0.25").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_addr("8080").unwrap(), "127.0.0.1:8080");
+        assert_eq!(parse_addr("0.0.0.0:1").unwrap(), "0.0.0.0:1");
+        assert_eq!(parse_addr("[::1]:9").unwrap(), "[::1]:9");
+        assert!(parse_addr("localhost").is_err());
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,88 @@
+//! `webhook-dev listen`: bind, capture until Ctrl-C, then drain and flush.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::capture::{self, Limits};
+use crate::cli::ListenArgs;
+use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::forward::Forwarder;
+use crate::output::{self, Mode};
+use crate::store::Store;
+
+/// Runs `listen` until Ctrl-C (or SIGTERM).
+pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
+    let store = Store::open(store_dir, args.durability)?;
+    let listener = TcpListener::bind(&args.addr).await.with_context(|| {
+        format!("cannot listen on {} (is another webhook-dev or server using it? try --addr 127.0.0.1:0)", args.addr)
+    })?;
+    let addr = listener.local_addr()?;
+    let mode = if args.json {
+        Mode::Json
+    } else {
+        Mode::human_for_stdout()
+    };
+    let (events, receiver) = mpsc::unbounded_channel();
+    let printer = tokio::spawn(output::print_events(receiver, mode));
+    let forwarder = args
+        .forward
+        .map(|target| Forwarder::new(target, args.timeout));
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        EngineConfig {
+            forwarder: forwarder.clone(),
+            respond: args.respond,
+        },
+        events,
+    ));
+    engine.emit(EngineEvent::Listening {
+        addr,
+        forward: forwarder.map(|f| f.target().to_string()),
+        store: store_dir.display().to_string(),
+    });
+    let limits = Limits {
+        max_body: args.max_body,
+        header_timeout: args.header_timeout,
+        shutdown_grace: args.timeout + Duration::from_secs(5),
+    };
+    serve_until_signal(listener, engine, limits).await;
+    tokio::task::spawn_blocking(move || store.close()).await?;
+    let _ = printer.await;
+    Ok(())
+}
+
+/// Serves until the first Ctrl-C, then finishes the requests in flight. A second Ctrl-C exits at once.
+async fn serve_until_signal(listener: TcpListener, engine: Arc<Engine>, limits: Limits) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing requests in flight");
+        let _ = stop_tx.send(());
+        shutdown_signal().await;
+        eprintln!("webhook-dev: stopped at once; requests in flight may not have been answered");
+        std::process::exit(130);
+    });
+    capture::serve(listener, engine, limits, async {
+        let _ = stop_rx.await;
+    })
+    .await;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

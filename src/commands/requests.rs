@@ -1,0 +1,105 @@
+//! `webhook-dev requests list|show`: read the store, even while `listen` writes to it.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::RequestsCommand;
+use crate::inert::inert_bytes;
+use crate::output::{human_line, human_size, Mode};
+use crate::store::{StoreReader, StoredRequest};
+
+/// Runs a `requests` subcommand.
+pub fn run(store_dir: &Path, command: RequestsCommand) -> anyhow::Result<()> {
+    let reader = StoreReader::open(store_dir)?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        RequestsCommand::List { json, limit } => {
+            let colour = matches!(Mode::human_for_stdout(), Mode::Human { colour: true });
+            for summary in reader.list(limit)? {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+                } else {
+                    writeln!(out, "{}", human_line(&summary, colour, true))?;
+                }
+            }
+        }
+        RequestsCommand::Show { id, json } => {
+            let stored = reader
+                .get(&id)?
+                .ok_or_else(|| anyhow::anyhow!("no request {id:?} in {}", store_dir.display()))?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&stored.to_detail())?
+                )?;
+            } else {
+                write!(out, "{}", human_detail(&stored))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The readable form of one request: request line, headers, body, then the answer.
+pub fn human_detail(stored: &StoredRequest) -> String {
+    let s = &stored.summary;
+    let mut text = format!(
+        "{}  {}\n{} {}\n",
+        s.id,
+        s.received_at,
+        s.method,
+        inert_bytes(s.path.as_bytes(), false)
+    );
+    for (name, value) in &stored.headers {
+        text.push_str(&format!("{}: {}\n", name, inert_bytes(value, false)));
+    }
+    text.push('\n');
+    text.push_str(&body_text(&stored.body));
+    let reason = s.signature.reason.as_deref().unwrap_or("");
+    text.push_str(&format!(
+        "\nsignature: {} {}\n",
+        s.signature.status.as_str(),
+        reason
+    ));
+    match &s.forward {
+        Some(f) => text.push_str(&format!(
+            "forward: {} in {:.1} ms{}\n",
+            f.status.map(|c| c.to_string()).unwrap_or_default(),
+            f.duration_ms,
+            f.error
+                .as_ref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )),
+        None => text.push_str("forward: none\n"),
+    }
+    if let Some(response) = &stored.response {
+        text.push_str(&format!("\nanswer {}\n", response.status));
+        for (name, value) in &response.headers {
+            text.push_str(&format!("{}: {}\n", name, inert_bytes(value, false)));
+        }
+        text.push('\n');
+        text.push_str(&body_text(&response.body));
+    }
+    text
+}
+
+fn body_text(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty body)\n".into();
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) => {
+            let mut text = inert_bytes(text.as_bytes(), true);
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
+        }
+        Err(_) => format!(
+            "({} of binary data; `requests show --json` has it as base64)\n",
+            human_size(body.len() as u64)
+        ),
+    }
+}

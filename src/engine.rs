@@ -1,0 +1,299 @@
+//! capture -> store -> verify -> forward: the pipeline every request goes through, whichever way
+//! it arrived. Consumers (printers, the inspector) follow it through [`EngineEvent`]s.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::forward::{Forwarded, Forwarder};
+use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
+use crate::signature;
+use crate::store::Store;
+use crate::summary::RequestSummary;
+
+/// What the engine tells its consumers.
+#[derive(Clone, Debug)]
+pub enum EngineEvent {
+    /// The capture server is accepting requests.
+    Listening {
+        /// The bound address.
+        addr: SocketAddr,
+        /// Where requests are forwarded, if anywhere.
+        forward: Option<String>,
+        /// The store directory.
+        store: String,
+    },
+    /// A request has been answered and recorded.
+    Request(Box<Exchange>),
+}
+
+impl EngineEvent {
+    /// The NDJSON line for `listen --json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            EngineEvent::Listening {
+                addr,
+                forward,
+                store,
+            } => serde_json::json!({
+                "event": "listening",
+                "addr": addr.to_string(),
+                "forward": forward,
+                "store": store,
+            }),
+            EngineEvent::Request(exchange) => {
+                let mut value = serde_json::to_value(RequestSummary::from_exchange(exchange))
+                    .expect("a summary always serializes");
+                let object = value.as_object_mut().expect("a summary is an object");
+                let mut ordered = serde_json::Map::new();
+                ordered.insert("event".into(), "request".into());
+                ordered.extend(std::mem::take(object));
+                serde_json::Value::Object(ordered)
+            }
+        }
+    }
+}
+
+/// The answer given when there is no forward target: `--respond STATUS[:BODY]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixedAnswer {
+    status: u16,
+    body: Option<String>,
+}
+
+impl Default for FixedAnswer {
+    fn default() -> Self {
+        Self {
+            status: 200,
+            body: None,
+        }
+    }
+}
+
+impl std::str::FromStr for FixedAnswer {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (status, body) = match s.split_once(':') {
+            Some((status, body)) => (status, Some(body.to_string())),
+            None => (s, None),
+        };
+        let status: u16 = status
+            .trim()
+            .parse()
+            .ok()
+            .filter(|code| (100..=999).contains(code) && !(100..200).contains(code))
+            .ok_or_else(|| {
+                format!("{s:?} is not STATUS or STATUS:BODY (e.g. 202 or '200:{{\"ok\":true}}')")
+            })?;
+        Ok(Self { status, body })
+    }
+}
+
+impl FixedAnswer {
+    /// The answer for the request with id `id`.
+    pub fn answer(&self, id: &str) -> RecordedResponse {
+        match &self.body {
+            None => RecordedResponse::json(
+                self.status,
+                serde_json::json!({"ok": true, "id": id}).to_string(),
+            ),
+            Some(body) if serde_json::from_str::<serde_json::Value>(body).is_ok() => {
+                RecordedResponse::json(self.status, body.clone())
+            }
+            Some(body) => RecordedResponse {
+                status: self.status,
+                headers: vec![("content-type".into(), b"text/plain; charset=utf-8".to_vec())],
+                body: Bytes::from(body.clone()),
+            },
+        }
+    }
+}
+
+/// Everything the engine needs besides the store.
+pub struct EngineConfig {
+    /// Where to forward, or `None` to answer with `respond`.
+    pub forwarder: Option<Forwarder>,
+    /// The answer when nothing is forwarded.
+    pub respond: FixedAnswer,
+}
+
+/// Handles captured requests; share it behind an `Arc`.
+pub struct Engine {
+    store: Store,
+    config: EngineConfig,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    ids: Mutex<ulid::Generator>,
+}
+
+/// The parts of a request known before its body has been read.
+pub struct RequestHead {
+    /// The sender's address.
+    pub peer: Option<SocketAddr>,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query as received.
+    pub path: String,
+    /// Headers in arrival order.
+    pub headers: HeaderList,
+}
+
+impl Engine {
+    /// An engine writing to `store` and reporting on `events`.
+    pub fn new(
+        store: Store,
+        config: EngineConfig,
+        events: mpsc::UnboundedSender<EngineEvent>,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            events,
+            ids: Mutex::new(ulid::Generator::new()),
+        }
+    }
+
+    /// The store this engine writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Tells consumers about an event.
+    pub fn emit(&self, event: EngineEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// A new sortable request id, `req_` + ULID, strictly increasing within this process.
+    pub fn next_id(&self) -> String {
+        let mut ids = self.ids.lock().expect("id generator lock");
+        let ulid = ids.generate().unwrap_or_else(|_| ulid::Ulid::new());
+        format!("req_{ulid}")
+    }
+
+    /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
+    /// commit) and returns the answer for the sender — only once the request is durable.
+    pub async fn handle(&self, head: RequestHead, body: Bytes) -> RecordedResponse {
+        let request = Arc::new(CapturedRequest {
+            id: self.next_id(),
+            received_at: Utc::now(),
+            peer: head.peer,
+            method: head.method,
+            path: head.path,
+            headers: head.headers,
+            body,
+        });
+        let signature = signature::unchecked(&request.headers);
+        let event_type = None;
+        let stored =
+            self.store
+                .insert_request(request.clone(), signature.clone(), event_type.clone());
+        let (stored, forwarded) = match &self.config.forwarder {
+            Some(forwarder) => {
+                let (stored, forwarded) = tokio::join!(stored, forwarder.forward(&request));
+                (stored, Some(forwarded))
+            }
+            None => (stored.await, None),
+        };
+        if let Err(err) = stored {
+            tracing::error!(id = %request.id, "request not stored: {err}");
+            return RecordedResponse::plain(
+                503,
+                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
+            );
+        }
+        let (response, forward) = match forwarded {
+            Some(Forwarded { response, outcome }) => (response, Some(outcome)),
+            None => (self.config.respond.answer(&request.id), None),
+        };
+        self.finish(Exchange {
+            request,
+            signature,
+            event_type,
+            forward,
+            response: response.clone(),
+        });
+        response
+    }
+
+    /// Records a request that was refused before its body was read (e.g. too large), so the
+    /// developer still sees it, and returns the refusal.
+    pub async fn refuse(&self, head: RequestHead, response: RecordedResponse) -> RecordedResponse {
+        let request = Arc::new(CapturedRequest {
+            id: self.next_id(),
+            received_at: Utc::now(),
+            peer: head.peer,
+            method: head.method,
+            path: head.path,
+            headers: head.headers,
+            body: Bytes::new(),
+        });
+        let mut signature = signature::unchecked(&request.headers);
+        signature.reason = Some(format!(
+            "not checked: the request was refused with {} before its body was read",
+            response.status
+        ));
+        if let Err(err) = self
+            .store
+            .insert_request(request.clone(), signature.clone(), None)
+            .await
+        {
+            tracing::error!(id = %request.id, "refused request not stored: {err}");
+        }
+        self.finish(Exchange {
+            request,
+            signature,
+            event_type: None,
+            forward: None,
+            response: response.clone(),
+        });
+        response
+    }
+
+    /// Queues the answer for the store and, once it is committed, tells consumers.
+    fn finish(&self, exchange: Exchange) {
+        let recorded = self.store.record_response(
+            exchange.request.id.clone(),
+            exchange.response.clone(),
+            exchange.forward.clone(),
+        );
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            if let Err(err) = recorded.await {
+                tracing::error!(id = %exchange.request.id, "answer not stored: {err}");
+            }
+            let _ = events.send(EngineEvent::Request(Box::new(exchange)));
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_answers_parse() {
+        assert_eq!(
+            "202".parse::<FixedAnswer>().unwrap().answer("x").status,
+            202
+        );
+        let a: FixedAnswer = "200:{\"ok\":1}".parse().unwrap();
+        assert_eq!(a.answer("x").body, Bytes::from_static(b"{\"ok\":1}"));
+        let t: FixedAnswer = "418:teapot".parse().unwrap();
+        assert_eq!(t.answer("x").headers[0].1, b"text/plain; charset=utf-8");
+        assert!("abc".parse::<FixedAnswer>().is_err());
+        assert!("100".parse::<FixedAnswer>().is_err());
+    }
+
+    #[test]
+    fn the_default_answer_names_the_request() {
+        let a = FixedAnswer::default().answer("req_1");
+        assert_eq!(a.status, 200);
+        assert_eq!(
+            a.body,
+            Bytes::from_static(b"{\"ok\":true,\"id\":\"req_1\"}")
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! Sends a captured request to the handler and brings back its whole answer.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::Request;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::model::{CapturedRequest, ForwardOutcome, HeaderList, RecordedResponse};
+use crate::target::Target;
+
+/// The largest handler answer webhook-dev will relay.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A pooled HTTP client bound to one target.
+#[derive(Clone)]
+pub struct Forwarder {
+    client: Client<HttpConnector, Full<Bytes>>,
+    target: Target,
+    timeout: Duration,
+}
+
+/// The handler's answer and how the attempt went, ready to record.
+pub struct Forwarded {
+    /// What goes back to the sender.
+    pub response: RecordedResponse,
+    /// What is recorded about the attempt.
+    pub outcome: ForwardOutcome,
+}
+
+/// Drops hop-by-hop headers, and any header the `Connection` header names.
+pub fn end_to_end_headers(headers: &[(String, Vec<u8>)]) -> HeaderList {
+    let named_by_connection: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| {
+            String::from_utf8_lossy(v)
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    headers
+        .iter()
+        .filter(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            !HOP_BY_HOP.contains(&n.as_str()) && !named_by_connection.contains(&n)
+        })
+        .cloned()
+        .collect()
+}
+
+impl Forwarder {
+    /// A forwarder to `target` that gives up after `timeout`.
+    pub fn new(target: Target, timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Self {
+            client,
+            target,
+            timeout,
+        }
+    }
+
+    /// The target requests go to.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Forwards `request`; a dead or slow handler becomes a 502 or 504 answer, never an error.
+    pub async fn forward(&self, request: &CapturedRequest) -> Forwarded {
+        let url = self.target.uri_for(&request.path);
+        let started = Instant::now();
+        let attempt = tokio::time::timeout(self.timeout, self.send(request, &url)).await;
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (response, error) = match attempt {
+            Ok(Ok(response)) => (response, None),
+            Ok(Err(cause)) => {
+                let message = format!("could not forward to {url}: {cause}");
+                (
+                    RecordedResponse::plain(502, format!("webhook-dev: {message}")),
+                    Some(message),
+                )
+            }
+            Err(_) => {
+                let message = format!(
+                    "{url} did not answer within {} (--timeout)",
+                    humanize(self.timeout)
+                );
+                (
+                    RecordedResponse::plain(504, format!("webhook-dev: {message}")),
+                    Some(message),
+                )
+            }
+        };
+        Forwarded {
+            outcome: ForwardOutcome {
+                target: url,
+                status: Some(response.status),
+                duration_ms,
+                error,
+            },
+            response,
+        }
+    }
+
+    async fn send(&self, request: &CapturedRequest, url: &str) -> Result<RecordedResponse, String> {
+        let outgoing = self.build(request, url).map_err(|e| e.to_string())?;
+        let answer = self
+            .client
+            .request(outgoing)
+            .await
+            .map_err(|e| describe(&e))?;
+        let (parts, body) = answer.into_parts();
+        let body = Limited::new(body, MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("the handler's answer broke off: {e}"))?
+            .to_bytes();
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect::<Vec<_>>();
+        Ok(RecordedResponse {
+            status: parts.status.as_u16(),
+            headers: end_to_end_headers(&headers),
+            body,
+        })
+    }
+
+    fn build(&self, request: &CapturedRequest, url: &str) -> anyhow::Result<Request<Full<Bytes>>> {
+        let mut builder = Request::builder()
+            .method(request.method.as_bytes())
+            .uri(url);
+        let headers = builder.headers_mut().expect("a fresh builder has headers");
+        let mut original_host = None;
+        let mut forwarded_for = None;
+        let mut forwarded_proto = None;
+        for (name, value) in end_to_end_headers(&request.headers) {
+            match name.as_str() {
+                "host" => original_host = Some(value),
+                "x-forwarded-for" => forwarded_for = Some(value),
+                "x-forwarded-proto" => forwarded_proto = Some(value),
+                _ => {
+                    headers.append(
+                        HeaderName::from_bytes(name.as_bytes())?,
+                        HeaderValue::from_bytes(&value)?,
+                    );
+                }
+            }
+        }
+        headers.insert(
+            hyper::header::HOST,
+            HeaderValue::from_str(self.target.authority())?,
+        );
+        if let Some(peer) = request.peer {
+            let mut chain = forwarded_for.unwrap_or_default();
+            if !chain.is_empty() {
+                chain.extend_from_slice(b", ");
+            }
+            chain.extend_from_slice(peer.ip().to_string().as_bytes());
+            headers.insert("x-forwarded-for", HeaderValue::from_bytes(&chain)?);
+        } else if let Some(chain) = forwarded_for {
+            headers.insert("x-forwarded-for", HeaderValue::from_bytes(&chain)?);
+        }
+        let proto = forwarded_proto.unwrap_or_else(|| b"http".to_vec());
+        headers.insert("x-forwarded-proto", HeaderValue::from_bytes(&proto)?);
+        if let Some(host) = original_host {
+            headers.insert("x-forwarded-host", HeaderValue::from_bytes(&host)?);
+        }
+        Ok(builder.body(Full::new(request.body.clone()))?)
+    }
+}
+
+/// The innermost cause of a client error, phrased for a developer.
+fn describe(error: &hyper_util::client::legacy::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let innermost = cause.to_string();
+    if error.is_connect() {
+        if innermost.contains("refused") {
+            format!("{innermost} (is your handler running?)")
+        } else {
+            format!("cannot connect: {innermost}")
+        }
+    } else {
+        format!("the handler closed the connection without a complete answer: {innermost}")
+    }
+}
+
+/// `30 s`, `1.5 s`, `250 ms`.
+pub fn humanize(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        let secs = d.as_secs_f64();
+        if secs.fract() == 0.0 {
+            format!("{secs:.0} s")
+        } else {
+            format!("{secs} s")
+        }
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_dropped() {
+        let headers = vec![
+            ("Connection".to_string(), b"keep-alive, X-Private".to_vec()),
+            ("x-private".to_string(), b"1".to_vec()),
+            ("transfer-encoding".to_string(), b"chunked".to_vec()),
+            ("x-kept".to_string(), b"yes".to_vec()),
+        ];
+        let kept = end_to_end_headers(&headers);
+        assert_eq!(kept, vec![("x-kept".to_string(), b"yes".to_vec())]);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(humanize(Duration::from_secs(30)), "30 s");
+        assert_eq!(humanize(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(humanize(Duration::from_millis(200)), "200 ms");
+    }
+}

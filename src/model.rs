@@ -1,0 +1,108 @@
+//! The records that flow from capture to the store, the printers and the inspector.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use crate::signature::Verdict;
+
+/// Header name (lower-cased) and raw value bytes, in arrival order with repeats kept.
+pub type HeaderList = Vec<(String, Vec<u8>)>;
+
+/// One request exactly as it reached webhook-dev.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapturedRequest {
+    /// Sortable id: `req_` followed by a ULID.
+    pub id: String,
+    /// When the request head arrived.
+    pub received_at: DateTime<Utc>,
+    /// The sender's socket address, when known.
+    pub peer: Option<SocketAddr>,
+    /// The HTTP method as sent.
+    pub method: String,
+    /// Path and query exactly as received.
+    pub path: String,
+    /// Headers in arrival order.
+    pub headers: HeaderList,
+    /// The raw body bytes.
+    pub body: Bytes,
+}
+
+impl CapturedRequest {
+    /// The first value of header `name` (case-insensitive), if any.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// The first value of header `name` (case-insensitive) in `headers`.
+pub fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// An HTTP answer: the handler's, or the one webhook-dev gave itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in the order the handler sent them.
+    pub headers: HeaderList,
+    /// Raw body bytes.
+    pub body: Bytes,
+}
+
+impl RecordedResponse {
+    /// A plain-text answer that webhook-dev gives on its own behalf.
+    pub fn plain(status: u16, message: impl Into<String>) -> Self {
+        let mut body = message.into();
+        if !body.ends_with('\n') {
+            body.push('\n');
+        }
+        Self {
+            status,
+            headers: vec![("content-type".into(), b"text/plain; charset=utf-8".to_vec())],
+            body: Bytes::from(body),
+        }
+    }
+
+    /// A JSON answer that webhook-dev gives on its own behalf.
+    pub fn json(status: u16, body: impl Into<Bytes>) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type".into(), b"application/json".to_vec())],
+            body: body.into(),
+        }
+    }
+}
+
+/// What happened when a request was forwarded to the handler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForwardOutcome {
+    /// The URL the request was sent to.
+    pub target: String,
+    /// The handler's status, or the status webhook-dev answered with when forwarding failed.
+    pub status: Option<u16>,
+    /// Time from sending the request to having the whole answer.
+    pub duration_ms: f64,
+    /// Why forwarding failed, in words.
+    pub error: Option<String>,
+}
+
+/// Everything known about one captured request once it has been handled.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    /// The request as captured.
+    pub request: std::sync::Arc<CapturedRequest>,
+    /// The signature verdict recorded for it.
+    pub signature: Verdict,
+    /// The provider event type, when a profile names it.
+    pub event_type: Option<String>,
+    /// The forward attempt, when there was one.
+    pub forward: Option<ForwardOutcome>,
+    /// The answer given to the sender.
+    pub response: RecordedResponse,
+}

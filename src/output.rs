@@ -1,0 +1,200 @@
+//! The plain consumers of engine events: one human line per request, or NDJSON.
+
+use std::io::{IsTerminal, Write};
+
+use chrono::{DateTime, Local};
+use tokio::sync::mpsc;
+
+use crate::engine::EngineEvent;
+use crate::inert::inert;
+use crate::signature::Status;
+use crate::summary::RequestSummary;
+
+/// How `listen` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One readable line per request.
+    Human {
+        /// Colour the lines.
+        colour: bool,
+    },
+    /// One JSON object per line.
+    Json,
+}
+
+impl Mode {
+    /// Human lines, coloured when stdout is a terminal and `NO_COLOR` is unset.
+    pub fn human_for_stdout() -> Mode {
+        Mode::Human {
+            colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// Prints events until the channel closes.
+pub async fn print_events(mut events: mpsc::UnboundedReceiver<EngineEvent>, mode: Mode) {
+    while let Some(event) = events.recv().await {
+        let line = match mode {
+            Mode::Json => event.to_json().to_string(),
+            Mode::Human { colour } => human_event(&event, colour),
+        };
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "{line}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+fn human_event(event: &EngineEvent, colour: bool) -> String {
+    match event {
+        EngineEvent::Listening {
+            addr,
+            forward,
+            store,
+        } => {
+            let forward = match forward {
+                Some(target) => format!("forwarding to {target}"),
+                None => "answering by itself (no --forward)".to_string(),
+            };
+            format!(
+                "webhook-dev listening on http://{addr}, {forward}; store: {store}; Ctrl-C stops"
+            )
+        }
+        EngineEvent::Request(exchange) => {
+            human_line(&RequestSummary::from_exchange(exchange), colour, false)
+        }
+    }
+}
+
+fn paint(text: &str, code: &str, colour: bool) -> String {
+    if colour {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// `1.2 kB`-style sizes.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..=999 => format!("{bytes} B"),
+        1000..=999_999 => format!("{:.1} kB", bytes as f64 / 1000.0),
+        _ => format!("{:.1} MB", bytes as f64 / 1_000_000.0),
+    }
+}
+
+/// One line for a request: time, method, path, size, signature, forward status and milliseconds.
+pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> String {
+    let time = DateTime::parse_from_rfc3339(&summary.received_at)
+        .map(|t| t.with_timezone(&Local).format("%H:%M:%S%.3f").to_string())
+        .unwrap_or_else(|_| summary.received_at.clone());
+    let signature = summary.signature.status.as_str();
+    let signature_colour = match summary.signature.status {
+        Status::Verified => "32",
+        Status::Unchecked => "2",
+        _ => "31",
+    };
+    let forward = match &summary.forward {
+        None => paint("(not forwarded)", "2", colour),
+        Some(f) => {
+            let status = f
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "---".into());
+            let status_colour = match f.status {
+                Some(200..=299) if f.error.is_none() => "32",
+                Some(300..=399) => "36",
+                _ => "31",
+            };
+            let mut text = format!(
+                "→ {} {:.1} ms",
+                paint(&status, status_colour, colour),
+                f.duration_ms
+            );
+            if let Some(error) = &f.error {
+                text.push_str("  ");
+                text.push_str(&paint(&inert(error, false), "31", colour));
+            }
+            text
+        }
+    };
+    let id = if with_id {
+        format!("{}  ", paint(&summary.id, "2", colour))
+    } else {
+        String::new()
+    };
+    let event = summary
+        .event_type
+        .as_deref()
+        .map(|e| format!(" [{}]", inert(e, false)))
+        .unwrap_or_default();
+    format!(
+        "{id}{time}  {:<6} {}{event}  {}  {}  {forward}",
+        paint(&summary.method, "1", colour),
+        inert(&summary.path, false),
+        human_size(summary.size),
+        paint(signature, signature_colour, colour),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Verdict;
+    use crate::summary::ForwardSummary;
+
+    fn summary() -> RequestSummary {
+        RequestSummary {
+            id: "req_1".into(),
+            received_at: "2026-11-25T12:00:00.000001Z".into(),
+            method: "POST".into(),
+            path: "/hooks/\u{1b}[2J".into(),
+            size: 1234,
+            event_type: Some("report.delivered".into()),
+            signature: Verdict {
+                status: Status::Unchecked,
+                profile: None,
+                reason: Some("no profile configured".into()),
+            },
+            forward: Some(ForwardSummary {
+                status: Some(502),
+                duration_ms: 1.25,
+                error: Some("could not forward".into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_line_names_everything_and_stays_inert() {
+        let line = human_line(&summary(), false, true);
+        for part in [
+            "req_1",
+            "POST",
+            "/hooks/\\x1b[2J",
+            "[report.delivered]",
+            "1.2 kB",
+            "unchecked",
+            "→ 502",
+            "1.2 ms",
+            "could not forward",
+        ] {
+            assert!(line.contains(part), "{part} missing from {line}");
+        }
+        assert!(!line.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert!(human_line(&summary(), true, false).contains("\x1b[31m"));
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1500), "1.5 kB");
+        assert_eq!(human_size(10_485_760), "10.5 MB");
+    }
+}

@@ -1,0 +1,180 @@
+//! Reading the store: summaries without bodies, and whole requests on demand.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+
+use super::codec::decode_headers;
+use crate::model::{HeaderList, RecordedResponse};
+use crate::signature::{Status, Verdict};
+use crate::summary::{
+    headers_json, BodyJson, ForwardSummary, RequestDetail, RequestSummary, ResponseJson,
+};
+
+/// A read-only view of a store; safe to use while `listen` writes to it.
+pub struct StoreReader {
+    conn: Connection,
+}
+
+/// A whole stored request: summary, headers, body and the answer it got.
+#[derive(Clone, Debug)]
+pub struct StoredRequest {
+    /// The summary fields.
+    pub summary: RequestSummary,
+    /// The sender's address.
+    pub peer: Option<String>,
+    /// Headers in arrival order.
+    pub headers: HeaderList,
+    /// The raw body.
+    pub body: Bytes,
+    /// The answer given to the sender.
+    pub response: Option<RecordedResponse>,
+}
+
+impl StoredRequest {
+    /// The `requests show --json` shape.
+    pub fn to_detail(&self) -> RequestDetail {
+        RequestDetail {
+            summary: self.summary.clone(),
+            peer: self.peer.clone(),
+            headers: headers_json(&self.headers),
+            body: BodyJson::encode(&self.body),
+            response: self.response.as_ref().map(ResponseJson::from),
+        }
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "r.id, r.received_at, r.method, r.path, r.size, r.event_type,
+    r.sig_status, r.sig_profile, r.sig_reason, s.fwd_target, s.fwd_status, s.fwd_duration_ms, s.fwd_error";
+
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
+    let sig_status: String = row.get(6)?;
+    let fwd_target: Option<String> = row.get(9)?;
+    Ok(RequestSummary {
+        id: row.get(0)?,
+        received_at: row.get(1)?,
+        method: row.get(2)?,
+        path: row.get(3)?,
+        size: row.get::<_, i64>(4)? as u64,
+        event_type: row.get(5)?,
+        signature: Verdict {
+            status: Status::parse(&sig_status).unwrap_or(Status::Unchecked),
+            profile: row.get(7)?,
+            reason: row.get(8)?,
+        },
+        forward: match fwd_target {
+            Some(_) => Some(ForwardSummary {
+                status: row.get(10)?,
+                duration_ms: row.get::<_, Option<f64>>(11)?.unwrap_or(0.0),
+                error: row.get(12)?,
+            }),
+            None => None,
+        },
+    })
+}
+
+impl StoreReader {
+    /// Opens the store in `dir`; fails with a clear message when nothing was ever captured there.
+    pub fn open(dir: &Path) -> anyhow::Result<StoreReader> {
+        let path = super::db_path(dir);
+        if !path.exists() {
+            anyhow::bail!(
+                "no store at {} (nothing has been captured there yet; use --store DIR or $WEBHOOK_DEV_STORE)",
+                dir.display()
+            );
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot open the store at {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(StoreReader { conn })
+    }
+
+    /// The newest `limit` summaries (all when `None`), oldest first.
+    pub fn list(&self, limit: Option<usize>) -> anyhow::Result<Vec<RequestSummary>> {
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM requests r LEFT JOIN responses s ON s.request_id = r.id
+             ORDER BY r.id DESC LIMIT ?1"
+        );
+        let limit = limit.map(|n| n as i64).unwrap_or(-1);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows: Vec<RequestSummary> = stmt
+            .query_map(params![limit], summary_from_row)?
+            .collect::<Result<_, _>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// How many requests the store holds.
+    pub fn count(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// The request with id `id`, or the one whose id starts with `id` when exactly one does.
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredRequest>> {
+        let full_id = match self.resolve_id(id)? {
+            Some(full) => full,
+            None => return Ok(None),
+        };
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, s.status, s.headers, s.body
+             FROM requests r LEFT JOIN responses s ON s.request_id = r.id WHERE r.id = ?1"
+        );
+        let stored = self
+            .conn
+            .query_row(&sql, params![full_id], |row| {
+                let response_status: Option<u16> = row.get(16)?;
+                let response = match response_status {
+                    Some(status) => Some(RecordedResponse {
+                        status,
+                        headers: decode_headers(&row.get::<_, Vec<u8>>(17)?),
+                        body: Bytes::from(row.get::<_, Vec<u8>>(18)?),
+                    }),
+                    None => None,
+                };
+                Ok(StoredRequest {
+                    summary: summary_from_row(row)?,
+                    peer: row.get(13)?,
+                    headers: decode_headers(&row.get::<_, Vec<u8>>(14)?),
+                    body: Bytes::from(row.get::<_, Vec<u8>>(15)?),
+                    response,
+                })
+            })
+            .optional()?;
+        Ok(stored)
+    }
+
+    fn resolve_id(&self, id: &str) -> anyhow::Result<Option<String>> {
+        let exact: Option<String> = self
+            .conn
+            .query_row("SELECT id FROM requests WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exact.is_some() {
+            return Ok(exact);
+        }
+        let escaped = id
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM requests WHERE id LIKE ?1 ESCAPE '\\' LIMIT 2")?;
+        let matches: Vec<String> = stmt
+            .query_map(params![format!("{escaped}%")], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        match matches.as_slice() {
+            [one] => Ok(Some(one.clone())),
+            [] => Ok(None),
+            _ => anyhow::bail!("the id {id:?} is ambiguous: more than one request starts with it"),
+        }
+    }
+}

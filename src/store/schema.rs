@@ -1,0 +1,78 @@
+//! The store's schema, versioned with `PRAGMA user_version` and applied in order.
+
+use rusqlite::Connection;
+
+/// Migrations, oldest first; migration `i` moves the store from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: captured requests and the answers they got.
+    "CREATE TABLE requests (
+        id            TEXT PRIMARY KEY,
+        received_at   TEXT NOT NULL,
+        peer          TEXT,
+        method        TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        headers       BLOB NOT NULL,
+        body          BLOB NOT NULL,
+        size          INTEGER NOT NULL,
+        event_type    TEXT,
+        sig_status    TEXT NOT NULL,
+        sig_profile   TEXT,
+        sig_reason    TEXT,
+        replay_of     TEXT
+    );
+    CREATE TABLE responses (
+        request_id    TEXT PRIMARY KEY REFERENCES requests(id),
+        status        INTEGER NOT NULL,
+        headers       BLOB NOT NULL,
+        body          BLOB NOT NULL,
+        fwd_target    TEXT,
+        fwd_status    INTEGER,
+        fwd_duration_ms REAL,
+        fwd_error     TEXT
+    );",
+];
+
+/// The schema version this build writes.
+pub const CURRENT_VERSION: usize = MIGRATIONS.len();
+
+/// Brings the store up to [`CURRENT_VERSION`], refusing a store written by a newer build.
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > CURRENT_VERSION {
+        anyhow::bail!(
+            "the store has schema version {version}, newer than this webhook-dev understands ({CURRENT_VERSION}); upgrade webhook-dev"
+        );
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_harmless() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, CURRENT_VERSION);
+    }
+
+    #[test]
+    fn a_newer_store_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", CURRENT_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err().to_string();
+        assert!(err.contains("upgrade webhook-dev"), "{err}");
+    }
+}

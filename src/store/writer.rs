@@ -1,0 +1,129 @@
+//! The single writer thread: takes writes from a queue and commits them in batches (group commit).
+//! A caller's write is acknowledged only after the transaction that holds it has committed.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+
+use rusqlite::{params, Connection};
+use tokio::sync::oneshot;
+
+use super::codec::encode_headers;
+use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
+use crate::signature::Verdict;
+
+/// The most writes committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// One write, with the channel its outcome is reported on.
+pub(super) struct Job {
+    pub op: Op,
+    pub done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// A write to the store.
+pub(super) enum Op {
+    InsertRequest {
+        request: Arc<CapturedRequest>,
+        signature: Verdict,
+        event_type: Option<String>,
+    },
+    RecordResponse {
+        request_id: String,
+        response: RecordedResponse,
+        forward: Option<ForwardOutcome>,
+    },
+}
+
+/// Runs until every sender is gone and the queue is empty.
+pub(super) fn run(mut conn: Connection, jobs: Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        commit_batch(&mut conn, batch);
+    }
+}
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(err) => return fail_all(batch, &err.to_string()),
+    };
+    let results: Vec<Result<(), String>> = batch
+        .iter()
+        .map(|job| apply(&tx, &job.op).map_err(|e| e.to_string()))
+        .collect();
+    if let Err(err) = tx.commit() {
+        return fail_all(batch, &err.to_string());
+    }
+    for (job, result) in batch.into_iter().zip(results) {
+        if let Some(done) = job.done {
+            let _ = done.send(result);
+        }
+    }
+}
+
+fn fail_all(batch: Vec<Job>, error: &str) {
+    tracing::error!("store commit failed: {error}");
+    for job in batch {
+        if let Some(done) = job.done {
+            let _ = done.send(Err(error.to_string()));
+        }
+    }
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
+    match op {
+        Op::InsertRequest {
+            request,
+            signature,
+            event_type,
+        } => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
+                    event_type, sig_status, sig_profile, sig_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            stmt.execute(params![
+                request.id,
+                super::format_time(&request.received_at),
+                request.peer.map(|p| p.to_string()),
+                request.method,
+                request.path,
+                encode_headers(&request.headers),
+                request.body.as_ref(),
+                request.body.len() as i64,
+                event_type,
+                signature.status.as_str(),
+                signature.profile,
+                signature.reason,
+            ])?;
+        }
+        Op::RecordResponse {
+            request_id,
+            response,
+            forward,
+        } => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO responses (request_id, status, headers, body,
+                    fwd_target, fwd_status, fwd_duration_ms, fwd_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            stmt.execute(params![
+                request_id,
+                response.status,
+                encode_headers(&response.headers),
+                response.body.as_ref(),
+                forward.as_ref().map(|f| f.target.as_str()),
+                forward.as_ref().and_then(|f| f.status),
+                forward.as_ref().map(|f| f.duration_ms),
+                forward.as_ref().and_then(|f| f.error.as_deref()),
+            ])?;
+        }
+    }
+    Ok(())
+}
