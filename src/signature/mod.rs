@@ -1,28 +1,50 @@
-//! Signature verdicts. Placeholder until the scheme implementations land.
+//! Webhook signature verification and signing.
+//!
+//! Every function here is pure: it reads the headers, the body, the secret and a clock value
+//! passed in by the caller, and never does I/O. A failed check says why in its [`Verdict::reason`],
+//! in words a developer can act on, and never quotes the secret.
+
+mod body_hmac;
+mod diagnose;
+mod secret;
+mod slack;
+mod standard_webhooks;
+mod static_token;
+mod stripe;
+mod support;
+
+#[cfg(test)]
+mod tests;
 
 use serde::{Deserialize, Serialize};
 
-/// Header list as the signature checks see it.
+pub use diagnose::{detect, unchecked};
+pub use secret::Secret;
+
+/// Request headers: name lower-cased, raw value bytes, in arrival order, repeats kept.
 pub type Headers = [(String, Vec<u8>)];
 
-/// The outcome of a signature check.
+/// The tolerance, in seconds, that providers with a timestamp apply by default (5 minutes).
+pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+
+/// Outcome of a signature check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// A signature matched.
+    /// A presented signature matched.
     Verified,
-    /// Signature present but wrong or unparseable.
+    /// The signature headers are there but malformed, or no signature matched.
     Invalid,
-    /// Signature timestamp outside the tolerance.
+    /// A signature matched, but its timestamp is outside the tolerance.
     Expired,
-    /// The profile's signature header is absent.
+    /// A header the scheme needs is absent.
     Missing,
-    /// Nothing was checked.
+    /// Nothing was checked (no profile or no secret configured).
     Unchecked,
 }
 
 impl Status {
-    /// The lower-case name used in JSON and the store.
+    /// The lower-case name used in JSON and in the store.
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::Verified => "verified",
@@ -33,35 +55,229 @@ impl Status {
         }
     }
 
-    /// Parses the lower-case name.
+    /// The inverse of [`Status::as_str`]; `None` for any other string.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "verified" => Status::Verified,
-            "invalid" => Status::Invalid,
-            "expired" => Status::Expired,
-            "missing" => Status::Missing,
-            "unchecked" => Status::Unchecked,
-            _ => return None,
-        })
+        match s {
+            "verified" => Some(Status::Verified),
+            "invalid" => Some(Status::Invalid),
+            "expired" => Some(Status::Expired),
+            "missing" => Some(Status::Missing),
+            "unchecked" => Some(Status::Unchecked),
+            _ => None,
+        }
     }
 }
 
-/// A signature verdict with the profile used and the reason for anything but `verified`.
+/// The recorded result of checking one request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// The outcome.
+    /// What the check concluded.
     pub status: Status,
-    /// The profile that was checked, if any.
+    /// The profile the request was checked against, if any.
     pub profile: Option<String>,
-    /// Why the status is not `verified`.
+    /// Why the check did not verify; `Some` for every status except [`Status::Verified`].
     pub reason: Option<String>,
 }
 
-/// The verdict when no profile is configured.
-pub fn unchecked(_headers: &Headers) -> Verdict {
-    Verdict {
-        status: Status::Unchecked,
-        profile: None,
-        reason: Some("no profile configured".into()),
+impl Verdict {
+    pub(crate) fn verified(profile: &str) -> Self {
+        Verdict {
+            status: Status::Verified,
+            profile: Some(profile.to_owned()),
+            reason: None,
+        }
     }
+
+    pub(crate) fn failed(status: Status, profile: &str, reason: impl Into<String>) -> Self {
+        Verdict {
+            status,
+            profile: Some(profile.to_owned()),
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// MAC digest of a generic [`Scheme::Hmac`] profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// HMAC-SHA1 (20 bytes).
+    Sha1,
+    /// HMAC-SHA256 (32 bytes).
+    Sha256,
+    /// HMAC-SHA512 (64 bytes).
+    Sha512,
+}
+
+/// Text encoding of a MAC in a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Hexadecimal, either case accepted, lower case produced.
+    Hex,
+    /// Standard base64 with padding (URL-safe and unpadded forms are accepted).
+    Base64,
+}
+
+fn default_tolerance() -> u64 {
+    DEFAULT_TOLERANCE_SECS
+}
+
+fn default_header_prefix() -> String {
+    "webhook".to_owned()
+}
+
+/// How a provider signs its requests; written as data in provider files, tagged by `kind`
+/// (`standard-webhooks`, `stripe`, `github`, `shopify`, `slack`, `avala`, `static-token`, `hmac`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Standard Webhooks (and Svix): `{prefix}-id`, `{prefix}-timestamp`, `{prefix}-signature`
+    /// carrying space-separated `v1,<base64>` HMAC-SHA256 of `{id}.{timestamp}.{body}`, keyed
+    /// with the base64-decoded part of a `whsec_` secret.
+    StandardWebhooks {
+        /// Header name prefix: `webhook` (default) or `svix`.
+        #[serde(default = "default_header_prefix")]
+        header_prefix: String,
+        /// Allowed clock skew in either direction, in seconds (default 300).
+        #[serde(default = "default_tolerance")]
+        tolerance_secs: u64,
+    },
+    /// Stripe: `Stripe-Signature: t=..,v1=..` with hex HMAC-SHA256 of `{t}.{body}`, keyed with
+    /// the secret's bytes as given.
+    Stripe {
+        /// Allowed clock skew in either direction, in seconds (default 300).
+        #[serde(default = "default_tolerance")]
+        tolerance_secs: u64,
+    },
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex>` of the body; legacy `X-Hub-Signature:
+    /// sha1=<hex>` is checked when the former is absent.
+    Github,
+    /// Shopify: `X-Shopify-Hmac-Sha256`, base64 HMAC-SHA256 of the body.
+    Shopify,
+    /// Slack: `X-Slack-Signature: v0=<hex>` of `v0:{ts}:{body}` with
+    /// `X-Slack-Request-Timestamp`.
+    Slack {
+        /// Allowed clock skew in either direction, in seconds (default 300).
+        #[serde(default = "default_tolerance")]
+        tolerance_secs: u64,
+    },
+    /// Avala: `X-Avala-Signature`, hex HMAC-SHA256 of the body, no prefix.
+    Avala,
+    /// A token sent verbatim in a header (Infermedica: `x-webhook-infermedica-token`), compared
+    /// in constant time with the secret.
+    StaticToken {
+        /// The header carrying the token.
+        header: String,
+    },
+    /// Any HMAC of the raw body in one header.
+    Hmac {
+        /// The header carrying the signature.
+        header: String,
+        /// The MAC digest.
+        algorithm: Algorithm,
+        /// How the MAC is written in the header.
+        encoding: Encoding,
+        /// Text before the encoded MAC, such as `sha256=`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+}
+
+/// Why [`sign`] could not produce headers.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The scheme names a header that is not a valid HTTP header name.
+    #[error("{0:?} is not a valid HTTP header name")]
+    InvalidHeaderName(String),
+    /// A value to send contains bytes an HTTP header cannot carry (the value is not shown).
+    #[error("the value for header {0} contains characters an HTTP header cannot carry")]
+    InvalidHeaderValue(String),
+    /// The scheme needs a message id and none was given.
+    #[error("this scheme signs a message id, and the id is empty")]
+    EmptyMessageId,
+    /// The scheme signs a timestamp and it is before 1970.
+    #[error("timestamp {0} is negative; a Unix timestamp in seconds is expected")]
+    NegativeTimestamp(i64),
+}
+
+/// Check `body` and `headers` against `scheme` with `secret`, as of `now_unix` (seconds).
+///
+/// `profile` is only echoed in the verdict and its reasons. Never panics, whatever the input.
+pub fn verify(
+    profile: &str,
+    scheme: &Scheme,
+    headers: &Headers,
+    body: &[u8],
+    secret: &Secret,
+    now_unix: i64,
+) -> Verdict {
+    let req = Request {
+        profile,
+        headers,
+        body,
+        secret,
+    };
+    match scheme {
+        Scheme::StandardWebhooks {
+            header_prefix,
+            tolerance_secs,
+        } => standard_webhooks::verify(&req, header_prefix, *tolerance_secs, now_unix),
+        Scheme::Stripe { tolerance_secs } => stripe::verify(&req, *tolerance_secs, now_unix),
+        Scheme::Github => body_hmac::verify_github(&req),
+        Scheme::Shopify => body_hmac::verify(&req, &body_hmac::BodyMac::shopify()),
+        Scheme::Slack { tolerance_secs } => slack::verify(&req, *tolerance_secs, now_unix),
+        Scheme::Avala => body_hmac::verify(&req, &body_hmac::BodyMac::avala()),
+        Scheme::StaticToken { header } => static_token::verify(&req, header),
+        Scheme::Hmac {
+            header,
+            algorithm,
+            encoding,
+            prefix,
+        } => body_hmac::verify(
+            &req,
+            &body_hmac::BodyMac::generic(header, *algorithm, *encoding, prefix.as_deref()),
+        ),
+    }
+}
+
+/// The headers a provider using `scheme` would send with `body` (to set or replace), for
+/// `trigger` and re-signed replays. `msg_id` is used only by Standard Webhooks, and
+/// `timestamp_unix` only by schemes that sign a timestamp. Header names are lower-cased.
+pub fn sign(
+    scheme: &Scheme,
+    secret: &Secret,
+    body: &[u8],
+    msg_id: &str,
+    timestamp_unix: i64,
+) -> Result<Vec<(String, String)>, SignError> {
+    match scheme {
+        Scheme::StandardWebhooks { header_prefix, .. } => {
+            standard_webhooks::sign(header_prefix, secret, body, msg_id, timestamp_unix)
+        }
+        Scheme::Stripe { .. } => stripe::sign(secret, body, timestamp_unix),
+        Scheme::Github => Ok(body_hmac::sign_github(secret, body)),
+        Scheme::Shopify => body_hmac::sign(&body_hmac::BodyMac::shopify(), secret, body),
+        Scheme::Slack { .. } => slack::sign(secret, body, timestamp_unix),
+        Scheme::Avala => body_hmac::sign(&body_hmac::BodyMac::avala(), secret, body),
+        Scheme::StaticToken { header } => static_token::sign(header, secret),
+        Scheme::Hmac {
+            header,
+            algorithm,
+            encoding,
+            prefix,
+        } => body_hmac::sign(
+            &body_hmac::BodyMac::generic(header, *algorithm, *encoding, prefix.as_deref()),
+            secret,
+            body,
+        ),
+    }
+}
+
+/// What every scheme's check reads.
+pub(crate) struct Request<'a> {
+    pub profile: &'a str,
+    pub headers: &'a Headers,
+    pub body: &'a [u8],
+    pub secret: &'a Secret,
 }
