@@ -254,18 +254,18 @@ impl Engine {
 
     /// Queues the answer for the store and, once it is committed, tells consumers.
     fn finish(&self, exchange: Exchange) {
-        let recorded = self.store.record_response(
+        let events = self.events.clone();
+        self.store.record_response(
             exchange.request.id.clone(),
             exchange.response.clone(),
             exchange.forward.clone(),
+            move |recorded| {
+                if let Err(err) = recorded {
+                    tracing::error!(id = %exchange.request.id, "answer not stored: {err}");
+                }
+                let _ = events.send(EngineEvent::Request(Box::new(exchange)));
+            },
         );
-        let events = self.events.clone();
-        tokio::spawn(async move {
-            if let Err(err) = recorded.await {
-                tracing::error!(id = %exchange.request.id, "answer not stored: {err}");
-            }
-            let _ = events.send(EngineEvent::Request(Box::new(exchange)));
-        });
     }
 }
 

@@ -31,15 +31,22 @@ impl Mode {
     }
 }
 
-/// Prints events until the channel closes.
+/// Prints events until the channel closes, writing whatever has queued up in one go.
 pub async fn print_events(mut events: mpsc::UnboundedReceiver<EngineEvent>, mode: Mode) {
-    while let Some(event) = events.recv().await {
-        let line = match mode {
-            Mode::Json => event.to_json().to_string(),
-            Mode::Human { colour } => human_event(&event, colour),
-        };
+    let mut text = String::new();
+    let mut batch = Vec::new();
+    while events.recv_many(&mut batch, 256).await > 0 {
+        text.clear();
+        for event in batch.drain(..) {
+            match mode {
+                Mode::Json => text.push_str(&event.to_json().to_string()),
+                Mode::Human { colour } => text.push_str(&human_event(&event, colour)),
+            }
+            text.push('\n');
+        }
         let mut stdout = std::io::stdout().lock();
-        if writeln!(stdout, "{line}")
+        if stdout
+            .write_all(text.as_bytes())
             .and_then(|()| stdout.flush())
             .is_err()
         {

@@ -3,6 +3,7 @@
 //! Writes go through one writer thread that commits in batches; readers — including a second
 //! process running `requests list` — open their own connections.
 
+mod checkpoint;
 mod codec;
 mod read;
 mod schema;
@@ -23,7 +24,7 @@ pub use read::{StoreReader, StoredRequest};
 
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
-use writer::{Job, Op};
+use writer::{Job, OnCommit, Op};
 
 /// The database file inside the store directory.
 pub const DB_FILE: &str = "webhook-dev.sqlite3";
@@ -57,7 +58,13 @@ pub struct Store {
 struct Inner {
     dir: PathBuf,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Option<Threads>>,
+}
+
+struct Threads {
+    writer: JoinHandle<()>,
+    checkpointer: JoinHandle<()>,
+    stop_checkpointer: mpsc::Sender<()>,
 }
 
 /// Formats a time the way the store and the JSON output hold it: RFC 3339, UTC, microseconds.
@@ -90,16 +97,27 @@ impl Store {
             Durability::Power => "FULL",
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         schema::migrate(&mut conn)?;
+        let checkpoint_conn = open_connection(&db_path(dir))?;
+        checkpoint_conn.pragma_update(None, "synchronous", synchronous)?;
         let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer::run(conn, rx))?;
+        let (stop_checkpointer, stop) = mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || checkpoint::run(checkpoint_conn, stop))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 jobs: Mutex::new(Some(tx)),
-                thread: Mutex::new(Some(thread)),
+                threads: Mutex::new(Some(Threads {
+                    writer,
+                    checkpointer,
+                    stop_checkpointer,
+                })),
             }),
         })
     }
@@ -114,16 +132,27 @@ impl Store {
         StoreReader::open(&self.inner.dir)
     }
 
-    fn submit(&self, op: Op) -> oneshot::Receiver<Result<(), String>> {
-        let (done, outcome) = oneshot::channel();
+    fn submit(&self, op: Op, done: OnCommit) {
         let jobs = self.inner.jobs.lock().expect("store queue lock");
-        if let Some(jobs) = jobs.as_ref() {
-            let _ = jobs.send(Job {
-                op,
-                done: Some(done),
-            });
+        match jobs.as_ref() {
+            Some(jobs) => {
+                if let Err(unsent) = jobs.send(Job { op, done }) {
+                    (unsent.0.done)(Err(StoreError::Closed));
+                }
+            }
+            None => done(Err(StoreError::Closed)),
         }
-        outcome
+    }
+
+    fn submit_and_wait(&self, op: Op) -> impl std::future::Future<Output = Result<(), StoreError>> {
+        let (done, outcome) = oneshot::channel();
+        self.submit(
+            op,
+            Box::new(move |result| {
+                let _ = done.send(result);
+            }),
+        );
+        async move { outcome.await.unwrap_or(Err(StoreError::Closed)) }
     }
 
     /// Queues a captured request; the returned future resolves once it is committed.
@@ -133,40 +162,39 @@ impl Store {
         signature: Verdict,
         event_type: Option<String>,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> {
-        wait(self.submit(Op::InsertRequest {
+        self.submit_and_wait(Op::InsertRequest {
             request,
             signature,
             event_type,
-        }))
+        })
     }
 
-    /// Queues the answer a request got; it is written even if the future is never awaited.
+    /// Queues the answer a request got (the request must already be stored); `on_commit` runs on
+    /// the writer thread once the answer is committed, or with the error.
     pub fn record_response(
         &self,
         request_id: String,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
-        wait(self.submit(Op::RecordResponse {
-            request_id,
-            response,
-            forward,
-        }))
+        on_commit: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+    ) {
+        self.submit(
+            Op::RecordResponse {
+                request_id,
+                response,
+                forward,
+            },
+            Box::new(on_commit),
+        );
     }
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
     pub fn close(&self) {
         self.inner.jobs.lock().expect("store queue lock").take();
-        if let Some(thread) = self.inner.thread.lock().expect("store thread lock").take() {
-            let _ = thread.join();
+        if let Some(threads) = self.inner.threads.lock().expect("store thread lock").take() {
+            let _ = threads.writer.join();
+            let _ = threads.stop_checkpointer.send(());
+            let _ = threads.checkpointer.join();
         }
-    }
-}
-
-async fn wait(outcome: oneshot::Receiver<Result<(), String>>) -> Result<(), StoreError> {
-    match outcome.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(message)) => Err(StoreError::Write(message)),
-        Err(_) => Err(StoreError::Closed),
     }
 }

@@ -47,7 +47,7 @@ impl StoredRequest {
 }
 
 const SUMMARY_COLUMNS: &str = "r.id, r.received_at, r.method, r.path, r.size, r.event_type,
-    r.sig_status, r.sig_profile, r.sig_reason, s.fwd_target, s.fwd_status, s.fwd_duration_ms, s.fwd_error";
+    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error";
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
     let sig_status: String = row.get(6)?;
@@ -96,10 +96,7 @@ impl StoreReader {
 
     /// The newest `limit` summaries (all when `None`), oldest first.
     pub fn list(&self, limit: Option<usize>) -> anyhow::Result<Vec<RequestSummary>> {
-        let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM requests r LEFT JOIN responses s ON s.request_id = r.id
-             ORDER BY r.id DESC LIMIT ?1"
-        );
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM requests r ORDER BY r.id DESC LIMIT ?1");
         let limit = limit.map(|n| n as i64).unwrap_or(-1);
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows: Vec<RequestSummary> = stmt
@@ -124,8 +121,8 @@ impl StoreReader {
             None => return Ok(None),
         };
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, s.status, s.headers, s.body
-             FROM requests r LEFT JOIN responses s ON s.request_id = r.id WHERE r.id = ?1"
+            "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, r.resp_status, r.resp_headers, r.resp_body
+             FROM requests r WHERE r.id = ?1"
         );
         let stored = self
             .conn

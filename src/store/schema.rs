@@ -4,9 +4,10 @@ use rusqlite::Connection;
 
 /// Migrations, oldest first; migration `i` moves the store from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
-    // 1: captured requests and the answers they got.
+    // 1: captured requests, with the answer each got (written once it is known).
     "CREATE TABLE requests (
-        id            TEXT PRIMARY KEY,
+        seq           INTEGER PRIMARY KEY,
+        id            TEXT NOT NULL UNIQUE,
         received_at   TEXT NOT NULL,
         peer          TEXT,
         method        TEXT NOT NULL,
@@ -18,13 +19,10 @@ const MIGRATIONS: &[&str] = &[
         sig_status    TEXT NOT NULL,
         sig_profile   TEXT,
         sig_reason    TEXT,
-        replay_of     TEXT
-    );
-    CREATE TABLE responses (
-        request_id    TEXT PRIMARY KEY REFERENCES requests(id),
-        status        INTEGER NOT NULL,
-        headers       BLOB NOT NULL,
-        body          BLOB NOT NULL,
+        replay_of     TEXT,
+        resp_status   INTEGER,
+        resp_headers  BLOB,
+        resp_body     BLOB,
         fwd_target    TEXT,
         fwd_status    INTEGER,
         fwd_duration_ms REAL,

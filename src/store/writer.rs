@@ -5,19 +5,22 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
 use rusqlite::{params, Connection};
-use tokio::sync::oneshot;
 
 use super::codec::encode_headers;
+use super::StoreError;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 
 /// The most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// One write, with the channel its outcome is reported on.
+/// Called with a write's outcome once its transaction has committed (or failed).
+pub type OnCommit = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// One write, with what to do once its outcome is known.
 pub(super) struct Job {
     pub op: Op,
-    pub done: Option<oneshot::Sender<Result<(), String>>>,
+    pub done: OnCommit,
 }
 
 /// A write to the store.
@@ -53,26 +56,22 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
         Ok(tx) => tx,
         Err(err) => return fail_all(batch, &err.to_string()),
     };
-    let results: Vec<Result<(), String>> = batch
+    let results: Vec<Result<(), StoreError>> = batch
         .iter()
-        .map(|job| apply(&tx, &job.op).map_err(|e| e.to_string()))
+        .map(|job| apply(&tx, &job.op).map_err(|e| StoreError::Write(e.to_string())))
         .collect();
     if let Err(err) = tx.commit() {
         return fail_all(batch, &err.to_string());
     }
     for (job, result) in batch.into_iter().zip(results) {
-        if let Some(done) = job.done {
-            let _ = done.send(result);
-        }
+        (job.done)(result);
     }
 }
 
 fn fail_all(batch: Vec<Job>, error: &str) {
     tracing::error!("store commit failed: {error}");
     for job in batch {
-        if let Some(done) = job.done {
-            let _ = done.send(Err(error.to_string()));
-        }
+        (job.done)(Err(StoreError::Write(error.to_string())));
     }
 }
 
@@ -109,11 +108,11 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
             forward,
         } => {
             let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO responses (request_id, status, headers, body,
-                    fwd_target, fwd_status, fwd_duration_ms, fwd_error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "UPDATE requests SET resp_status = ?2, resp_headers = ?3, resp_body = ?4,
+                    fwd_target = ?5, fwd_status = ?6, fwd_duration_ms = ?7, fwd_error = ?8
+                 WHERE id = ?1",
             )?;
-            stmt.execute(params![
+            let updated = stmt.execute(params![
                 request_id,
                 response.status,
                 encode_headers(&response.headers),
@@ -123,6 +122,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
                 forward.as_ref().map(|f| f.duration_ms),
                 forward.as_ref().and_then(|f| f.error.as_deref()),
             ])?;
+            if updated == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
         }
     }
     Ok(())
