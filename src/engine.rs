@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::forward::{Forwarded, Forwarder};
@@ -130,7 +130,12 @@ pub struct Engine {
 }
 
 /// The parts of a request known before its body has been read.
+#[derive(Clone, Debug, Default)]
 pub struct RequestHead {
+    /// An id given by whoever received the request first (the relay); `None` for a new one.
+    pub id: Option<String>,
+    /// When it was first received, if not now.
+    pub received_at: Option<DateTime<Utc>>,
     /// The sender's address.
     pub peer: Option<SocketAddr>,
     /// HTTP method.
@@ -139,6 +144,20 @@ pub struct RequestHead {
     pub path: String,
     /// Headers in arrival order.
     pub headers: HeaderList,
+    /// The request this one replays.
+    pub replay_of: Option<String>,
+}
+
+impl RequestHead {
+    /// A head with the given method, path and headers and nothing else set.
+    pub fn new(method: impl Into<String>, path: impl Into<String>, headers: HeaderList) -> Self {
+        Self {
+            method: method.into(),
+            path: path.into(),
+            headers,
+            ..Self::default()
+        }
+    }
 }
 
 impl Engine {
@@ -154,6 +173,11 @@ impl Engine {
             events,
             ids: Mutex::new(ulid::Generator::new()),
         }
+    }
+
+    /// Where requests are forwarded, if anywhere.
+    pub fn forwarder(&self) -> Option<&Forwarder> {
+        self.config.forwarder.as_ref()
     }
 
     /// The store this engine writes to.
@@ -173,18 +197,23 @@ impl Engine {
         format!("req_{ulid}")
     }
 
-    /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
-    /// commit) and returns the answer for the sender — only once the request is durable.
-    pub async fn handle(&self, head: RequestHead, body: Bytes) -> RecordedResponse {
-        let request = Arc::new(CapturedRequest {
-            id: self.next_id(),
-            received_at: Utc::now(),
+    fn capture(&self, head: RequestHead, body: Bytes) -> Arc<CapturedRequest> {
+        Arc::new(CapturedRequest {
+            id: head.id.unwrap_or_else(|| self.next_id()),
+            received_at: head.received_at.unwrap_or_else(Utc::now),
             peer: head.peer,
             method: head.method,
             path: head.path,
             headers: head.headers,
             body,
-        });
+            replay_of: head.replay_of,
+        })
+    }
+
+    /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
+    /// commit) and returns the answer for the sender — only once the request is durable.
+    pub async fn handle(&self, head: RequestHead, body: Bytes) -> RecordedResponse {
+        let request = self.capture(head, body);
         let signature = signature::unchecked(&request.headers);
         let event_type = None;
         let stored =
@@ -221,15 +250,7 @@ impl Engine {
     /// Records a request that was refused before its body was read (e.g. too large), so the
     /// developer still sees it, and returns the refusal.
     pub async fn refuse(&self, head: RequestHead, response: RecordedResponse) -> RecordedResponse {
-        let request = Arc::new(CapturedRequest {
-            id: self.next_id(),
-            received_at: Utc::now(),
-            peer: head.peer,
-            method: head.method,
-            path: head.path,
-            headers: head.headers,
-            body: Bytes::new(),
-        });
+        let request = self.capture(head, Bytes::new());
         let mut signature = signature::unchecked(&request.headers);
         signature.reason = Some(format!(
             "not checked: the request was refused with {} before its body was read",

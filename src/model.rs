@@ -27,6 +27,8 @@ pub struct CapturedRequest {
     pub headers: HeaderList,
     /// The raw body bytes.
     pub body: Bytes,
+    /// The id of the request this one replays, if it is a replay.
+    pub replay_of: Option<String>,
 }
 
 impl CapturedRequest {

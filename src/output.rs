@@ -171,6 +171,7 @@ mod tests {
                 duration_ms: 1.25,
                 error: Some("could not forward".into()),
             }),
+            replay_of: None,
         }
     }
 

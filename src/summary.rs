@@ -26,6 +26,9 @@ pub struct RequestSummary {
     pub signature: Verdict,
     /// The forward attempt, or null when nothing was forwarded.
     pub forward: Option<ForwardSummary>,
+    /// For a replay, the id of the request it replays (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
 }
 
 /// The `forward` object of a summary.
@@ -62,6 +65,7 @@ impl RequestSummary {
             event_type: exchange.event_type.clone(),
             signature: exchange.signature.clone(),
             forward: exchange.forward.as_ref().map(ForwardSummary::from),
+            replay_of: request.replay_of.clone(),
         }
     }
 }

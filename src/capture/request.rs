@@ -49,17 +49,19 @@ pub async fn capture(
     let (parts, body) = request.into_parts();
     let head = RequestHead {
         peer: Some(peer),
-        method: parts.method.as_str().to_string(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map(|pq| pq.as_str().to_string())
-            .unwrap_or_else(|| parts.uri.to_string()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
-            .collect(),
+        ..RequestHead::new(
+            parts.method.as_str(),
+            parts
+                .uri
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+                .unwrap_or_else(|| parts.uri.to_string()),
+            parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+                .collect(),
+        )
     };
     let declared = parts
         .headers

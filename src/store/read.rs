@@ -47,7 +47,7 @@ impl StoredRequest {
 }
 
 const SUMMARY_COLUMNS: &str = "r.id, r.received_at, r.method, r.path, r.size, r.event_type,
-    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error";
+    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error, r.replay_of";
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
     let sig_status: String = row.get(6)?;
@@ -72,6 +72,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
             }),
             None => None,
         },
+        replay_of: row.get(13)?,
     })
 }
 
@@ -127,20 +128,20 @@ impl StoreReader {
         let stored = self
             .conn
             .query_row(&sql, params![full_id], |row| {
-                let response_status: Option<u16> = row.get(16)?;
+                let response_status: Option<u16> = row.get(17)?;
                 let response = match response_status {
                     Some(status) => Some(RecordedResponse {
                         status,
-                        headers: decode_headers(&row.get::<_, Vec<u8>>(17)?),
-                        body: Bytes::from(row.get::<_, Vec<u8>>(18)?),
+                        headers: decode_headers(&row.get::<_, Vec<u8>>(18)?),
+                        body: Bytes::from(row.get::<_, Vec<u8>>(19)?),
                     }),
                     None => None,
                 };
                 Ok(StoredRequest {
                     summary: summary_from_row(row)?,
-                    peer: row.get(13)?,
-                    headers: decode_headers(&row.get::<_, Vec<u8>>(14)?),
-                    body: Bytes::from(row.get::<_, Vec<u8>>(15)?),
+                    peer: row.get(14)?,
+                    headers: decode_headers(&row.get::<_, Vec<u8>>(15)?),
+                    body: Bytes::from(row.get::<_, Vec<u8>>(16)?),
                     response,
                 })
             })

@@ -84,8 +84,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
         } => {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
-                    event_type, sig_status, sig_profile, sig_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    event_type, sig_status, sig_profile, sig_reason, replay_of)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             stmt.execute(params![
                 request.id,
@@ -100,6 +100,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
                 signature.status.as_str(),
                 signature.profile,
                 signature.reason,
+                request.replay_of,
             ])?;
         }
         Op::RecordResponse {
