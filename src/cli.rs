@@ -6,6 +6,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::FixedAnswer;
+use crate::relay::client::RelayUrl;
+use crate::relay::token::Token;
+use crate::signature::Secret;
 use crate::store::Durability;
 use crate::target::Target;
 
@@ -37,6 +40,8 @@ pub enum Command {
     /// Read the captured requests.
     #[command(subcommand)]
     Requests(RequestsCommand),
+    /// Run the public relay that providers send to and listeners subscribe to, or print a token.
+    Relay(RelayArgs),
 }
 
 /// `webhook-dev listen`.
@@ -69,6 +74,80 @@ pub struct ListenArgs {
     /// `process`: a stored request survives webhook-dev being killed; `power`: also power loss (fsync).
     #[arg(long, value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,
+    /// Also receive the webhooks sent to a relay: ws://HOST:PORT/CHANNEL or wss://HOST/CHANNEL.
+    #[arg(long, value_name = "URL", requires = "relay_token")]
+    pub relay: Option<RelayUrl>,
+    /// The channel's token (`webhook-dev relay token CHANNEL` prints it), or env:VAR or file:PATH.
+    #[arg(long, value_name = "TOKEN", env = "WEBHOOK_DEV_RELAY_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub relay_token: Option<Token>,
+    /// For wss://, also trust the CA certificate(s) in this PEM file (e.g. a self-signed relay).
+    #[arg(long, value_name = "FILE", requires = "relay")]
+    pub relay_ca: Option<PathBuf>,
+}
+
+/// `webhook-dev relay`: serve, or `relay token CHANNEL`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RelayArgs {
+    /// Print a channel token instead of serving.
+    #[command(subcommand)]
+    pub command: Option<RelayCommand>,
+    /// Address to listen on: HOST:PORT (0.0.0.0:PORT to accept providers from anywhere).
+    #[arg(long, required = true, value_parser = parse_addr)]
+    pub addr: Option<String>,
+    /// The secret channel tokens derive from (at least 16 bytes): a literal, env:VAR or file:PATH.
+    #[arg(long, required = true, env = "WEBHOOK_DEV_RELAY_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub secret: Option<Secret>,
+    /// Serve HTTPS and wss:// with this PEM certificate chain.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The 2xx status a provider gets when no listener is connected (its request is queued).
+    #[arg(long, value_name = "STATUS", default_value_t = 202)]
+    pub offline_status: u16,
+    /// How long a provider waits for the listener's answer before getting 504 (the request stays queued).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub answer_timeout: Duration,
+    /// Refuse request bodies larger than this with 413 (at most 16MiB).
+    #[arg(long, value_name = "BYTES", default_value = "10MiB", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Refuse requests with 507 once a channel has this many queued.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_queue: usize,
+    /// Refuse requests with 429 above this many per second per channel (bursts of twice that); 0 for no limit.
+    #[arg(long, value_name = "PER_SEC", default_value_t = 1000)]
+    pub max_rate: u32,
+    /// `process`: a queued request survives the relay being killed; `power`: also power loss (fsync).
+    #[arg(long, value_enum, default_value_t = Durability::Process)]
+    pub durability: Durability,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `webhook-dev relay token ...`.
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Print the token that lets a listener subscribe to CHANNEL.
+    Token {
+        /// The channel: letters, digits, '-', '_' or '.'.
+        channel: String,
+        /// The relay's secret: a literal, env:VAR or file:PATH.
+        #[arg(long, env = "WEBHOOK_DEV_RELAY_SECRET", hide_env_values = true, value_parser = parse_secret)]
+        secret: Secret,
+    },
+}
+
+/// `--secret` for the relay: a literal, `env:VAR` or `file:PATH`.
+pub fn parse_secret(s: &str) -> Result<Secret, String> {
+    crate::relay::token::resolve_secret(s).map_err(|e| format!("{e:#}"))
+}
+
+/// `--relay-token`: a literal, `env:VAR` or `file:PATH`.
+pub fn parse_token(s: &str) -> Result<Token, String> {
+    parse_secret(s).map(|secret| Token::new(secret.expose()))
 }
 
 /// `webhook-dev requests ...`.
@@ -177,6 +256,49 @@ mod tests {
         assert_eq!(parse_addr("0.0.0.0:1").unwrap(), "0.0.0.0:1");
         assert_eq!(parse_addr("[::1]:9").unwrap(), "[::1]:9");
         assert!(parse_addr("localhost").is_err());
+    }
+
+    #[test]
+    fn relay_arguments() {
+        let cli = Cli::try_parse_from([
+            "webhook-dev",
+            "relay",
+            "--addr",
+            "0.0.0.0:8080",
+            "--secret",
+            "0123456789abcdef",
+        ])
+        .unwrap();
+        let Command::Relay(args) = cli.command else {
+            panic!("relay")
+        };
+        assert_eq!(args.addr.as_deref(), Some("0.0.0.0:8080"));
+        assert!(!format!("{args:?}").contains("0123456789abcdef"));
+        let cli = Cli::try_parse_from(["webhook-dev", "relay", "token", "acme", "--secret", "s"])
+            .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Relay(RelayArgs {
+                command: Some(RelayCommand::Token { .. }),
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["webhook-dev", "relay", "--secret", "s"]).is_err());
+        let cli = Cli::try_parse_from([
+            "webhook-dev",
+            "listen",
+            "--relay",
+            "ws://127.0.0.1:1/acme",
+            "--relay-token",
+            "tok3n",
+        ])
+        .unwrap();
+        let Command::Listen(args) = cli.command else {
+            panic!("listen")
+        };
+        assert_eq!(args.relay.unwrap().channel(), "acme");
+        assert!(!format!("{:?}", args.relay_token).contains("tok3n"));
+        assert!(Cli::try_parse_from(["webhook-dev", "listen", "--relay", "ws://x/"]).is_err());
     }
 
     #[test]

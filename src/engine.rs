@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 
 use crate::forward::{Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
+use crate::relay::RelayState;
 use crate::signature;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::summary::RequestSummary;
 
 /// What the engine tells its consumers.
@@ -28,6 +29,8 @@ pub enum EngineEvent {
     },
     /// A request has been answered and recorded.
     Request(Box<Exchange>),
+    /// The connection to a relay changed (`listen --relay`).
+    Relay(RelayState),
 }
 
 impl EngineEvent {
@@ -53,6 +56,7 @@ impl EngineEvent {
                 ordered.extend(std::mem::take(object));
                 serde_json::Value::Object(ordered)
             }
+            EngineEvent::Relay(state) => state.to_json(),
         }
     }
 }
@@ -213,6 +217,22 @@ impl Engine {
     /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
     /// commit) and returns the answer for the sender — only once the request is durable.
     pub async fn handle(&self, head: RequestHead, body: Bytes) -> RecordedResponse {
+        match self.try_handle(head, body).await {
+            Ok(response) => response,
+            Err(err) => RecordedResponse::plain(
+                503,
+                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
+            ),
+        }
+    }
+
+    /// Like [`Engine::handle`], but says when the request could not be stored, so that a relayed
+    /// request is acknowledged only once it is durable.
+    pub async fn try_handle(
+        &self,
+        head: RequestHead,
+        body: Bytes,
+    ) -> Result<RecordedResponse, StoreError> {
         let request = self.capture(head, body);
         let signature = signature::unchecked(&request.headers);
         let event_type = None;
@@ -228,10 +248,7 @@ impl Engine {
         };
         if let Err(err) = stored {
             tracing::error!(id = %request.id, "request not stored: {err}");
-            return RecordedResponse::plain(
-                503,
-                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
-            );
+            return Err(err);
         }
         let (response, forward) = match forwarded {
             Some(Forwarded { response, outcome }) => (response, Some(outcome)),
@@ -244,7 +261,7 @@ impl Engine {
             forward,
             response: response.clone(),
         });
-        response
+        Ok(response)
     }
 
     /// Records a request that was refused before its body was read (e.g. too large), so the

@@ -11,6 +11,7 @@ pub mod forward;
 pub mod inert;
 pub mod model;
 pub mod output;
+pub mod relay;
 pub mod signature;
 pub mod store;
 pub mod summary;
@@ -23,5 +24,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Listen(args) => commands::listen::run(&cli.store, args).await,
         Command::Requests(command) => commands::requests::run(&cli.store, command),
+        Command::Relay(args) => commands::relay::run(&cli.store, args).await,
     }
 }

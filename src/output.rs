@@ -73,6 +73,7 @@ fn human_event(event: &EngineEvent, colour: bool) -> String {
         EngineEvent::Request(exchange) => {
             human_line(&RequestSummary::from_exchange(exchange), colour, false)
         }
+        EngineEvent::Relay(state) => state.human(),
     }
 }
 

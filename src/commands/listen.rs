@@ -17,6 +17,7 @@ use crate::store::Store;
 
 /// Runs `listen` until Ctrl-C (or SIGTERM).
 pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
+    let relay = super::relay::listener_config(&args)?;
     let store = Store::open(store_dir, args.durability)?;
     let listener = TcpListener::bind(&args.addr).await.with_context(|| {
         format!("cannot listen on {} (is another webhook-dev or server using it? try --addr 127.0.0.1:0)", args.addr)
@@ -50,30 +51,44 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         header_timeout: args.header_timeout,
         shutdown_grace: args.timeout + Duration::from_secs(5),
     };
-    serve_until_signal(listener, engine, limits).await;
+    let served = serve_until_signal(listener, engine, limits, relay).await;
     tokio::task::spawn_blocking(move || store.close()).await?;
     let _ = printer.await;
-    Ok(())
+    served
 }
 
 /// Serves until the first Ctrl-C, then finishes the requests in flight. A second Ctrl-C exits at once.
-async fn serve_until_signal(listener: TcpListener, engine: Arc<Engine>, limits: Limits) {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+/// With a relay client, also stops (with its error) when the relay refuses the listener.
+async fn serve_until_signal(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    limits: Limits,
+    relay: Option<crate::relay::client::ClientConfig>,
+) -> anyhow::Result<()> {
+    let stop = Arc::new(tokio::sync::watch::Sender::new(false));
+    let signalled = stop.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("stopping: finishing requests in flight");
-        let _ = stop_tx.send(());
+        let _ = signalled.send(true);
         shutdown_signal().await;
         eprintln!("webhook-dev: stopped at once; requests in flight may not have been answered");
         std::process::exit(130);
     });
-    capture::serve(listener, engine, limits, async {
-        let _ = stop_rx.await;
+    let relay = relay
+        .map(|config| super::relay::spawn_listener_client(engine.clone(), config, stop.clone()));
+    let mut stopped = stop.subscribe();
+    capture::serve(listener, engine, limits, async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
     })
     .await;
+    if let Some(relay) = relay {
+        relay.await??;
+    }
+    Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
 pub mod listen;
+pub mod relay;
 pub mod requests;

@@ -1,0 +1,131 @@
+//! `webhook-dev relay`: run the relay until Ctrl-C; `relay token CHANNEL`: print a channel token.
+//! Also starts the relay client beside `listen --relay`.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::cli::{ListenArgs, RelayArgs, RelayCommand};
+use crate::engine::Engine;
+use crate::relay::client::{self, ClientConfig, Refused};
+use crate::relay::server::{self, RateLimit, Relay, RelayConfig};
+use crate::relay::{tls, token};
+
+/// Runs `relay` or `relay token`.
+pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
+    if let Some(RelayCommand::Token { channel, secret }) = args.command {
+        token::check_channel(&channel)?;
+        token::check_secret(&secret)?;
+        println!("{}", token::channel_token(&secret, &channel).expose());
+        return Ok(());
+    }
+    let (Some(addr), Some(secret)) = (args.addr, args.secret) else {
+        anyhow::bail!("relay needs --addr HOST:PORT and --secret SECRET");
+    };
+    let mut config = RelayConfig::new(secret);
+    config.offline_status = args.offline_status;
+    config.answer_timeout = args.answer_timeout;
+    config.max_body = args.max_body;
+    config.max_queue = args.max_queue;
+    config.rate = (args.max_rate > 0).then(|| RateLimit {
+        per_second: f64::from(args.max_rate),
+        burst: f64::from(args.max_rate) * 2.0,
+    });
+    config.shutdown_grace = args.answer_timeout + Duration::from_secs(5);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let (events, mut received) = mpsc::unbounded_channel();
+    let relay = Relay::open(config, store_dir, args.durability, Some(events))?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is something else using it?)"))?;
+    let bound = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let ws_scheme = if tls.is_some() { "wss" } else { "ws" };
+    let queued = relay.queued();
+    let json = args.json;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "listening", "addr": bound.to_string(), "tls": tls.is_some(),
+                "queued": queued, "store": store_dir.display().to_string(),
+            })
+        );
+    } else {
+        println!(
+            "webhook-dev relay on {scheme}://{bound}: providers send to {scheme}://HOST/CHANNEL/..., listeners connect to {ws_scheme}://HOST/CHANNEL; {queued} request(s) queued; store: {}; Ctrl-C stops",
+            store_dir.display()
+        );
+    }
+    let _ = std::io::stdout().flush();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = received.recv().await {
+            let line = if json {
+                event.to_json().to_string()
+            } else {
+                event.human()
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+        }
+    });
+    server::serve(listener, relay.clone(), tls, async {
+        super::listen::shutdown_signal().await;
+        tracing::info!("stopping: closing listener sessions");
+    })
+    .await;
+    let closing = relay.clone();
+    tokio::task::spawn_blocking(move || closing.close()).await?;
+    drop(relay);
+    printer.abort();
+    Ok(())
+}
+
+/// The relay client's settings for `listen --relay`, if asked for.
+pub fn listener_config(args: &ListenArgs) -> anyhow::Result<Option<ClientConfig>> {
+    let Some(url) = args.relay.clone() else {
+        return Ok(None);
+    };
+    let token = args
+        .relay_token
+        .clone()
+        .context("--relay needs --relay-token (print it on the relay host with `webhook-dev relay token CHANNEL`)")?;
+    let mut config = ClientConfig::new(url, token);
+    config.extra_roots = client::load_extra_roots(args.relay_ca.as_ref())?;
+    if config.url.is_tls() {
+        // Fail now, not on every reconnect, if the roots cannot be used.
+        tls::client_config(&config.extra_roots)?;
+    }
+    config.max_body = args.max_body;
+    config.shutdown_grace = args.timeout + Duration::from_secs(5);
+    Ok(Some(config))
+}
+
+/// Starts the relay client beside the capture server. It stops when `stop` turns true; if the
+/// relay refuses the listener for good, it turns `stop` true itself so `listen` exits.
+pub fn spawn_listener_client(
+    engine: Arc<Engine>,
+    config: ClientConfig,
+    stop: Arc<watch::Sender<bool>>,
+) -> JoinHandle<Result<(), Refused>> {
+    let mut stopped = stop.subscribe();
+    tokio::spawn(async move {
+        let result = client::run(engine, config, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+        if result.is_err() {
+            let _ = stop.send(true);
+        }
+        result
+    })
+}
