@@ -287,6 +287,13 @@ async fn no_answer_in_time_gives_504_and_the_request_is_still_delivered() {
     let answer = send(relay.addr, "POST", &path("/late"), &[], b"{}").await;
     assert_eq!(answer.status, 504);
     assert!(answer.text().contains("stays queued"), "{}", answer.text());
+    // Before the provider got its 504, the request was written to the relay's queue on disk.
+    let on_disk: i64 =
+        rusqlite::Connection::open(relay_dir.path().join(webhook_dev::relay::queue::QUEUE_FILE))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
+            .unwrap();
+    assert_eq!(on_disk, 1);
     // The listener answers late; that still acknowledges it.
     listener.requests(1).await;
     relay.queued_becomes(CHANNEL, 0).await;

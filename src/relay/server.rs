@@ -269,11 +269,16 @@ struct ChannelState {
     bucket: Option<Bucket>,
 }
 
+/// The owner of an in-flight entry waiting to be delivered again (no session has it).
+const PARKED: u64 = 0;
+
 struct Entry {
     seq: i64,
     id: String,
     /// The request in memory; `None` once it is committed and nobody is about to send it.
     cached: Option<Arc<WireRequest>>,
+    /// Its insert into the queue was submitted (its delete must follow, once answered).
+    inserted: bool,
     /// The insert has committed, so the request can be read back from the queue.
     committed: bool,
     /// It was (maybe) sent to a listener before: this process did, or a previous one might have.
@@ -343,6 +348,7 @@ impl Relay {
                     seq: entry.seq,
                     id: entry.id,
                     cached: None,
+                    inserted: true,
                     committed: true,
                     // A previous run may have sent it before it stopped.
                     delivered: true,
@@ -588,9 +594,12 @@ impl Relay {
         });
         let id = request.id.clone();
 
-        // Reserve a place, submit the insert and make it deliverable, all under the lock, so the
-        // insert is submitted before any delete of it can be.
-        let (seq, committed, waiter) = {
+        // Reserve a place and make the request deliverable. With a listener connected, the request
+        // is written to the queue only if the listener does not store it first (most never touch
+        // the disk here): the provider is answered only once one of the two has it durably. With
+        // none, it is written now. Inserts are submitted under the channel lock, so an insert is
+        // always submitted before the delete of the same request.
+        let (seq, arrival_commit, waiter) = {
             let mut state = lock(&channel.state);
             if state.queued >= config.max_queue {
                 drop(state);
@@ -598,43 +607,44 @@ impl Relay {
             }
             state.queued += 1;
             let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
-            let committed = self.inner.queue.insert(seq, &channel_name, request.clone());
-            let waiter = state.listener.is_some().then(|| {
+            let connected = state.listener.is_some();
+            let (commit, waiter) = if connected {
                 let (tx, rx) = oneshot::channel();
                 state.waiters.insert(id.clone(), tx);
-                rx
-            });
+                (None, Some(rx))
+            } else {
+                let commit = self.inner.queue.insert(seq, &channel_name, request.clone());
+                (Some(commit), None)
+            };
             state.pending.insert(
                 seq,
                 Entry {
                     seq,
                     id: id.clone(),
                     cached: Some(request),
+                    inserted: !connected,
                     committed: false,
                     delivered: false,
                     owner: 0,
                 },
             );
-            (seq, committed, waiter)
+            (seq, commit, waiter)
         };
-        if waiter.is_some() {
-            channel.wake.notify_one();
-        }
 
         let Some(waiter) = waiter else {
-            return match self.committed(&channel, seq, &id, committed.await) {
+            let commit = arrival_commit.expect("inserted on arrival when nobody listens");
+            return match self.committed(&channel, seq, &id, commit.await) {
                 Ok(()) => self.offline_answer(&channel_name, &id),
                 Err(err) => not_queued(&err),
             };
         };
-        let outcome = tokio::time::timeout(config.answer_timeout, waiter).await;
-        let outcome = match outcome {
+        channel.wake.notify_one();
+        let outcome = match tokio::time::timeout(config.answer_timeout, waiter).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => Outcome::Offline,
             Err(_) => {
                 lock(&channel.state).waiters.remove(&id);
-                let stored = self.committed(&channel, seq, &id, committed.await);
-                return match stored {
+                return match self.keep(&channel, seq, &id).await {
                     Ok(()) => plain(
                         504,
                         &format!(
@@ -649,15 +659,48 @@ impl Relay {
                 };
             }
         };
-        let stored = self.committed(&channel, seq, &id, committed.await);
-        match (outcome, stored) {
-            (Outcome::Answered(answer), _) => into_hyper(answer),
-            (Outcome::Offline, Ok(())) => self.offline_answer(&channel_name, &id),
-            (Outcome::NotStored(reason), Ok(())) => plain(
-                503,
-                &format!("webhook-dev relay: the listener could not store the request ({reason}); the relay keeps it ({id}) and delivers it again"),
-            ),
-            (_, Err(err)) => not_queued(&err),
+        match outcome {
+            // The listener stored it: nothing for the relay to keep.
+            Outcome::Answered(answer) => into_hyper(answer),
+            Outcome::Offline => match self.keep(&channel, seq, &id).await {
+                Ok(()) => self.offline_answer(&channel_name, &id),
+                Err(err) => not_queued(&err),
+            },
+            Outcome::NotStored(reason) => match self.keep(&channel, seq, &id).await {
+                Ok(()) => plain(
+                    503,
+                    &format!("webhook-dev relay: the listener could not store the request ({reason}); the relay keeps it ({id}) and delivers it again"),
+                ),
+                Err(err) => not_queued(&err),
+            },
+        }
+    }
+
+    /// Makes sure request `id` is in the durable queue before its provider is answered without
+    /// the listener's answer. Nothing to do if a listener has stored it meanwhile (it is no longer
+    /// the relay's), or if it is already written.
+    async fn keep(&self, channel: &Channel, seq: i64, id: &str) -> Result<(), QueueError> {
+        let commit = {
+            let mut state = lock(&channel.state);
+            let entry = match state.pending.get_mut(&seq) {
+                Some(entry) => Some(entry),
+                None => state.in_flight.get_mut(id),
+            };
+            match entry {
+                Some(entry) if !entry.inserted => {
+                    entry.inserted = true;
+                    let request = entry
+                        .cached
+                        .clone()
+                        .expect("a request not yet written is kept in memory");
+                    Some(self.inner.queue.insert(seq, &channel.name, request))
+                }
+                _ => None,
+            }
+        };
+        match commit {
+            Some(commit) => self.committed(channel, seq, id, commit.await),
+            None => Ok(()),
         }
     }
 
@@ -1044,7 +1087,7 @@ impl Relay {
         outcome: Outcome,
         in_flight: &mut usize,
     ) {
-        let (seq, waiter) = {
+        let waiter = {
             let mut state = lock(&channel.state);
             match state.in_flight.get(id) {
                 Some(entry) if entry.owner == me => {}
@@ -1055,16 +1098,21 @@ impl Relay {
             }
             let entry = state.in_flight.remove(id).expect("checked above");
             state.queued -= 1;
-            (entry.seq, state.waiters.remove(id))
+            // Deleted under the lock, so that the delete follows the insert.
+            if entry.inserted {
+                self.inner.queue.remove(entry.seq);
+            }
+            state.waiters.remove(id)
         };
         *in_flight -= 1;
-        self.inner.queue.remove(seq);
         if let Some(waiter) = waiter {
             let _ = waiter.send(outcome);
         }
     }
 
     /// The listener could not store request `id`: tell its provider, deliver it again later.
+    /// Meanwhile it stays parked in the in-flight map with no owner, so that its provider can
+    /// still have it written to the queue.
     fn retry_later(
         &self,
         channel: &Arc<Channel>,
@@ -1073,14 +1121,13 @@ impl Relay {
         reason: String,
         in_flight: &mut usize,
     ) {
-        let (entry, waiter) = {
+        let waiter = {
             let mut state = lock(&channel.state);
-            match state.in_flight.get(id) {
-                Some(entry) if entry.owner == me => {}
+            match state.in_flight.get_mut(id) {
+                Some(entry) if entry.owner == me => entry.owner = PARKED,
                 _ => return,
             }
-            let entry = state.in_flight.remove(id).expect("checked above");
-            (entry, state.waiters.remove(id))
+            state.waiters.remove(id)
         };
         *in_flight -= 1;
         tracing::warn!(%id, "the listener could not store a request: {reason}");
@@ -1089,10 +1136,16 @@ impl Relay {
         }
         let channel = channel.clone();
         let delay = self.inner.config.retry_after_error;
+        let id = id.to_string();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            lock(&channel.state).pending.insert(entry.seq, entry);
-            channel.wake.notify_one();
+            let mut state = lock(&channel.state);
+            if state.in_flight.get(&id).is_some_and(|e| e.owner == PARKED) {
+                let entry = state.in_flight.remove(&id).expect("checked above");
+                state.pending.insert(entry.seq, entry);
+                drop(state);
+                channel.wake.notify_one();
+            }
         });
     }
 
