@@ -119,6 +119,9 @@ pub struct RelayArgs {
     /// Refuse requests with 429 above this many per second per channel (bursts of twice that); 0 for no limit.
     #[arg(long, value_name = "PER_SEC", default_value_t = 1000)]
     pub max_rate: u32,
+    /// Serve only these channels (comma-separated); others get 404. Default: any channel.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub channels: Option<Vec<String>>,
     /// `process`: a queued request survives the relay being killed; `power`: also power loss (fsync).
     #[arg(long, value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,

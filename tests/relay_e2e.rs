@@ -382,6 +382,38 @@ async fn the_relays_own_pages_and_bad_channels() {
 }
 
 #[tokio::test]
+async fn a_relay_can_be_limited_to_some_channels() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let listener_dir = tempfile::tempdir().unwrap();
+    let mut config = relay_config();
+    config.channels = Some(["acme".to_string()].into_iter().collect());
+    let relay = RunningRelay::start(relay_dir.path(), config).await;
+    assert_eq!(
+        send(relay.addr, "POST", "/acme/x", &[], b"{}").await.status,
+        202
+    );
+    let other = send(relay.addr, "POST", "/other/x", &[], b"{}").await;
+    assert_eq!(other.status, 404);
+    assert!(other.text().contains("--channels"), "{}", other.text());
+    let mut listener = RunningListener::start(
+        listener_dir.path(),
+        client_config(relay.url("other"), token("other")),
+        None,
+    )
+    .await;
+    let RelayState::Reconnecting { reason, .. } = listener
+        .state(|s| matches!(s, RelayState::Reconnecting { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(reason.contains("HTTP 404"), "{reason}");
+    assert!(reason.contains("does not serve channel other"), "{reason}");
+    listener.stop().await;
+    relay.stop().await;
+}
+
+#[tokio::test]
 async fn a_second_listener_takes_the_channel_over_and_the_first_stops() {
     let relay_dir = tempfile::tempdir().unwrap();
     let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -38,6 +38,7 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
         burst: f64::from(args.max_rate) * 2.0,
     });
     config.shutdown_grace = args.answer_timeout + Duration::from_secs(5);
+    config.channels = args.channels.map(|names| names.into_iter().collect());
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,

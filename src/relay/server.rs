@@ -85,6 +85,8 @@ pub struct RelayConfig {
     pub retry_after_error: Duration,
     /// How long shutdown waits for connections to finish.
     pub shutdown_grace: Duration,
+    /// Serve only these channels (404 for others); `None` serves any valid channel name.
+    pub channels: Option<std::collections::HashSet<String>>,
 }
 
 impl RelayConfig {
@@ -106,6 +108,7 @@ impl RelayConfig {
             header_timeout: Duration::from_secs(10),
             retry_after_error: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            channels: None,
         }
     }
 
@@ -126,6 +129,9 @@ impl RelayConfig {
         }
         if self.max_queue == 0 || self.max_in_flight == 0 {
             anyhow::bail!("--max-queue and the in-flight window must be at least 1");
+        }
+        for channel in self.channels.iter().flatten() {
+            check_channel(channel)?;
         }
         Ok(())
     }
@@ -453,6 +459,20 @@ impl Relay {
         }
         if let Err(err) = check_channel(&channel) {
             return plain(404, &format!("webhook-dev relay: {err}"));
+        }
+        if self
+            .inner
+            .config
+            .channels
+            .as_ref()
+            .is_some_and(|served| !served.contains(&channel))
+        {
+            return plain(
+                404,
+                &format!(
+                    "webhook-dev relay: this relay does not serve channel {channel} (--channels)"
+                ),
+            );
         }
         if is_websocket_upgrade(&request) {
             if !rest.is_empty() && rest != "/" {
