@@ -497,3 +497,80 @@ async fn the_relay_declares_a_silent_listener_dead_and_requeues_its_requests() {
         "the unanswered request stays queued"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_the_listener_could_not_store_is_delivered_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, _) = Queue::open(dir.path(), Durability::Process).unwrap();
+    queue
+        .insert(1, "acme", Arc::new(wire_request("req_retry", b"{}")))
+        .await
+        .unwrap();
+    queue.close();
+    let mut config = relay_config();
+    config.retry_after_error = Duration::from_secs(3);
+    let (mut ws, relay, _events) = relay_session(dir.path(), config).await;
+    send(&mut ws, &hello(VERSION, token("acme"))).await;
+    assert!(matches!(recv(&mut ws).await, RelayMessage::Welcome { .. }));
+    assert!(matches!(recv(&mut ws).await, RelayMessage::Request(r) if r.id == "req_retry"));
+    send(
+        &mut ws,
+        &ClientMessage::Error {
+            id: "req_retry".into(),
+            message: "disk full".into(),
+        },
+    )
+    .await;
+    let started = tokio::time::Instant::now();
+    let RelayMessage::Request(again) = recv(&mut ws).await else {
+        panic!("expected the request again")
+    };
+    assert_eq!(again.id, "req_retry");
+    assert!(again.redelivery);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(relay.queued_for("acme"), 1, "kept meanwhile");
+    send(
+        &mut ws,
+        &ClientMessage::Ack {
+            id: "req_retry".into(),
+        },
+    )
+    .await;
+    send(&mut ws, &ClientMessage::Ping { nonce: 1 }).await;
+    assert_eq!(recv(&mut ws).await, RelayMessage::Pong { nonce: 1 });
+    assert_eq!(relay.queued_for("acme"), 0);
+}
+
+#[tokio::test]
+async fn the_listener_reports_what_it_could_not_store_and_records_oversized_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, store, _events) = engine_with_store(dir.path());
+    let listener = Listener::new(engine, 4);
+    // Larger than this listener's --max-body: recorded without its body, answered 413.
+    let reply = listener
+        .process(wire_request("req_big", b"0123456789"))
+        .await;
+    let ClientMessage::Answer { response, .. } = &reply else {
+        panic!("expected an answer, got {reply:?}")
+    };
+    assert_eq!(response.status, 413);
+    // A store that cannot take writes: the relay is told, so it keeps the request.
+    store.close();
+    let reply = listener.process(wire_request("req_lost", b"{}")).await;
+    let ClientMessage::Error { id, message } = &reply else {
+        panic!("expected an error, got {reply:?}")
+    };
+    assert_eq!(id, "req_lost");
+    assert!(message.contains("closed"), "{message}");
+    // Not remembered as stored: a later delivery is handled again.
+    let reply = listener.process(wire_request("req_lost", b"{}")).await;
+    assert!(matches!(reply, ClientMessage::Error { .. }), "{reply:?}");
+    let reader = webhook_dev::store::StoreReader::open(dir.path()).unwrap();
+    let big = reader.get("req_big").unwrap().unwrap();
+    assert!(big.body.is_empty());
+    assert!(reader.get("req_lost").unwrap().is_none());
+}

@@ -775,11 +775,13 @@ impl Relay {
             }
             Err(err) => {
                 tracing::error!(%id, "request not queued: {err}");
+                // The provider is told it was not accepted (and will retry).
                 if state.pending.remove(&seq).is_some() {
                     state.queued -= 1;
                 } else if let Some(entry) = state.in_flight.get_mut(id) {
-                    // The listener has it; its answer will release the place. Nothing to reload.
-                    entry.committed = true;
+                    // The listener has it; its answer releases the place. Not on disk: keep the
+                    // copy in memory, and issue no delete.
+                    entry.inserted = false;
                 }
             }
         }
