@@ -7,6 +7,8 @@ pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod export;
+pub mod fixture;
 pub mod forward;
 pub mod inert;
 pub mod model;
