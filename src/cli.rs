@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::delivery::DeliveryStatus;
 use crate::engine::FixedAnswer;
 use crate::store::Durability;
 use crate::target::Target;
@@ -37,6 +38,94 @@ pub enum Command {
     /// Read the captured requests.
     #[command(subcommand)]
     Requests(RequestsCommand),
+    /// Send stored requests or fixture files again, exactly or re-signed.
+    Replay(ReplayArgs),
+    /// Write requests as HAR 1.2, curl commands or fixture files.
+    Export {
+        /// Request ids (a unique prefix is enough).
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// The format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Keep credential headers (Authorization, tokens...) instead of redacting them.
+        #[arg(long)]
+        no_redact: bool,
+        /// For curl: the URL to send to (default: where the request was forwarded).
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
+    /// Store the requests of a HAR file or fixture file.
+    Import {
+        /// A HAR file, a fixture, or a JSON array of fixtures.
+        file: PathBuf,
+    },
+    /// The delivery log of trigger and replay.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// HAR 1.2, with the answers.
+    Har,
+    /// One curl command per request.
+    Curl,
+    /// webhook-dev fixture JSON (an array for several requests).
+    Fixture,
+}
+
+/// `webhook-dev deliveries ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries, oldest first, with the success rate per target and event type.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Only deliveries with this status.
+        #[arg(long, value_enum)]
+        status: Option<DeliveryStatus>,
+    },
+}
+
+/// `webhook-dev replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Stored request ids (unique prefixes allowed) or fixture files.
+    #[arg(required = true, value_name = "ID|FILE")]
+    pub sources: Vec<String>,
+    /// Send to TARGET instead of where each request was forwarded.
+    #[arg(long, value_name = "TARGET")]
+    pub to: Option<Target>,
+    /// Give each request a fresh timestamp (and message id) and sign it again.
+    #[arg(long)]
+    pub resign: bool,
+    /// The profile to sign with (default: the one the request was checked with).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret: a literal, env:VAR or file:PATH.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Send each request N times (idempotency testing).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub times: u32,
+    /// At most N requests in flight.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=1000), |n| n as usize))]
+    pub concurrency: usize,
+    /// Send in random order, as providers may.
+    #[arg(long)]
+    pub shuffle: bool,
+    /// Give up on an answer after this long.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// One JSON summary per replay.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `webhook-dev listen`.

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::forward::{Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
 use crate::signature;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::summary::RequestSummary;
 
 /// What the engine tells its consumers.
@@ -213,6 +213,18 @@ impl Engine {
     /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
     /// commit) and returns the answer for the sender — only once the request is durable.
     pub async fn handle(&self, head: RequestHead, body: Bytes) -> RecordedResponse {
+        match self.process(head, body).await {
+            Ok(exchange) => exchange.response,
+            Err(err) => RecordedResponse::plain(
+                503,
+                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
+            ),
+        }
+    }
+
+    /// Like [`Engine::handle`], returning the whole exchange, or the store error that kept the
+    /// request from being accepted.
+    pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, StoreError> {
         let request = self.capture(head, body);
         let signature = signature::unchecked(&request.headers);
         let event_type = None;
@@ -228,23 +240,21 @@ impl Engine {
         };
         if let Err(err) = stored {
             tracing::error!(id = %request.id, "request not stored: {err}");
-            return RecordedResponse::plain(
-                503,
-                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
-            );
+            return Err(err);
         }
         let (response, forward) = match forwarded {
             Some(Forwarded { response, outcome }) => (response, Some(outcome)),
             None => (self.config.respond.answer(&request.id), None),
         };
-        self.finish(Exchange {
+        let exchange = Exchange {
             request,
             signature,
             event_type,
             forward,
-            response: response.clone(),
-        });
-        response
+            response,
+        };
+        self.finish(exchange.clone());
+        Ok(exchange)
     }
 
     /// Records a request that was refused before its body was read (e.g. too large), so the

@@ -94,6 +94,7 @@ mod tests {
             ],
             body: Bytes::copy_from_slice(body),
             response: None,
+            forward_target: None,
         }
     }
 

@@ -6,13 +6,18 @@
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod delivery;
 pub mod engine;
 pub mod export;
 pub mod fixture;
 pub mod forward;
+pub mod har;
 pub mod inert;
 pub mod model;
 pub mod output;
+pub mod providers;
+pub mod replay;
+pub mod secrets;
 pub mod signature;
 pub mod store;
 pub mod summary;
@@ -25,5 +30,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Listen(args) => commands::listen::run(&cli.store, args).await,
         Command::Requests(command) => commands::requests::run(&cli.store, command),
+        Command::Replay(args) => commands::replay::run(&cli.store, args).await,
+        Command::Export {
+            ids,
+            format,
+            output,
+            no_redact,
+            to,
+        } => commands::export::export(
+            &cli.store,
+            commands::export::ExportArgs {
+                ids,
+                format,
+                output,
+                no_redact,
+                to,
+            },
+        ),
+        Command::Import { file } => commands::export::import(&cli.store, &file).await,
+        Command::Deliveries(cli::DeliveriesCommand::List { json, status }) => {
+            commands::deliveries::list(&cli.store, json, status)
+        }
     }
 }

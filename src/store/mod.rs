@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 pub use codec::{decode_headers, encode_headers};
 pub use read::{StoreReader, StoredRequest};
 
+use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 use writer::{Job, OnCommit, Op};
@@ -186,6 +187,14 @@ impl Store {
             },
             Box::new(on_commit),
         );
+    }
+
+    /// Saves a delivery (inserting it, or updating it by id); resolves once committed.
+    pub fn save_delivery(
+        &self,
+        delivery: Delivery,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
+        self.submit_and_wait(Op::SaveDelivery(delivery))
     }
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use super::codec::decode_headers;
+use crate::delivery::{Delivery, DeliveryStatus};
 use crate::model::{HeaderList, RecordedResponse};
 use crate::signature::{Status, Verdict};
 use crate::summary::{
@@ -31,6 +32,8 @@ pub struct StoredRequest {
     pub body: Bytes,
     /// The answer given to the sender.
     pub response: Option<RecordedResponse>,
+    /// The URL it was forwarded to, if it was.
+    pub forward_target: Option<String>,
 }
 
 impl StoredRequest {
@@ -143,10 +146,38 @@ impl StoreReader {
                     headers: decode_headers(&row.get::<_, Vec<u8>>(15)?),
                     body: Bytes::from(row.get::<_, Vec<u8>>(16)?),
                     response,
+                    forward_target: row.get(9)?,
                 })
             })
             .optional()?;
         Ok(stored)
+    }
+
+    /// Deliveries, oldest first, optionally only those with `status`.
+    pub fn deliveries(&self, status: Option<DeliveryStatus>) -> anyhow::Result<Vec<Delivery>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, event_type, target, status, attempt_count, response_status_code,
+                response_body, error_message, created_at, kind, request_id, source_id
+             FROM deliveries WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![status.map(|s| s.as_str())], |row| {
+            let status: String = row.get(3)?;
+            Ok(Delivery {
+                id: row.get(0)?,
+                event_type: row.get(1)?,
+                target: row.get(2)?,
+                status: DeliveryStatus::parse(&status).unwrap_or(DeliveryStatus::Failed),
+                attempt_count: row.get(4)?,
+                response_status_code: row.get(5)?,
+                response_body: row.get(6)?,
+                error_message: row.get(7)?,
+                created_at: row.get(8)?,
+                kind: row.get(9)?,
+                request_id: row.get(10)?,
+                source_id: row.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn resolve_id(&self, id: &str) -> anyhow::Result<Option<String>> {

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 
 use super::codec::encode_headers;
 use super::StoreError;
+use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 
@@ -35,6 +36,7 @@ pub(super) enum Op {
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
     },
+    SaveDelivery(Delivery),
 }
 
 /// Runs until every sender is gone and the queue is empty.
@@ -126,6 +128,33 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
             if updated == 0 {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
             }
+        }
+        Op::SaveDelivery(d) => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO deliveries (id, kind, event_type, target, status, attempt_count,
+                    response_status_code, response_body, error_message, created_at, request_id, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+                    attempt_count = excluded.attempt_count,
+                    response_status_code = excluded.response_status_code,
+                    response_body = excluded.response_body,
+                    error_message = excluded.error_message,
+                    request_id = excluded.request_id",
+            )?;
+            stmt.execute(params![
+                d.id,
+                d.kind,
+                d.event_type,
+                d.target,
+                d.status.as_str(),
+                d.attempt_count,
+                d.response_status_code,
+                d.response_body,
+                d.error_message,
+                d.created_at,
+                d.request_id,
+                d.source_id,
+            ])?;
         }
     }
     Ok(())
