@@ -63,6 +63,32 @@ pub enum Command {
         /// A HAR file, a fixture, or a JSON array of fixtures.
         file: PathBuf,
     },
+    /// Check the signature and schema of a stored request or fixture offline.
+    Verify {
+        /// A request id (a unique prefix is enough) or a fixture file.
+        #[arg(value_name = "ID|FILE")]
+        source: String,
+        /// The profile (default: the one the request was checked with).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// The signing secret: a literal, env:VAR or file:PATH.
+        #[arg(long, value_name = "SECRET")]
+        secret: Option<String>,
+        /// Routes by path prefix from a TOML file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Judge timestamps against now, not against when the request was received.
+        #[arg(long)]
+        now: bool,
+        /// The findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List provider profiles, or show one: scheme, headers, events.
+    Profiles {
+        /// A profile name.
+        name: Option<String>,
+    },
     /// The delivery log of trigger and replay.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
@@ -137,6 +163,16 @@ pub struct ListenArgs {
     /// Forward every request to TARGET: 3000, localhost:3000 or http://host:port/base.
     #[arg(long, value_name = "TARGET")]
     pub forward: Option<Target>,
+    /// Verify signatures and check events with this provider profile (a name, or a .toml file).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret: a literal, env:VAR or file:PATH. Without --profile, the scheme is
+    /// detected from each request's headers.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Routes by path prefix (profile, secret, forward target) from a TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// With no --forward, answer senders with STATUS or STATUS:BODY.
     #[arg(long, value_name = "STATUS[:BODY]", default_value = "200")]
     pub respond: FixedAnswer,

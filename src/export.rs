@@ -83,6 +83,7 @@ mod tests {
                 },
                 forward: None,
                 replay_of: None,
+                schema: None,
             },
             peer: None,
             headers: vec![

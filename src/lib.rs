@@ -4,8 +4,10 @@
 //! followed by consumers of [`engine::EngineEvent`]s.
 
 pub mod capture;
+pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod delivery;
 pub mod engine;
 pub mod export;
@@ -48,6 +50,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             },
         ),
         Command::Import { file } => commands::export::import(&cli.store, &file).await,
+        Command::Verify {
+            source,
+            profile,
+            secret,
+            config,
+            now,
+            json,
+        } => commands::verify::run(
+            &cli.store,
+            commands::verify::VerifyArgs {
+                source: &source,
+                profile: profile.as_deref(),
+                secret: secret.as_deref(),
+                config: config.as_deref(),
+                now,
+                json,
+            },
+        ),
+        Command::Profiles { name } => commands::profiles::run(name.as_deref()),
         Command::Deliveries(cli::DeliveriesCommand::List { json, status }) => {
             commands::deliveries::list(&cli.store, json, status)
         }

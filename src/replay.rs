@@ -13,6 +13,7 @@ use chrono::Utc;
 use rand::seq::SliceRandom;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::checks::Checks;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::engine::{Engine, EngineConfig, FixedAnswer, RequestHead};
 use crate::fixture::Fixture;
@@ -156,7 +157,7 @@ impl Resigner {
 }
 
 /// How to replay.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ReplayOptions {
     /// Send here instead of each request's original target.
     pub to: Option<Target>,
@@ -170,6 +171,8 @@ pub struct ReplayOptions {
     pub shuffle: bool,
     /// Give up on an answer after this long.
     pub timeout: Duration,
+    /// What to verify on each replayed request.
+    pub checks: Checks,
 }
 
 /// The outcome of one replay.
@@ -259,6 +262,7 @@ pub async fn replay(
                     EngineConfig {
                         forwarder: Some(Forwarder::new(target.clone(), options.timeout)),
                         respond: FixedAnswer::default(),
+                        checks: options.checks.clone(),
                     },
                     events.clone(),
                 ))

@@ -9,6 +9,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use base64::Engine as _;
 use common::*;
 use hmac::Mac;
+use webhook_dev::checks::Checks;
 use webhook_dev::delivery::DeliveryStatus;
 use webhook_dev::replay::{replay, ReplayOptions, Resigner, Source};
 use webhook_dev::signature::{Scheme, Secret};
@@ -21,6 +22,7 @@ fn options() -> ReplayOptions {
         concurrency: 1,
         shuffle: false,
         timeout: Duration::from_secs(5),
+        checks: Checks::default(),
     }
 }
 

@@ -160,7 +160,7 @@ pub async fn import(store_dir: &Path, file: &Path) -> anyhow::Result<()> {
             reason: Some(format!("imported from {}; not checked", file.display())),
         };
         store
-            .insert_request(request, verdict, fixture.event_type.clone())
+            .insert_request(request, verdict, fixture.event_type.clone(), None)
             .await?;
         writeln!(
             out,

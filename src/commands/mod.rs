@@ -3,5 +3,8 @@
 pub mod deliveries;
 pub mod export;
 pub mod listen;
+pub mod profiles;
 pub mod replay;
 pub mod requests;
+pub mod setup;
+pub mod verify;

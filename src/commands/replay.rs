@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+use crate::checks::{Checks, Route};
 use crate::cli::ReplayArgs;
 use crate::inert::inert;
 use crate::output::human_line;
@@ -41,16 +42,26 @@ pub fn resigner_for(
 pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     let reader = StoreReader::open(store_dir).ok();
     let sources = Source::load_all(reader.as_ref(), &args.sources)?;
+    let (catalog, profile) = super::setup::catalog(None, args.profile.as_deref())?;
     let resign = if args.resign {
-        let catalog = Catalog::load(None)?;
         Some(resigner_for(
             &catalog,
-            args.profile.as_deref(),
+            profile.as_deref(),
             &sources,
             args.secret.as_deref(),
         )?)
     } else {
         None
+    };
+    let checks = match &resign {
+        Some(resigner) => {
+            let profile = profile.or_else(|| sources.iter().find_map(Source::profile));
+            Checks::new(
+                catalog,
+                vec![Route::everywhere(profile, Some(resigner.secret.clone()))],
+            )?
+        }
+        None => Checks::new(catalog, Vec::new())?,
     };
     let options = ReplayOptions {
         to: args.to,
@@ -59,6 +70,7 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         shuffle: args.shuffle,
         timeout: args.timeout,
+        checks,
     };
     let store = Store::open(store_dir, Durability::Process)?;
     let outcomes = replay(&store, sources, &options).await;

@@ -50,7 +50,7 @@ impl StoredRequest {
 }
 
 const SUMMARY_COLUMNS: &str = "r.id, r.received_at, r.method, r.path, r.size, r.event_type,
-    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error, r.replay_of";
+    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error, r.replay_of, r.schema_report";
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
     let sig_status: String = row.get(6)?;
@@ -76,6 +76,9 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
             None => None,
         },
         replay_of: row.get(13)?,
+        schema: row
+            .get::<_, Option<String>>(14)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 
@@ -131,20 +134,20 @@ impl StoreReader {
         let stored = self
             .conn
             .query_row(&sql, params![full_id], |row| {
-                let response_status: Option<u16> = row.get(17)?;
+                let response_status: Option<u16> = row.get(18)?;
                 let response = match response_status {
                     Some(status) => Some(RecordedResponse {
                         status,
-                        headers: decode_headers(&row.get::<_, Vec<u8>>(18)?),
-                        body: Bytes::from(row.get::<_, Vec<u8>>(19)?),
+                        headers: decode_headers(&row.get::<_, Vec<u8>>(19)?),
+                        body: Bytes::from(row.get::<_, Vec<u8>>(20)?),
                     }),
                     None => None,
                 };
                 Ok(StoredRequest {
                     summary: summary_from_row(row)?,
-                    peer: row.get(14)?,
-                    headers: decode_headers(&row.get::<_, Vec<u8>>(15)?),
-                    body: Bytes::from(row.get::<_, Vec<u8>>(16)?),
+                    peer: row.get(15)?,
+                    headers: decode_headers(&row.get::<_, Vec<u8>>(16)?),
+                    body: Bytes::from(row.get::<_, Vec<u8>>(17)?),
                     response,
                     forward_target: row.get(9)?,
                 })

@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
         request_id    TEXT,
         source_id     TEXT
     );",
+    // 3: schema findings (JSON of checks::SchemaReport).
+    "ALTER TABLE requests ADD COLUMN schema_report TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -30,11 +30,13 @@ pub(super) enum Op {
         request: Arc<CapturedRequest>,
         signature: Verdict,
         event_type: Option<String>,
+        schema: Option<String>,
     },
     RecordResponse {
         request_id: String,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
+        schema: Option<String>,
     },
     SaveDelivery(Delivery),
 }
@@ -83,11 +85,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
             request,
             signature,
             event_type,
+            schema,
         } => {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
-                    event_type, sig_status, sig_profile, sig_reason, replay_of)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    event_type, sig_status, sig_profile, sig_reason, replay_of, schema_report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             stmt.execute(params![
                 request.id,
@@ -103,16 +106,19 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
                 signature.profile,
                 signature.reason,
                 request.replay_of,
+                schema,
             ])?;
         }
         Op::RecordResponse {
             request_id,
             response,
             forward,
+            schema,
         } => {
             let mut stmt = tx.prepare_cached(
                 "UPDATE requests SET resp_status = ?2, resp_headers = ?3, resp_body = ?4,
-                    fwd_target = ?5, fwd_status = ?6, fwd_duration_ms = ?7, fwd_error = ?8
+                    fwd_target = ?5, fwd_status = ?6, fwd_duration_ms = ?7, fwd_error = ?8,
+                    schema_report = COALESCE(?9, schema_report)
                  WHERE id = ?1",
             )?;
             let updated = stmt.execute(params![
@@ -124,6 +130,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
                 forward.as_ref().and_then(|f| f.status),
                 forward.as_ref().map(|f| f.duration_ms),
                 forward.as_ref().and_then(|f| f.error.as_deref()),
+                schema,
             ])?;
             if updated == 0 {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
