@@ -84,6 +84,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send a provider's event with fresh ids, signed as the provider signs, with retries.
+    Trigger(TriggerArgs),
     /// List provider profiles, or show one: scheme, headers, events.
     Profiles {
         /// A profile name.
@@ -117,6 +119,33 @@ pub enum DeliveriesCommand {
         #[arg(long, value_enum)]
         status: Option<DeliveryStatus>,
     },
+}
+
+/// `webhook-dev trigger`.
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The provider profile (`webhook-dev profiles` lists them).
+    pub profile: String,
+    /// The event (`webhook-dev profiles NAME` lists them).
+    pub event: String,
+    /// Where to send it (default: a local `webhook-dev listen`).
+    #[arg(long, value_name = "TARGET", default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}").parse().expect("the default target parses"))]
+    pub to: Target,
+    /// The signing secret: a literal, env:VAR or file:PATH. Unsigned without it.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Change a field of the payload: data.field=value (JSON values are parsed).
+    #[arg(long, value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Delays between attempts, e.g. 1m,5m,15m,1h (default: the profile's; `none` for one attempt).
+    #[arg(long, value_name = "LIST")]
+    pub retry_schedule: Option<String>,
+    /// Give up on an answer after this long (default: the provider's limit for synchronous events, else 30 s).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Print the delivery as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `webhook-dev replay`.

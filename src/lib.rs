@@ -24,6 +24,7 @@ pub mod signature;
 pub mod store;
 pub mod summary;
 pub mod target;
+pub mod trigger;
 
 use cli::{Cli, Command};
 
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             },
         ),
+        Command::Trigger(args) => commands::trigger::run(&cli.store, args).await,
         Command::Profiles { name } => commands::profiles::run(name.as_deref()),
         Command::Deliveries(cli::DeliveriesCommand::List { json, status }) => {
             commands::deliveries::list(&cli.store, json, status)

@@ -7,4 +7,5 @@ pub mod profiles;
 pub mod replay;
 pub mod requests;
 pub mod setup;
+pub mod trigger;
 pub mod verify;
