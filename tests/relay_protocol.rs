@@ -345,6 +345,7 @@ fn engine_with_store(
         EngineConfig {
             forwarder: None,
             respond: "201:{\"handled\":true}".parse::<FixedAnswer>().unwrap(),
+            checks: webhook_dev::checks::Checks::default(),
         },
         events_tx,
     ));

@@ -30,6 +30,12 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     };
     let (events, receiver) = mpsc::unbounded_channel();
     let printer = tokio::spawn(output::print_events(receiver, mode));
+    let checks = super::setup::checks(
+        args.config.as_deref(),
+        args.profile.as_deref(),
+        args.secret.as_deref(),
+        args.timeout,
+    )?;
     let forwarder = args
         .forward
         .map(|target| Forwarder::new(target, args.timeout));
@@ -38,6 +44,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         EngineConfig {
             forwarder: forwarder.clone(),
             respond: args.respond,
+            checks,
         },
         events,
     ));

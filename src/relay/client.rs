@@ -1,7 +1,7 @@
 //! The listener's end of the tunnel: `listen --relay ws(s)://RELAY/CHANNEL --relay-token TOKEN`.
 //!
 //! The client keeps one WebSocket to the relay, reconnecting with exponential backoff and jitter.
-//! Each request it receives goes through [`Engine::try_handle`] exactly like a local one (the
+//! Each request it receives goes through [`Engine::process`] exactly like a local one (the
 //! relay's id and arrival time kept, the path below the channel preserved); the handler's answer
 //! goes back to the relay, which returns it to the provider. A request is answered (and so
 //! acknowledged) only once it is committed to the store; one that could not be stored is reported
@@ -477,8 +477,8 @@ impl Listener {
             );
             return Handled::Stored(Some(engine.refuse(head, refusal).await));
         }
-        match engine.try_handle(head, request.body).await {
-            Ok(response) => Handled::Stored(Some(response)),
+        match engine.process(head, request.body).await {
+            Ok(exchange) => Handled::Stored(Some(exchange.response)),
             Err(err) => Handled::NotStored(err.to_string()),
         }
     }

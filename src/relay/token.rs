@@ -112,26 +112,6 @@ pub fn verify(secret: &Secret, channel: &str, token: &Token) -> bool {
     well_formed & matches
 }
 
-/// Resolves a secret given on the command line: a literal, `env:VAR` or `file:PATH` (one trailing
-/// newline is dropped from a file). Errors name the variable or file, never the value.
-pub fn resolve_secret(input: &str) -> anyhow::Result<Secret> {
-    if let Some(var) = input.strip_prefix("env:") {
-        let value = std::env::var(var)
-            .map_err(|_| anyhow::anyhow!("the environment variable {var} is not set"))?;
-        Ok(Secret::new(value))
-    } else if let Some(path) = input.strip_prefix("file:") {
-        let value = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the secret file {path}: {e}"))?;
-        let value = value
-            .strip_suffix('\n')
-            .map(|v| v.strip_suffix('\r').unwrap_or(v))
-            .unwrap_or(&value);
-        Ok(Secret::new(value))
-    } else {
-        Ok(Secret::new(input))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,30 +175,5 @@ mod tests {
     fn short_secrets_are_refused() {
         assert!(check_secret(&Secret::new("short")).is_err());
         assert!(check_secret(&Secret::new(SECRET)).is_ok());
-    }
-
-    #[test]
-    fn secrets_resolve_from_env_and_files() {
-        std::env::set_var("WEBHOOK_DEV_TEST_RELAY_SECRET", "from-env");
-        assert_eq!(
-            resolve_secret("env:WEBHOOK_DEV_TEST_RELAY_SECRET")
-                .unwrap()
-                .expose(),
-            "from-env"
-        );
-        let err = resolve_secret("env:WEBHOOK_DEV_TEST_UNSET_VAR")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("WEBHOOK_DEV_TEST_UNSET_VAR"), "{err}");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("secret");
-        std::fs::write(&path, "from-file\n").unwrap();
-        assert_eq!(
-            resolve_secret(&format!("file:{}", path.display()))
-                .unwrap()
-                .expose(),
-            "from-file"
-        );
-        assert_eq!(resolve_secret("literal").unwrap().expose(), "literal");
     }
 }

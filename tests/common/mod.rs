@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use webhook_dev::capture::{self, Limits};
+use webhook_dev::checks::Checks;
 use webhook_dev::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use webhook_dev::forward::Forwarder;
 use webhook_dev::store::{Durability, Store, StoreReader};
@@ -138,6 +139,7 @@ pub struct Setup {
     pub timeout: Duration,
     pub limits: Limits,
     pub respond: FixedAnswer,
+    pub checks: Checks,
 }
 
 impl Default for Setup {
@@ -151,6 +153,7 @@ impl Default for Setup {
                 ..Limits::default()
             },
             respond: FixedAnswer::default(),
+            checks: Checks::default(),
         }
     }
 }
@@ -178,6 +181,7 @@ impl Setup {
             EngineConfig {
                 forwarder,
                 respond: self.respond,
+                checks: self.checks,
             },
             events_tx,
         ));
@@ -314,6 +318,16 @@ pub async fn send(
     let answer = send_raw(addr, &raw).await;
     parse_response(&answer)
         .unwrap_or_else(|| panic!("unparseable answer: {:?}", String::from_utf8_lossy(&answer)))
+}
+
+/// The real binary with its store in `store` (and `$WEBHOOK_DEV_STORE` ignored).
+pub fn cli(store: &std::path::Path) -> std::process::Command {
+    use assert_cmd::cargo::CommandCargoExt;
+    let mut cmd = std::process::Command::cargo_bin("webhook-dev").unwrap();
+    cmd.env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(store);
+    cmd
 }
 
 /// An address where nothing listens.

@@ -163,6 +163,7 @@ impl RunningListener {
             EngineConfig {
                 forwarder,
                 respond: FixedAnswer::default(),
+                checks: webhook_dev::checks::Checks::default(),
             },
             events_tx,
         ));

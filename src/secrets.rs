@@ -1,0 +1,131 @@
+//! Where a secret comes from: a literal, `env:VAR` or `file:PATH`.
+
+use anyhow::Context as _;
+
+use crate::signature::Secret;
+
+/// A SECRET as written on the command line or in a config file: a literal, `env:VAR` or
+/// `file:PATH`. Its `Debug` shows where the secret comes from, never a literal secret.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SecretSpec(String);
+
+impl SecretSpec {
+    /// The spec as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads the secret it names.
+    pub fn resolve(&self) -> anyhow::Result<Secret> {
+        resolve(&self.0)
+    }
+}
+
+impl std::ops::Deref for SecretSpec {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SecretSpec {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretSpec(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SecretSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.starts_with("env:") || self.0.starts_with("file:") {
+            write!(f, "SecretSpec({:?})", self.0)
+        } else {
+            f.write_str("SecretSpec(<redacted>)")
+        }
+    }
+}
+
+/// Resolves a SECRET argument. `env:VAR` reads the variable, `file:PATH` reads the file (one
+/// trailing newline dropped); anything else is the secret itself. Errors never show the secret.
+pub fn resolve(spec: &str) -> anyhow::Result<Secret> {
+    if let Some(var) = spec.strip_prefix("env:") {
+        let value = std::env::var(var)
+            .with_context(|| format!("the secret comes from ${var}, which is not set"))?;
+        return non_empty(value, &format!("${var}"));
+    }
+    if let Some(path) = spec.strip_prefix("file:") {
+        let value = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the secret file {path}"))?;
+        let value = value
+            .strip_suffix("\r\n")
+            .or_else(|| value.strip_suffix('\n'))
+            .unwrap_or(&value)
+            .to_string();
+        return non_empty(value, path);
+    }
+    non_empty(spec.to_string(), "--secret")
+}
+
+fn non_empty(value: String, origin: &str) -> anyhow::Result<Secret> {
+    if value.is_empty() {
+        anyhow::bail!("the secret from {origin} is empty");
+    }
+    Ok(Secret::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn a_literal_spec_is_redacted_in_debug() {
+        let literal: SecretSpec = "whsec_topsecret".parse().unwrap();
+        assert_eq!(format!("{literal:?}"), "SecretSpec(<redacted>)");
+        let env: SecretSpec = "env:AVARA_SECRET".parse().unwrap();
+        assert_eq!(format!("{env:?}"), "SecretSpec(\"env:AVARA_SECRET\")");
+        let cli = crate::cli::Cli::try_parse_from([
+            "webhook-dev",
+            "listen",
+            "--secret",
+            "whsec_topsecret",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn literal_env_and_file() {
+        assert_eq!(resolve("whsec_abc").unwrap().expose(), "whsec_abc");
+        std::env::set_var("WEBHOOK_DEV_TEST_SECRET_1", "from-env");
+        assert_eq!(
+            resolve("env:WEBHOOK_DEV_TEST_SECRET_1").unwrap().expose(),
+            "from-env"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "from-file\n").unwrap();
+        assert_eq!(
+            resolve(&format!("file:{}", path.display()))
+                .unwrap()
+                .expose(),
+            "from-file"
+        );
+    }
+
+    #[test]
+    fn failures_name_the_source_not_the_secret() {
+        let err = resolve("env:WEBHOOK_DEV_TEST_UNSET_VAR")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("$WEBHOOK_DEV_TEST_UNSET_VAR"), "{err}");
+        assert!(resolve("").is_err());
+        assert!(resolve("file:/nonexistent/secret")
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/secret"));
+    }
+}
