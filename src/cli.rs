@@ -37,6 +37,19 @@ pub enum Command {
     /// Read the captured requests.
     #[command(subcommand)]
     Requests(RequestsCommand),
+    /// Browse the stored requests in the terminal inspector, without listening.
+    Inspect(InspectArgs),
+}
+
+/// `webhook-dev inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Send replays (r, R, e) to TARGET instead of each request's recorded forward target.
+    #[arg(long, value_name = "TARGET")]
+    pub forward: Option<Target>,
+    /// Give up on the handler after this long when replaying (seconds, or 500ms, 2m ...).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// `webhook-dev listen`.

@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod diff;
 pub mod engine;
 pub mod export;
 pub mod fixture;
@@ -17,6 +18,7 @@ pub mod signature;
 pub mod store;
 pub mod summary;
 pub mod target;
+pub mod tui;
 
 use cli::{Cli, Command};
 
@@ -25,5 +27,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Listen(args) => commands::listen::run(&cli.store, args).await,
         Command::Requests(command) => commands::requests::run(&cli.store, command),
+        Command::Inspect(args) => commands::inspect::run(&cli.store, args).await,
     }
 }

@@ -1,5 +1,6 @@
 //! `webhook-dev listen`: bind, capture until Ctrl-C, then drain and flush.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +28,19 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     } else {
         Mode::human_for_stdout()
     };
+    let use_tui = !args.json
+        && !args.no_tui
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
     let (events, receiver) = mpsc::unbounded_channel();
-    let printer = tokio::spawn(output::print_events(receiver, mode));
+    let mut receiver = Some(receiver);
+    let printer = if use_tui {
+        None
+    } else {
+        receiver
+            .take()
+            .map(|receiver| tokio::spawn(output::print_events(receiver, mode)))
+    };
     let forwarder = args
         .forward
         .map(|target| Forwarder::new(target, args.timeout));
@@ -50,17 +62,53 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         header_timeout: args.header_timeout,
         shutdown_grace: args.timeout + Duration::from_secs(5),
     };
-    serve_until_signal(listener, engine, limits).await;
+    let outcome = match receiver {
+        Some(receiver) => {
+            // The inspector reads the history before the server accepts anything.
+            let inspector = crate::tui::for_listen(store_dir, engine.clone(), receiver, None)?;
+            let (quit, quitted) = tokio::sync::oneshot::channel::<()>();
+            let mut server = tokio::spawn(serve_until_signal(listener, engine, limits, async {
+                let _ = quitted.await;
+            }));
+            // `q` stops the server; a signal stops the server, which closes the inspector.
+            tokio::select! {
+                outcome = inspector.run() => {
+                    let _ = quit.send(());
+                    let _ = (&mut server).await;
+                    outcome
+                }
+                _ = &mut server => Ok(()),
+            }
+        }
+        None => {
+            serve_until_signal(listener, engine, limits, std::future::pending()).await;
+            Ok(())
+        }
+    };
     tokio::task::spawn_blocking(move || store.close()).await?;
-    let _ = printer.await;
-    Ok(())
+    if let Some(printer) = printer {
+        let _ = printer.await;
+    }
+    outcome
 }
 
-/// Serves until the first Ctrl-C, then finishes the requests in flight. A second Ctrl-C exits at once.
-async fn serve_until_signal(listener: TcpListener, engine: Arc<Engine>, limits: Limits) {
+/// Serves until the first Ctrl-C (or `quit`), then finishes the requests in flight. A second
+/// Ctrl-C exits at once.
+async fn serve_until_signal(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    limits: Limits,
+    quit: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = quit => {
+                let _ = stop_tx.send(());
+                return;
+            }
+        }
         tracing::info!("stopping: finishing requests in flight");
         let _ = stop_tx.send(());
         shutdown_signal().await;
