@@ -226,10 +226,7 @@ pub fn line_diff(old: &str, new: &str) -> Vec<Hunk> {
                         ChangeTag::Delete => LineTag::Removed,
                         ChangeTag::Insert => LineTag::Added,
                     },
-                    text: change
-                        .value()
-                        .trim_end_matches(['\n', '\r'])
-                        .to_string(),
+                    text: change.value().trim_end_matches(['\n', '\r']).to_string(),
                 })
                 .collect();
             Hunk {
@@ -369,14 +366,19 @@ mod tests {
         let changes = json_changes(&json!({"a": {"b": 1}}), &json!({"a": [1]}));
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].to_string(), "a: {\"b\":1} -> [1]");
-        assert!(json_changes(&json!({"a": [1, {"b": 2}]}), &json!({"a": [1, {"b": 2}]})).is_empty());
+        assert!(
+            json_changes(&json!({"a": [1, {"b": 2}]}), &json!({"a": [1, {"b": 2}]})).is_empty()
+        );
         let root = json_changes(&json!(1), &json!("1"));
         assert_eq!(root[0].to_string(), "(root): 1 -> \"1\"");
     }
 
     #[test]
     fn odd_keys_are_quoted() {
-        let changes = json_changes(&json!({"a.b": 1, "": 2, "x y": {"k": 1}}), &json!({"a.b": 2, "": 3, "x y": {"k": 2}}));
+        let changes = json_changes(
+            &json!({"a.b": 1, "": 2, "x y": {"k": 1}}),
+            &json!({"a.b": 2, "": 3, "x y": {"k": 2}}),
+        );
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["[\"a.b\"]", "[\"\"]", "[\"x y\"].k"]);
     }
@@ -411,16 +413,38 @@ mod tests {
         let h1 = vec![("webhook-id".to_string(), b"msg_1".to_vec())];
         let h2 = vec![("webhook-id".to_string(), b"msg_2".to_vec())];
         let d = diff_requests(
-            Side { method: "POST", path: "/a", headers: &h1, body: br#"{"data":{"is_critical":false}}"# },
-            Side { method: "POST", path: "/b", headers: &h2, body: br#"{"data":{"is_critical":true}}"# },
+            Side {
+                method: "POST",
+                path: "/a",
+                headers: &h1,
+                body: br#"{"data":{"is_critical":false}}"#,
+            },
+            Side {
+                method: "POST",
+                path: "/b",
+                headers: &h2,
+                body: br#"{"data":{"is_critical":true}}"#,
+            },
         );
-        assert_eq!(d.json.as_ref().unwrap()[0].to_string(), "data.is_critical: false -> true");
-        assert!(d.body.iter().flat_map(|h| &h.lines).any(|l| l.tag == LineTag::Added && l.text.contains("true")));
+        assert_eq!(
+            d.json.as_ref().unwrap()[0].to_string(),
+            "data.is_critical: false -> true"
+        );
+        assert!(d
+            .body
+            .iter()
+            .flat_map(|h| &h.lines)
+            .any(|l| l.tag == LineTag::Added && l.text.contains("true")));
         assert_eq!(d.headers[0].lines.len(), 2);
         assert_eq!(d.request_line, Some(("POST /a".into(), "POST /b".into())));
         assert!(!d.is_empty());
 
-        let same = Side { method: "POST", path: "/a", headers: &h1, body: b"\xff\x00" };
+        let same = Side {
+            method: "POST",
+            path: "/a",
+            headers: &h1,
+            body: b"\xff\x00",
+        };
         let d = diff_requests(same, same);
         assert!(d.is_empty());
         assert!(d.json.is_none());

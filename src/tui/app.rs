@@ -265,7 +265,11 @@ impl App {
     /// The lines of the detail tab shown.
     pub fn tab_lines(&self) -> &[Line<'static>] {
         match self.tab {
-            Tab::Diff => self.diff.as_ref().map(|d| d.lines.as_slice()).unwrap_or(&[]),
+            Tab::Diff => self
+                .diff
+                .as_ref()
+                .map(|d| d.lines.as_slice())
+                .unwrap_or(&[]),
             tab => self
                 .detail
                 .as_ref()
@@ -402,7 +406,10 @@ impl App {
             let (loaded, error) = match self.history.load(&id) {
                 Ok(Some(loaded)) => (Some(loaded), None),
                 Ok(None) => (None, Some(format!("{id} is no longer in the store"))),
-                Err(err) => (None, Some(format!("cannot read {id} from the store: {err:#}"))),
+                Err(err) => (
+                    None,
+                    Some(format!("cannot read {id} from the store: {err:#}")),
+                ),
             };
             self.detail = Some(Detail {
                 id: id.clone(),
@@ -464,7 +471,9 @@ impl App {
                     lines: vec![
                         Line::raw("No comparison chosen."),
                         Line::raw(""),
-                        Line::raw("  m  marks a request; then d on another compares it with the mark"),
+                        Line::raw(
+                            "  m  marks a request; then d on another compares it with the mark",
+                        ),
                         Line::raw("  D  compares with the previous request of the same event type"),
                         Line::raw("     (the same path when the event type is unknown)"),
                     ],
@@ -555,7 +564,9 @@ impl App {
             return vec![];
         };
         if resign && self.resigner.is_none() {
-            self.error("R re-signs with a secret: start with --profile NAME --secret S (r replays as is)");
+            self.error(
+                "R re-signs with a secret: start with --profile NAME --secret S (r replays as is)",
+            );
             return vec![];
         }
         let loaded = match self.load(&id) {
@@ -566,7 +577,12 @@ impl App {
             }
         };
         let body = loaded.stored.body.clone();
-        self.replay_effect(loaded, body, resign, if resign { "re-signed replay" } else { "replay" })
+        self.replay_effect(
+            loaded,
+            body,
+            resign,
+            if resign { "re-signed replay" } else { "replay" },
+        )
     }
 
     fn replay_effect(
@@ -618,7 +634,10 @@ impl App {
             }
         };
         let decoded = body::decode(&loaded.stored.headers, &loaded.stored.body);
-        let gzip = decoded.note.as_deref().is_some_and(|n| n.starts_with("gzip:"));
+        let gzip = decoded
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("gzip:"));
         if decoded.note.is_some() && !gzip {
             self.error("this body's encoding cannot be edited and re-encoded; r replays it as is");
             return vec![];
@@ -664,7 +683,11 @@ impl App {
             loaded,
             Bytes::from(body),
             resign,
-            if resign { "edited, re-signed replay" } else { "edited replay" },
+            if resign {
+                "edited, re-signed replay"
+            } else {
+                "edited replay"
+            },
         )
     }
 
@@ -679,7 +702,12 @@ impl App {
                     .session
                     .forward
                     .clone()
-                    .or_else(|| loaded.forward_target.as_deref().map(base_of_target(&loaded)))
+                    .or_else(|| {
+                        loaded
+                            .forward_target
+                            .as_deref()
+                            .map(base_of_target(&loaded))
+                    })
                     .or_else(|| self.session.listen.as_ref().map(|a| format!("http://{a}")))
                     .unwrap_or_else(|| format!("http://127.0.0.1:{}", crate::cli::DEFAULT_PORT));
                 vec![Effect::Copy {
@@ -755,7 +783,9 @@ impl App {
                     self.info(format!("unmarked {id}"));
                 }
                 Some(id) => {
-                    self.info(format!("marked {id}: press d on another request to compare"));
+                    self.info(format!(
+                        "marked {id}: press d on another request to compare"
+                    ));
                     self.marked = Some(id);
                     if self.diff_mode == Some(DiffMode::Marked) {
                         self.diff = None;
@@ -910,9 +940,8 @@ impl App {
 
     fn click(&mut self, column: u16, row: u16) {
         let areas = self.areas();
-        let inside = |r: Rect| {
-            column >= r.x && column < r.x + r.width && row >= r.y && row < r.y + r.height
-        };
+        let inside =
+            |r: Rect| column >= r.x && column < r.x + r.width && row >= r.y && row < r.y + r.height;
         if inside(areas.list) && row > areas.list.y {
             let index = self.list_offset + (row - areas.list.y - 1) as usize;
             if index < self.view.len() {
@@ -964,7 +993,11 @@ pub fn build_replay(
     }
     let head = RequestHead {
         replay_of: Some(stored.summary.id.clone()),
-        ..RequestHead::new(stored.summary.method.clone(), stored.summary.path.clone(), headers)
+        ..RequestHead::new(
+            stored.summary.method.clone(),
+            stored.summary.path.clone(),
+            headers,
+        )
     };
     Ok((head, body))
 }
@@ -1001,7 +1034,11 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
             app.size = (width, height);
             vec![]
         }
-        Message::Engine(EngineEvent::Listening { addr, forward, store }) => {
+        Message::Engine(EngineEvent::Listening {
+            addr,
+            forward,
+            store,
+        }) => {
             app.session.listen = Some(addr.to_string());
             app.session.forward = forward;
             app.session.store = store;
@@ -1009,7 +1046,8 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
         }
         Message::Engine(EngineEvent::Request(exchange)) => {
             let from = app.rows.len();
-            app.rows.push_summary(&RequestSummary::from_exchange(&exchange));
+            app.rows
+                .push_summary(&RequestSummary::from_exchange(&exchange));
             app.rows_added(from);
             vec![]
         }

@@ -35,7 +35,12 @@ pub fn decode<'a>(headers: &[(String, Vec<u8>)], body: &'a [u8]) -> Decoded<'a> 
         Some("gzip" | "x-gzip") => "gzip",
         Some("deflate") => "deflate",
         _ if gzip_magic => "gzip",
-        _ => return Decoded { bytes: Cow::Borrowed(body), note: None },
+        _ => {
+            return Decoded {
+                bytes: Cow::Borrowed(body),
+                note: None,
+            }
+        }
     };
     let mut out = Vec::new();
     let result = match kind {
@@ -120,7 +125,10 @@ pub fn view(headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
         (Kind::Empty, vec![Line::styled("(empty body)", dim())])
     } else if let Some(lines) = json_lines(bytes) {
         (Kind::Json, lines)
-    } else if let Ok(text) = std::str::from_utf8(bytes) {
+    } else if let Some(text) = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| !t.contains('\0'))
+    {
         let shown = if text.len() > MAX_TEXT {
             notes.push(format!("first {} shown", human_size(MAX_TEXT as u64)));
             let mut end = MAX_TEXT;
@@ -282,7 +290,12 @@ mod tests {
     fn text(lines: &[Line<'_>]) -> String {
         lines
             .iter()
-            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -326,6 +339,9 @@ mod tests {
         assert_eq!(shown, "\\x1b]0;pwned\\x07 \\x1b[2J    x\ny\\x9b");
         let j = view(&[], "{\"k\u{9b}\":\"\\u001b[2J\u{9b}\"}".as_bytes());
         let shown = text(&j.lines);
-        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{9b}'), "{shown}");
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{9b}'),
+            "{shown}"
+        );
     }
 }

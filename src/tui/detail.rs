@@ -23,7 +23,10 @@ fn dim(text: impl Into<String>) -> Span<'static> {
 }
 
 fn label(name: &str) -> Span<'static> {
-    Span::styled(format!("{name:<10}"), Style::new().add_modifier(Modifier::DIM))
+    Span::styled(
+        format!("{name:<10}"),
+        Style::new().add_modifier(Modifier::DIM),
+    )
 }
 
 /// Formats an RFC 3339 time in the inspector's time zone, with milliseconds.
@@ -68,10 +71,7 @@ pub fn request_tab(loaded: &Loaded, offset: FixedOffset) -> Vec<Line<'static>> {
         Span::raw(" "),
         Span::raw(clean(&s.path)),
     ])];
-    out.push(Line::from(vec![
-        label("id"),
-        Span::raw(s.id.clone()),
-    ]));
+    out.push(Line::from(vec![label("id"), Span::raw(s.id.clone())]));
     out.push(Line::from(vec![
         label("received"),
         Span::raw(local_time(&s.received_at, offset)),
@@ -85,7 +85,10 @@ pub fn request_tab(loaded: &Loaded, offset: FixedOffset) -> Vec<Line<'static>> {
     if let Some(original) = &s.replay_of {
         out.push(Line::from(vec![
             label("replay of"),
-            Span::styled(format!("↻ {}", clean(original)), Style::new().fg(Color::Blue)),
+            Span::styled(
+                format!("↻ {}", clean(original)),
+                Style::new().fg(Color::Blue),
+            ),
         ]));
     }
     out.push(Line::default());
@@ -107,14 +110,19 @@ pub fn response_tab(loaded: &Loaded) -> Vec<Line<'static>> {
                 .as_deref()
                 .map(clean)
                 .unwrap_or_else(|| "the handler".into());
-            let status = f.status.map(|s| s.to_string()).unwrap_or_else(|| "---".into());
+            let status = f
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "---".into());
             let ok = f.error.is_none() && f.status.is_some_and(|s| (200..400).contains(&s));
             out.push(Line::from(vec![
                 label("forwarded"),
                 Span::raw(format!("{target} → ")),
                 Span::styled(
                     status,
-                    Style::new().fg(if ok { Color::Green } else { Color::Red }).bold(),
+                    Style::new()
+                        .fg(if ok { Color::Green } else { Color::Red })
+                        .bold(),
                 ),
                 Span::raw(format!(" in {:.1} ms", f.duration_ms)),
             ]));
@@ -251,14 +259,20 @@ fn shorten(text: String) -> String {
 
 fn hunks(out: &mut Vec<Line<'static>>, hunks: &[diff::Hunk]) {
     for hunk in hunks {
-        out.push(Line::styled(format!("  {}", hunk.header()), Style::new().fg(Color::Blue)));
+        out.push(Line::styled(
+            format!("  {}", hunk.header()),
+            Style::new().fg(Color::Blue),
+        ));
         for line in &hunk.lines {
             let (mark, style) = match line.tag {
                 LineTag::Same => (' ', Style::new()),
                 LineTag::Removed => ('-', Style::new().fg(Color::Red)),
                 LineTag::Added => ('+', Style::new().fg(Color::Green)),
             };
-            out.push(Line::styled(format!("  {mark}{}", clean(&line.text)), style));
+            out.push(Line::styled(
+                format!("  {mark}{}", clean(&line.text)),
+                style,
+            ));
         }
     }
 }
@@ -277,13 +291,22 @@ pub fn diff_lines(
             "{} {} {}",
             s.id,
             local_time(&s.received_at, offset),
-            s.event_type.as_deref().map(clean).unwrap_or_else(|| clean(&s.path))
+            s.event_type
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| clean(&s.path))
         )
     };
     let mut out = vec![
         heading(title.to_string()),
-        Line::from(vec![Span::styled("  - ", Style::new().fg(Color::Red)), Span::raw(side(old))]),
-        Line::from(vec![Span::styled("  + ", Style::new().fg(Color::Green)), Span::raw(side(new))]),
+        Line::from(vec![
+            Span::styled("  - ", Style::new().fg(Color::Red)),
+            Span::raw(side(old)),
+        ]),
+        Line::from(vec![
+            Span::styled("  + ", Style::new().fg(Color::Green)),
+            Span::raw(side(new)),
+        ]),
         Line::default(),
     ];
     if d.is_empty() {
@@ -294,8 +317,14 @@ pub fn diff_lines(
     }
     if let Some((a, b)) = &d.request_line {
         out.push(heading("Request line"));
-        out.push(Line::styled(format!("  -{}", clean(a)), Style::new().fg(Color::Red)));
-        out.push(Line::styled(format!("  +{}", clean(b)), Style::new().fg(Color::Green)));
+        out.push(Line::styled(
+            format!("  -{}", clean(a)),
+            Style::new().fg(Color::Red),
+        ));
+        out.push(Line::styled(
+            format!("  +{}", clean(b)),
+            Style::new().fg(Color::Green),
+        ));
         out.push(Line::default());
     }
     match &d.json {
@@ -345,13 +374,21 @@ pub fn diff_lines(
     }
     out.push(heading(format!(
         "Body ({})",
-        if d.body.is_empty() { "same" } else { "line diff" }
+        if d.body.is_empty() {
+            "same"
+        } else {
+            "line diff"
+        }
     )));
     hunks(&mut out, &d.body);
     out.push(Line::default());
     out.push(heading(format!(
         "Headers ({})",
-        if d.headers.is_empty() { "same" } else { "line diff" }
+        if d.headers.is_empty() {
+            "same"
+        } else {
+            "line diff"
+        }
     )));
     hunks(&mut out, &d.headers);
     out

@@ -67,9 +67,7 @@ impl Replayer {
                         .parse::<Target>()
                         .map_err(|e| format!("cannot replay to the recorded target: {e}"))?,
                     (None, None) => {
-                        return Err(
-                            "no forward target: start inspect with --forward TARGET".into()
-                        )
+                        return Err("no forward target: start inspect with --forward TARGET".into())
                     }
                 };
                 let key = target.to_string();
@@ -270,7 +268,14 @@ impl Inspector {
                 }
                 for message in messages {
                     for effect in update(&mut app, message) {
-                        carry_out(effect, &mut replayer, &results, &guard, &input, &mut terminal)?;
+                        carry_out(
+                            effect,
+                            &mut replayer,
+                            &results,
+                            &guard,
+                            &input,
+                            &mut terminal,
+                        )?;
                     }
                 }
                 if app.quit {

@@ -59,7 +59,10 @@ impl Row {
 
     /// A signature that was checked and did not verify.
     pub fn signature_failed(&self) -> bool {
-        matches!(self.sig, Status::Invalid | Status::Expired | Status::Missing)
+        matches!(
+            self.sig,
+            Status::Invalid | Status::Expired | Status::Missing
+        )
     }
 }
 

@@ -130,12 +130,19 @@ pub fn app(reqs: &[Req], mode: Mode) -> App {
     for r in reqs {
         let stored = r.stored();
         rows.push_summary(&stored.summary);
-        history.insert(stored, r.forward.map(|_| format!("http://localhost:3000{}", r.path)));
+        history.insert(
+            stored,
+            r.forward
+                .map(|_| format!("http://localhost:3000{}", r.path)),
+        );
     }
     let mut app = App::new(rows, Box::new(history), session(mode));
     app.utc_offset = chrono::FixedOffset::east_opt(0).unwrap();
     let last = reqs.iter().map(|r| r.n).max().unwrap_or(0);
-    update(&mut app, Message::Tick((T0 + i64::from(last) * 2 + 1) * 1_000_000));
+    update(
+        &mut app,
+        Message::Tick((T0 + i64::from(last) * 2 + 1) * 1_000_000),
+    );
     update(&mut app, Message::Resize(120, 40));
     app
 }

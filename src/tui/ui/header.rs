@@ -43,9 +43,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             .bg(Color::Cyan)
             .add_modifier(Modifier::BOLD),
     )];
+    let narrow = area.width < 100;
     match (session.mode, &session.listen) {
         (Mode::Listen, Some(addr)) => {
-            first.push(Span::raw(" listening "));
+            first.push(Span::raw(if narrow { " " } else { " listening " }));
             first.push(Span::styled(
                 format!("http://{addr}"),
                 Style::new().add_modifier(Modifier::BOLD),
@@ -57,7 +58,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     match &session.forward {
         Some(target) => {
             first.push(Span::raw(" → "));
-            first.push(Span::styled(one_line(target), Style::new().fg(Color::Green)));
+            first.push(Span::styled(
+                one_line(target),
+                Style::new().fg(Color::Green),
+            ));
         }
         None if session.mode == Mode::Listen => first.push(Span::styled(
             " → no forward (answering itself)",
@@ -68,14 +72,20 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     first.push(Span::styled(
         format!(
             " · relay: {}",
-            session.relay.as_deref().map(one_line).unwrap_or_else(|| "off".into())
+            session
+                .relay
+                .as_deref()
+                .map(one_line)
+                .unwrap_or_else(|| "off".into())
         ),
         Style::new().add_modifier(Modifier::DIM),
     ));
-    first.push(Span::styled(
-        format!(" · store {}", one_line(&session.store)),
-        Style::new().add_modifier(Modifier::DIM),
-    ));
+    if !narrow {
+        first.push(Span::styled(
+            format!(" · store {}", one_line(&session.store)),
+            Style::new().add_modifier(Modifier::DIM),
+        ));
+    }
 
     let counts = app.rows.counts();
     let mut second = vec![Span::styled(

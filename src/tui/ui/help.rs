@@ -10,16 +10,31 @@ use ratatui::Frame;
 pub const KEYS: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move the selection (detail: scroll)"),
     ("PgUp PgDn", "a page up or down"),
-    ("Home End g G", "first or last request (detail: top, bottom)"),
+    (
+        "Home End g G",
+        "first or last request (detail: top, bottom)",
+    ),
     ("n  p", "next or previous request, on any screen"),
     ("Enter  Esc", "open the detail · back to the list"),
     ("Tab ⇧Tab 1-4", "Request · Response · Signature · Diff"),
     ("f", "follow: keep the newest request selected"),
-    ("/", "filter: words, path: event: method: sig: status:5xx replay !not"),
+    (
+        "/",
+        "filter: words, path: event: method: sig: status:5xx replay !x",
+    ),
     ("m", "mark the selected request (again: unmark)"),
-    ("d  D", "diff with the marked · with the previous of its type"),
-    ("r  R", "replay to the forward target · re-signed, fresh timestamp"),
-    ("e", "edit the body in $EDITOR, then replay it (re-signed if able)"),
+    (
+        "d  D",
+        "diff with the marked · with the previous of its type",
+    ),
+    (
+        "r  R",
+        "replay to the forward target · re-signed, fresh timestamp",
+    ),
+    (
+        "e",
+        "edit the body in $EDITOR, then replay it (re-signed if able)",
+    ),
     ("s  y", "save as a fixture file · copy as curl (OSC 52)"),
     ("mouse", "wheel scrolls · click selects a row or a tab"),
     ("q  Ctrl-C", "quit (the terminal is restored)"),

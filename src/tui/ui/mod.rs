@@ -120,7 +120,10 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let gap = (area.width as usize).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(gap)));
-    spans.push(Span::styled(right, Style::new().add_modifier(Modifier::DIM)));
+    spans.push(Span::styled(
+        right,
+        Style::new().add_modifier(Modifier::DIM),
+    ));
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Reset)),
         area,
@@ -132,8 +135,5 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let start = app.scroll.min(lines.len());
     let end = (start + area.height as usize).min(lines.len());
     let visible: Vec<Line<'_>> = lines[start..end].to_vec();
-    frame.render_widget(
-        Paragraph::new(visible).wrap(Wrap { trim: false }),
-        area,
-    );
+    frame.render_widget(Paragraph::new(visible).wrap(Wrap { trim: false }), area);
 }
