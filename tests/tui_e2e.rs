@@ -42,6 +42,8 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(status.success());
+        // Let OSC 52 (y) reach tmux's paste buffer.
+        tmux.cmd(&["set-option", "-g", "set-clipboard", "on"]);
         tmux
     }
 
@@ -206,6 +208,18 @@ fn the_inspector_in_a_real_terminal() {
         s.contains("4 requests") && s.contains("↻ req_")
     });
     assert!(screen.contains("recorded as req_"), "{screen}");
+
+    // y copies the request as a curl command through OSC 52.
+    tmux.keys(&["y"]);
+    tmux.wait_for("the copy", |s| s.contains("to the clipboard"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut copied = String::new();
+    while Instant::now() < deadline && !copied.contains("curl ") {
+        copied = tmux.cmd(&["show-buffer"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(copied.starts_with("curl "), "{copied:?}");
+    assert!(copied.contains("/webhooks/avara"), "{copied:?}");
 
     // Help opens and closes.
     tmux.keys(&["?"]);
