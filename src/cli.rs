@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::delivery::DeliveryStatus;
 use crate::engine::FixedAnswer;
 use crate::store::Durability;
 use crate::target::Target;
@@ -39,6 +40,62 @@ pub enum Command {
     Requests(RequestsCommand),
     /// Browse the stored requests in the terminal inspector, without listening.
     Inspect(InspectArgs),
+    /// Send stored requests or fixture files again, exactly or re-signed.
+    Replay(ReplayArgs),
+    /// Write requests as HAR 1.2, curl commands or fixture files.
+    Export {
+        /// Request ids (a unique prefix is enough).
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// The format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Keep credential headers (Authorization, tokens...) instead of redacting them.
+        #[arg(long)]
+        no_redact: bool,
+        /// For curl: the URL to send to (default: where the request was forwarded).
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
+    /// Store the requests of a HAR file or fixture file.
+    Import {
+        /// A HAR file, a fixture, or a JSON array of fixtures.
+        file: PathBuf,
+    },
+    /// Check the signature and schema of a stored request or fixture offline.
+    Verify {
+        /// A request id (a unique prefix is enough) or a fixture file.
+        #[arg(value_name = "ID|FILE")]
+        source: String,
+        /// The profile (default: the one the request was checked with).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// The signing secret: a literal, env:VAR or file:PATH.
+        #[arg(long, value_name = "SECRET")]
+        secret: Option<String>,
+        /// Routes by path prefix from a TOML file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Judge timestamps against now, not against when the request was received.
+        #[arg(long)]
+        now: bool,
+        /// The findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a provider's event with fresh ids, signed as the provider signs, with retries.
+    Trigger(TriggerArgs),
+    /// List provider profiles, or show one: scheme, headers, events.
+    Profiles {
+        /// A profile name.
+        name: Option<String>,
+    },
+    /// The delivery log of trigger and replay.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
 }
 
 /// `webhook-dev inspect`.
@@ -50,6 +107,102 @@ pub struct InspectArgs {
     /// Give up on the handler after this long when replaying (seconds, or 500ms, 2m ...).
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// The provider profile that R (re-signed replay) signs as (a name, or a .toml file).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret for R: a literal, env:VAR or file:PATH.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Routes by path prefix (profile, secret) from a TOML file, as for `listen`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// HAR 1.2, with the answers.
+    Har,
+    /// One curl command per request.
+    Curl,
+    /// webhook-dev fixture JSON (an array for several requests).
+    Fixture,
+}
+
+/// `webhook-dev deliveries ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries, oldest first, with the success rate per target and event type.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Only deliveries with this status.
+        #[arg(long, value_enum)]
+        status: Option<DeliveryStatus>,
+    },
+}
+
+/// `webhook-dev trigger`.
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The provider profile (`webhook-dev profiles` lists them).
+    pub profile: String,
+    /// The event (`webhook-dev profiles NAME` lists them).
+    pub event: String,
+    /// Where to send it (default: a local `webhook-dev listen`).
+    #[arg(long, value_name = "TARGET", default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}").parse().expect("the default target parses"))]
+    pub to: Target,
+    /// The signing secret: a literal, env:VAR or file:PATH. Unsigned without it.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Change a field of the payload: data.field=value (JSON values are parsed).
+    #[arg(long, value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Delays between attempts, e.g. 1m,5m,15m,1h (default: the profile's; `none` for one attempt).
+    #[arg(long, value_name = "LIST")]
+    pub retry_schedule: Option<String>,
+    /// Give up on an answer after this long (default: the provider's limit for synchronous events, else 30 s).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Print the delivery as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `webhook-dev replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Stored request ids (unique prefixes allowed) or fixture files.
+    #[arg(required = true, value_name = "ID|FILE")]
+    pub sources: Vec<String>,
+    /// Send to TARGET instead of where each request was forwarded.
+    #[arg(long, value_name = "TARGET")]
+    pub to: Option<Target>,
+    /// Give each request a fresh timestamp (and message id) and sign it again.
+    #[arg(long)]
+    pub resign: bool,
+    /// The profile to sign with (default: the one the request was checked with).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret: a literal, env:VAR or file:PATH.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Send each request N times (idempotency testing).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub times: u32,
+    /// At most N requests in flight.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u64).range(1..=1000), |n| n as usize))]
+    pub concurrency: usize,
+    /// Send in random order, as providers may.
+    #[arg(long)]
+    pub shuffle: bool,
+    /// Give up on an answer after this long.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// One JSON summary per replay.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `webhook-dev listen`.
@@ -61,6 +214,16 @@ pub struct ListenArgs {
     /// Forward every request to TARGET: 3000, localhost:3000 or http://host:port/base.
     #[arg(long, value_name = "TARGET")]
     pub forward: Option<Target>,
+    /// Verify signatures and check events with this provider profile (a name, or a .toml file).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret: a literal, env:VAR or file:PATH. Without --profile, the scheme is
+    /// detected from each request's headers.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Routes by path prefix (profile, secret, forward target) from a TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// With no --forward, answer senders with STATUS or STATUS:BODY.
     #[arg(long, value_name = "STATUS[:BODY]", default_value = "200")]
     pub respond: FixedAnswer,

@@ -8,10 +8,11 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
+use crate::checks::Checks;
 use crate::forward::{Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
 use crate::signature;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::summary::RequestSummary;
 
 /// What the engine tells its consumers.
@@ -119,6 +120,8 @@ pub struct EngineConfig {
     pub forwarder: Option<Forwarder>,
     /// The answer when nothing is forwarded.
     pub respond: FixedAnswer,
+    /// Routes, profiles and secrets: what is checked for each request.
+    pub checks: Checks,
 }
 
 /// Handles captured requests; share it behind an `Arc`.
@@ -213,13 +216,38 @@ impl Engine {
     /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
     /// commit) and returns the answer for the sender — only once the request is durable.
     pub async fn handle(&self, head: RequestHead, body: Bytes) -> RecordedResponse {
+        match self.process(head, body).await {
+            Ok(exchange) => exchange.response,
+            Err(err) => RecordedResponse::plain(
+                503,
+                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
+            ),
+        }
+    }
+
+    /// Like [`Engine::handle`], returning the whole exchange, or the store error that kept the
+    /// request from being accepted.
+    pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, StoreError> {
         let request = self.capture(head, body);
-        let signature = signature::unchecked(&request.headers);
-        let event_type = None;
-        let stored =
-            self.store
-                .insert_request(request.clone(), signature.clone(), event_type.clone());
-        let (stored, forwarded) = match &self.config.forwarder {
+        let findings = self.config.checks.examine(
+            &request.path,
+            &request.headers,
+            &request.body,
+            Utc::now().timestamp(),
+        );
+        let stored = self.store.insert_request(
+            request.clone(),
+            findings.signature.clone(),
+            findings.event_type.clone(),
+            findings.schema.as_ref(),
+        );
+        let forwarder = self
+            .config
+            .checks
+            .route_for(&request.path)
+            .and_then(|route| route.forwarder.as_ref())
+            .or(self.config.forwarder.as_ref());
+        let (stored, forwarded) = match forwarder {
             Some(forwarder) => {
                 let (stored, forwarded) = tokio::join!(stored, forwarder.forward(&request));
                 (stored, Some(forwarded))
@@ -228,23 +256,34 @@ impl Engine {
         };
         if let Err(err) = stored {
             tracing::error!(id = %request.id, "request not stored: {err}");
-            return RecordedResponse::plain(
-                503,
-                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
-            );
+            return Err(err);
         }
         let (response, forward) = match forwarded {
             Some(Forwarded { response, outcome }) => (response, Some(outcome)),
             None => (self.config.respond.answer(&request.id), None),
         };
-        self.finish(Exchange {
+        let mut schema = findings.schema;
+        if let (Some(report), Some(outcome)) = (schema.as_mut(), forward.as_ref()) {
+            if let (Some(event), None) = (report.event.as_deref(), outcome.error.as_ref()) {
+                report.answer_problems = self.config.checks.examine_answer(
+                    &request.path,
+                    &request.headers,
+                    event,
+                    response.status,
+                    &response.body,
+                );
+            }
+        }
+        let exchange = Exchange {
             request,
-            signature,
-            event_type,
+            signature: findings.signature,
+            event_type: findings.event_type,
             forward,
-            response: response.clone(),
-        });
-        response
+            response,
+            schema,
+        };
+        self.finish(exchange.clone());
+        Ok(exchange)
     }
 
     /// Records a request that was refused before its body was read (e.g. too large), so the
@@ -258,7 +297,7 @@ impl Engine {
         ));
         if let Err(err) = self
             .store
-            .insert_request(request.clone(), signature.clone(), None)
+            .insert_request(request.clone(), signature.clone(), None, None)
             .await
         {
             tracing::error!(id = %request.id, "refused request not stored: {err}");
@@ -269,6 +308,7 @@ impl Engine {
             event_type: None,
             forward: None,
             response: response.clone(),
+            schema: None,
         });
         response
     }
@@ -276,10 +316,15 @@ impl Engine {
     /// Queues the answer for the store and, once it is committed, tells consumers.
     fn finish(&self, exchange: Exchange) {
         let events = self.events.clone();
+        let answer_schema = exchange
+            .schema
+            .clone()
+            .filter(|report| !report.answer_problems.is_empty());
         self.store.record_response(
             exchange.request.id.clone(),
             exchange.response.clone(),
             exchange.forward.clone(),
+            answer_schema.as_ref(),
             move |recorded| {
                 if let Err(err) = recorded {
                     tracing::error!(id = %exchange.request.id, "answer not stored: {err}");

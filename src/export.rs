@@ -83,6 +83,7 @@ mod tests {
                 },
                 forward: None,
                 replay_of: None,
+                schema: None,
             },
             peer: None,
             headers: vec![
@@ -94,6 +95,7 @@ mod tests {
             ],
             body: Bytes::copy_from_slice(body),
             response: None,
+            forward_target: None,
         }
     }
 

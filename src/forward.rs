@@ -67,6 +67,15 @@ pub fn end_to_end_headers(headers: &[(String, Vec<u8>)]) -> HeaderList {
         .collect()
 }
 
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder")
+            .field("target", &self.target.to_string())
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 impl Forwarder {
     /// A forwarder to `target` that gives up after `timeout`.
     pub fn new(target: Target, timeout: Duration) -> Self {

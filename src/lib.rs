@@ -4,20 +4,28 @@
 //! followed by consumers of [`engine::EngineEvent`]s.
 
 pub mod capture;
+pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod delivery;
 pub mod diff;
 pub mod engine;
 pub mod export;
 pub mod fixture;
 pub mod forward;
+pub mod har;
 pub mod inert;
 pub mod model;
 pub mod output;
+pub mod providers;
+pub mod replay;
+pub mod secrets;
 pub mod signature;
 pub mod store;
 pub mod summary;
 pub mod target;
+pub mod trigger;
 pub mod tui;
 
 use cli::{Cli, Command};
@@ -28,5 +36,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => commands::listen::run(&cli.store, args).await,
         Command::Requests(command) => commands::requests::run(&cli.store, command),
         Command::Inspect(args) => commands::inspect::run(&cli.store, args).await,
+        Command::Replay(args) => commands::replay::run(&cli.store, args).await,
+        Command::Export {
+            ids,
+            format,
+            output,
+            no_redact,
+            to,
+        } => commands::export::export(
+            &cli.store,
+            commands::export::ExportArgs {
+                ids,
+                format,
+                output,
+                no_redact,
+                to,
+            },
+        ),
+        Command::Import { file } => commands::export::import(&cli.store, &file).await,
+        Command::Verify {
+            source,
+            profile,
+            secret,
+            config,
+            now,
+            json,
+        } => commands::verify::run(
+            &cli.store,
+            commands::verify::VerifyArgs {
+                source: &source,
+                profile: profile.as_deref(),
+                secret: secret.as_deref(),
+                config: config.as_deref(),
+                now,
+                json,
+            },
+        ),
+        Command::Trigger(args) => commands::trigger::run(&cli.store, args).await,
+        Command::Profiles { name } => commands::profiles::run(name.as_deref()),
+        Command::Deliveries(cli::DeliveriesCommand::List { json, status }) => {
+            commands::deliveries::list(&cli.store, json, status)
+        }
     }
 }

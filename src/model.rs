@@ -107,4 +107,6 @@ pub struct Exchange {
     pub forward: Option<ForwardOutcome>,
     /// The answer given to the sender.
     pub response: RecordedResponse,
+    /// Schema findings for the body and the answer, when a profile knows the event.
+    pub schema: Option<crate::checks::SchemaReport>,
 }

@@ -138,8 +138,34 @@ pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> Stri
         .as_deref()
         .map(|e| format!(" [{}]", inert(e, false)))
         .unwrap_or_default();
+    let schema = summary
+        .schema
+        .as_ref()
+        .map(|report| {
+            let problems: Vec<&String> = report
+                .problems
+                .iter()
+                .chain(&report.answer_problems)
+                .collect();
+            match problems.as_slice() {
+                [] => String::new(),
+                [one] => format!(
+                    "  {}",
+                    paint(&format!("schema: {}", inert(one, false)), "33", colour)
+                ),
+                [first, rest @ ..] => format!(
+                    "  {}",
+                    paint(
+                        &format!("schema: {} (+{} more)", inert(first, false), rest.len()),
+                        "33",
+                        colour
+                    )
+                ),
+            }
+        })
+        .unwrap_or_default();
     format!(
-        "{id}{time}  {:<6} {}{event}  {}  {}  {forward}",
+        "{id}{time}  {:<6} {}{event}  {}  {}  {forward}{schema}",
         paint(&summary.method, "1", colour),
         inert(&summary.path, false),
         human_size(summary.size),
@@ -172,6 +198,11 @@ mod tests {
                 error: Some("could not forward".into()),
             }),
             replay_of: None,
+            schema: Some(crate::checks::SchemaReport {
+                event: Some("study.access_requested".into()),
+                problems: vec![],
+                answer_problems: vec!["answer lacks `urls`".into()],
+            }),
         }
     }
 
@@ -188,6 +219,7 @@ mod tests {
             "→ 502",
             "1.2 ms",
             "could not forward",
+            "schema: answer lacks `urls`",
         ] {
             assert!(line.contains(part), "{part} missing from {line}");
         }

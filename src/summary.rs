@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::SchemaReport;
 use crate::model::{Exchange, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 
@@ -29,6 +30,9 @@ pub struct RequestSummary {
     /// For a replay, the id of the request it replays (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
+    /// Schema findings, when a profile knows the event (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaReport>,
 }
 
 /// The `forward` object of a summary.
@@ -66,6 +70,7 @@ impl RequestSummary {
             signature: exchange.signature.clone(),
             forward: exchange.forward.as_ref().map(ForwardSummary::from),
             replay_of: request.replay_of.clone(),
+            schema: exchange.schema.clone(),
         }
     }
 }

@@ -26,6 +26,19 @@ impl Target {
         &self.authority
     }
 
+    /// The base path (`/api` for `http://host:1/api/`); empty when there is none.
+    pub fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    /// The same host and port without the base path.
+    pub fn root(&self) -> Target {
+        Target {
+            authority: self.authority.clone(),
+            base_path: String::new(),
+        }
+    }
+
     /// The full URI for a request path (path and query as received).
     pub fn uri_for(&self, path_and_query: &str) -> String {
         let path = if path_and_query.starts_with('/') {

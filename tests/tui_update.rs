@@ -6,8 +6,10 @@ use std::sync::atomic::Ordering;
 
 use ratatui::crossterm::event::KeyCode;
 use tui_support::*;
+use webhook_dev::checks::{Checks, Route};
+use webhook_dev::providers::Catalog;
 use webhook_dev::signature::{Scheme, Secret, Status};
-use webhook_dev::tui::app::{update, App, InputKind, Mode, Resigner, Screen, Tab};
+use webhook_dev::tui::app::{update, App, InputKind, Mode, Screen, Tab};
 use webhook_dev::tui::history::MemoryHistory;
 use webhook_dev::tui::message::{Effect, Message};
 use webhook_dev::tui::rows::Rows;
@@ -126,6 +128,7 @@ fn exchange(n: u32) -> Message {
         }),
         signature: stored.summary.signature.clone(),
         event_type: stored.summary.event_type.clone(),
+        schema: None,
         forward: None,
         response: RecordedResponse::plain(200, "ok"),
     })))
@@ -346,14 +349,15 @@ fn capital_r_without_a_secret_explains_how_to_get_one() {
 #[test]
 fn capital_r_re_signs_with_a_fresh_signature() {
     let app0 = app(&sample(), Mode::Listen);
-    let mut app = app0.with_resigner(Some(Resigner {
-        profile: "avara".into(),
-        scheme: Scheme::StandardWebhooks {
-            header_prefix: "webhook".into(),
-            tolerance_secs: 300,
-        },
-        secret: Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-    }));
+    let checks = Checks::new(
+        Catalog::builtin(),
+        vec![Route::everywhere(
+            Some("standard-webhooks".into()),
+            Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
+        )],
+    )
+    .unwrap();
+    let mut app = app0.with_checks(Some(checks));
     press(&mut app, [ch('k')]);
     let effects = press(&mut app, [ch('R')]);
     let [Effect::Replay {

@@ -12,7 +12,13 @@ pub async fn run(store_dir: &Path, args: InspectArgs) -> anyhow::Result<()> {
             "inspect needs a terminal; from a script, read the store with `requests list` and `requests show`"
         );
     }
-    crate::tui::for_inspect(store_dir, args.forward, args.timeout, None)?
+    let checks = super::setup::checks(
+        args.config.as_deref(),
+        args.profile.as_deref(),
+        args.secret.as_deref(),
+        args.timeout,
+    )?;
+    crate::tui::for_inspect(store_dir, args.forward, args.timeout, checks)?
         .run()
         .await
 }

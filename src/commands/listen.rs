@@ -41,6 +41,13 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
             .take()
             .map(|receiver| tokio::spawn(output::print_events(receiver, mode)))
     };
+    let checks = super::setup::checks(
+        args.config.as_deref(),
+        args.profile.as_deref(),
+        args.secret.as_deref(),
+        args.timeout,
+    )?;
+    let checks_for_tui = checks.clone();
     let forwarder = args
         .forward
         .map(|target| Forwarder::new(target, args.timeout));
@@ -49,6 +56,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         EngineConfig {
             forwarder: forwarder.clone(),
             respond: args.respond,
+            checks,
         },
         events,
     ));
@@ -65,7 +73,8 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let outcome = match receiver {
         Some(receiver) => {
             // The inspector reads the history before the server accepts anything.
-            let inspector = crate::tui::for_listen(store_dir, engine.clone(), receiver, None)?;
+            let inspector =
+                crate::tui::for_listen(store_dir, engine.clone(), receiver, checks_for_tui)?;
             let (quit, quitted) = tokio::sync::oneshot::channel::<()>();
             let mut server = tokio::spawn(serve_until_signal(listener, engine, limits, async {
                 let _ = quitted.await;

@@ -1,5 +1,12 @@
 //! One module per subcommand.
 
+pub mod deliveries;
+pub mod export;
 pub mod inspect;
 pub mod listen;
+pub mod profiles;
+pub mod replay;
 pub mod requests;
+pub mod setup;
+pub mod trigger;
+pub mod verify;

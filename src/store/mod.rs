@@ -22,6 +22,8 @@ use tokio::sync::oneshot;
 pub use codec::{decode_headers, encode_headers};
 pub use read::{StoreReader, StoredRequest};
 
+use crate::checks::SchemaReport;
+use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 use writer::{Job, OnCommit, Op};
@@ -70,6 +72,10 @@ struct Threads {
 /// Formats a time the way the store and the JSON output hold it: RFC 3339, UTC, microseconds.
 pub fn format_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn schema_json(report: &SchemaReport) -> String {
+    serde_json::to_string(report).expect("a schema report always serializes")
 }
 
 /// The database path for a store directory.
@@ -161,11 +167,13 @@ impl Store {
         request: Arc<CapturedRequest>,
         signature: Verdict,
         event_type: Option<String>,
+        schema: Option<&SchemaReport>,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> {
         self.submit_and_wait(Op::InsertRequest {
             request,
             signature,
             event_type,
+            schema: schema.map(schema_json),
         })
     }
 
@@ -176,6 +184,7 @@ impl Store {
         request_id: String,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
+        schema: Option<&SchemaReport>,
         on_commit: impl FnOnce(Result<(), StoreError>) + Send + 'static,
     ) {
         self.submit(
@@ -183,9 +192,18 @@ impl Store {
                 request_id,
                 response,
                 forward,
+                schema: schema.map(schema_json),
             },
             Box::new(on_commit),
         );
+    }
+
+    /// Saves a delivery (inserting it, or updating it by id); resolves once committed.
+    pub fn save_delivery(
+        &self,
+        delivery: Delivery,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
+        self.submit_and_wait(Op::SaveDelivery(delivery))
     }
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use super::codec::decode_headers;
+use crate::delivery::{Delivery, DeliveryStatus};
 use crate::model::{HeaderList, RecordedResponse};
 use crate::signature::{Status, Verdict};
 use crate::summary::{
@@ -31,6 +32,8 @@ pub struct StoredRequest {
     pub body: Bytes,
     /// The answer given to the sender.
     pub response: Option<RecordedResponse>,
+    /// The URL it was forwarded to, if it was.
+    pub forward_target: Option<String>,
 }
 
 impl StoredRequest {
@@ -47,7 +50,7 @@ impl StoredRequest {
 }
 
 const SUMMARY_COLUMNS: &str = "r.id, r.received_at, r.method, r.path, r.size, r.event_type,
-    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error, r.replay_of";
+    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error, r.replay_of, r.schema_report";
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
     let sig_status: String = row.get(6)?;
@@ -73,6 +76,9 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
             None => None,
         },
         replay_of: row.get(13)?,
+        schema: row
+            .get::<_, Option<String>>(14)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 
@@ -128,25 +134,53 @@ impl StoreReader {
         let stored = self
             .conn
             .query_row(&sql, params![full_id], |row| {
-                let response_status: Option<u16> = row.get(17)?;
+                let response_status: Option<u16> = row.get(18)?;
                 let response = match response_status {
                     Some(status) => Some(RecordedResponse {
                         status,
-                        headers: decode_headers(&row.get::<_, Vec<u8>>(18)?),
-                        body: Bytes::from(row.get::<_, Vec<u8>>(19)?),
+                        headers: decode_headers(&row.get::<_, Vec<u8>>(19)?),
+                        body: Bytes::from(row.get::<_, Vec<u8>>(20)?),
                     }),
                     None => None,
                 };
                 Ok(StoredRequest {
                     summary: summary_from_row(row)?,
-                    peer: row.get(14)?,
-                    headers: decode_headers(&row.get::<_, Vec<u8>>(15)?),
-                    body: Bytes::from(row.get::<_, Vec<u8>>(16)?),
+                    peer: row.get(15)?,
+                    headers: decode_headers(&row.get::<_, Vec<u8>>(16)?),
+                    body: Bytes::from(row.get::<_, Vec<u8>>(17)?),
                     response,
+                    forward_target: row.get(9)?,
                 })
             })
             .optional()?;
         Ok(stored)
+    }
+
+    /// Deliveries, oldest first, optionally only those with `status`.
+    pub fn deliveries(&self, status: Option<DeliveryStatus>) -> anyhow::Result<Vec<Delivery>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, event_type, target, status, attempt_count, response_status_code,
+                response_body, error_message, created_at, kind, request_id, source_id
+             FROM deliveries WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![status.map(|s| s.as_str())], |row| {
+            let status: String = row.get(3)?;
+            Ok(Delivery {
+                id: row.get(0)?,
+                event_type: row.get(1)?,
+                target: row.get(2)?,
+                status: DeliveryStatus::parse(&status).unwrap_or(DeliveryStatus::Failed),
+                attempt_count: row.get(4)?,
+                response_status_code: row.get(5)?,
+                response_body: row.get(6)?,
+                error_message: row.get(7)?,
+                created_at: row.get(8)?,
+                kind: row.get(9)?,
+                request_id: row.get(10)?,
+                source_id: row.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn resolve_id(&self, id: &str) -> anyhow::Result<Option<String>> {

@@ -28,6 +28,24 @@ const MIGRATIONS: &[&str] = &[
         fwd_duration_ms REAL,
         fwd_error     TEXT
     );",
+    // 2: deliveries made by trigger and replay.
+    "CREATE TABLE deliveries (
+        seq           INTEGER PRIMARY KEY,
+        id            TEXT NOT NULL UNIQUE,
+        kind          TEXT NOT NULL,
+        event_type    TEXT,
+        target        TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        attempt_count INTEGER NOT NULL,
+        response_status_code INTEGER,
+        response_body TEXT,
+        error_message TEXT,
+        created_at    TEXT NOT NULL,
+        request_id    TEXT,
+        source_id     TEXT
+    );",
+    // 3: schema findings (JSON of checks::SchemaReport).
+    "ALTER TABLE requests ADD COLUMN schema_report TEXT;",
 ];
 
 /// The schema version this build writes.

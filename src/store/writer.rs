@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 
 use super::codec::encode_headers;
 use super::StoreError;
+use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 
@@ -29,12 +30,15 @@ pub(super) enum Op {
         request: Arc<CapturedRequest>,
         signature: Verdict,
         event_type: Option<String>,
+        schema: Option<String>,
     },
     RecordResponse {
         request_id: String,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
+        schema: Option<String>,
     },
+    SaveDelivery(Delivery),
 }
 
 /// Runs until every sender is gone and the queue is empty.
@@ -81,11 +85,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
             request,
             signature,
             event_type,
+            schema,
         } => {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
-                    event_type, sig_status, sig_profile, sig_reason, replay_of)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    event_type, sig_status, sig_profile, sig_reason, replay_of, schema_report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             stmt.execute(params![
                 request.id,
@@ -101,16 +106,19 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
                 signature.profile,
                 signature.reason,
                 request.replay_of,
+                schema,
             ])?;
         }
         Op::RecordResponse {
             request_id,
             response,
             forward,
+            schema,
         } => {
             let mut stmt = tx.prepare_cached(
                 "UPDATE requests SET resp_status = ?2, resp_headers = ?3, resp_body = ?4,
-                    fwd_target = ?5, fwd_status = ?6, fwd_duration_ms = ?7, fwd_error = ?8
+                    fwd_target = ?5, fwd_status = ?6, fwd_duration_ms = ?7, fwd_error = ?8,
+                    schema_report = COALESCE(?9, schema_report)
                  WHERE id = ?1",
             )?;
             let updated = stmt.execute(params![
@@ -122,10 +130,38 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
                 forward.as_ref().and_then(|f| f.status),
                 forward.as_ref().map(|f| f.duration_ms),
                 forward.as_ref().and_then(|f| f.error.as_deref()),
+                schema,
             ])?;
             if updated == 0 {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
             }
+        }
+        Op::SaveDelivery(d) => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO deliveries (id, kind, event_type, target, status, attempt_count,
+                    response_status_code, response_body, error_message, created_at, request_id, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+                    attempt_count = excluded.attempt_count,
+                    response_status_code = excluded.response_status_code,
+                    response_body = excluded.response_body,
+                    error_message = excluded.error_message,
+                    request_id = excluded.request_id",
+            )?;
+            stmt.execute(params![
+                d.id,
+                d.kind,
+                d.event_type,
+                d.target,
+                d.status.as_str(),
+                d.attempt_count,
+                d.response_status_code,
+                d.response_body,
+                d.error_message,
+                d.created_at,
+                d.request_id,
+                d.source_id,
+            ])?;
         }
     }
     Ok(())

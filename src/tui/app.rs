@@ -17,10 +17,13 @@ use super::history::{History, Loaded};
 use super::message::{Effect, Message, Status};
 use super::rows::Rows;
 use super::ui;
+use crate::checks::Checks;
 use crate::diff::{self, Side};
 use crate::engine::{EngineEvent, RequestHead};
 use crate::model::HeaderList;
-use crate::signature::{self, Scheme, Secret};
+use crate::replay::Resigner;
+use crate::signature;
+use crate::store::StoredRequest;
 use crate::summary::RequestSummary;
 
 /// How long a status message stays.
@@ -123,17 +126,6 @@ pub struct Input {
     target: Option<String>,
 }
 
-/// Signs re-signed replays (`R`, and `e` when present).
-#[derive(Clone, Debug)]
-pub struct Resigner {
-    /// The profile's name, for messages.
-    pub profile: String,
-    /// How to sign.
-    pub scheme: Scheme,
-    /// With what.
-    pub secret: Secret,
-}
-
 /// Whether the inspector runs with a listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -202,8 +194,48 @@ pub struct App {
     pub size: (u16, u16),
     /// Set when the inspector should close.
     pub quit: bool,
-    resigner: Option<Resigner>,
+    checks: Option<Checks>,
     history: Box<dyn History>,
+}
+
+/// How `R` would re-sign `stored` with `checks` (the routes of `--profile`, `--secret` and
+/// `--config`): the route's secret for its path, and the route's profile, else the profile it was
+/// checked with, else the one its headers reveal. The error says what to start with.
+pub fn resigner_for(
+    checks: Option<&Checks>,
+    stored: &StoredRequest,
+) -> Result<(String, Resigner), String> {
+    let path = &stored.summary.path;
+    let no_secret = || {
+        format!(
+            "R re-signs with a secret, and none applies to {}: start with --profile NAME --secret S (r replays as is)",
+            detail::one_line(path)
+        )
+    };
+    let checks = checks.ok_or_else(no_secret)?;
+    let route = checks.route_for(path);
+    let secret = route.and_then(|r| r.secret.clone()).ok_or_else(no_secret)?;
+    let name = route
+        .and_then(|r| r.profile.clone())
+        .or_else(|| stored.summary.signature.profile.clone())
+        .or_else(|| signature::detect(&stored.headers).map(str::to_string))
+        .ok_or_else(|| {
+            "R needs to know how to sign: this request's scheme is unknown, start with --profile NAME --secret S"
+                .to_string()
+        })?;
+    let profile = checks.catalog().get(&name).ok_or_else(|| {
+        format!(
+            "R cannot re-sign: no profile named {}",
+            detail::one_line(&name)
+        )
+    })?;
+    Ok((
+        name.clone(),
+        Resigner {
+            scheme: profile.scheme.clone(),
+            secret,
+        },
+    ))
 }
 
 impl App {
@@ -234,22 +266,17 @@ impl App {
             utc_offset: *chrono::Local::now().offset(),
             size: (80, 24),
             quit: false,
-            resigner: None,
+            checks: None,
             history,
         };
         app.settle();
         app
     }
 
-    /// Gives the inspector a signer for re-signed replays.
-    pub fn with_resigner(mut self, resigner: Option<Resigner>) -> App {
-        self.resigner = resigner;
+    /// Gives the inspector the routes (profile, secret) that re-signed replays sign with.
+    pub fn with_checks(mut self, checks: Option<Checks>) -> App {
+        self.checks = checks;
         self
-    }
-
-    /// The profile re-signed replays use, if any.
-    pub fn resigner_profile(&self) -> Option<&str> {
-        self.resigner.as_ref().map(|r| r.profile.as_str())
     }
 
     /// The row index (into `rows`) of the selection.
@@ -425,8 +452,8 @@ impl App {
                 self.compute_diff();
             }
         } else {
-            let profile = self.resigner_profile().map(str::to_string);
             let offset = self.utc_offset;
+            let checks = self.checks.clone();
             let detail = self.detail.as_mut().expect("just loaded");
             let slot = &mut detail.tabs[self.tab.index()];
             if slot.is_none() {
@@ -434,7 +461,10 @@ impl App {
                     (Some(loaded), _) => match self.tab {
                         Tab::Request => detail::request_tab(loaded, offset),
                         Tab::Response => detail::response_tab(loaded),
-                        _ => detail::signature_tab(loaded, profile.as_deref()),
+                        _ => detail::signature_tab(
+                            loaded,
+                            resigner_for(checks.as_ref(), &loaded.stored).map(|(name, _)| name),
+                        ),
                     },
                     (None, error) => vec![Line::raw(error.clone().unwrap_or_default())],
                 });
@@ -563,12 +593,6 @@ impl App {
             self.error("no request selected");
             return vec![];
         };
-        if resign && self.resigner.is_none() {
-            self.error(
-                "R re-signs with a secret: start with --profile NAME --secret S (r replays as is)",
-            );
-            return vec![];
-        }
         let loaded = match self.load(&id) {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -576,6 +600,12 @@ impl App {
                 return vec![];
             }
         };
+        if resign {
+            if let Err(e) = resigner_for(self.checks.as_ref(), &loaded.stored) {
+                self.error(e);
+                return vec![];
+            }
+        }
         let body = loaded.stored.body.clone();
         self.replay_effect(
             loaded,
@@ -602,8 +632,18 @@ impl App {
             ));
             return vec![];
         }
-        let resigner = if resign { self.resigner.as_ref() } else { None };
-        match build_replay(&loaded, body, resigner, self.now_us / 1_000_000) {
+        let resigner = if resign {
+            match resigner_for(self.checks.as_ref(), &loaded.stored) {
+                Ok((_, resigner)) => Some(resigner),
+                Err(e) => {
+                    self.error(e);
+                    return vec![];
+                }
+            }
+        } else {
+            None
+        };
+        match build_replay(&loaded, body, resigner.as_ref(), self.now_us / 1_000_000) {
             Ok((head, body)) => {
                 self.info(format!("sending {label} of {}…", loaded.stored.summary.id));
                 vec![Effect::Replay {
@@ -678,7 +718,7 @@ impl App {
             self.info("body unchanged: nothing replayed (r replays as is)");
             return vec![];
         }
-        let resign = self.resigner.is_some();
+        let resign = resigner_for(self.checks.as_ref(), &loaded.stored).is_ok();
         self.replay_effect(
             loaded,
             Bytes::from(body),
@@ -985,11 +1025,9 @@ pub fn build_replay(
         }
     }
     if let Some(resigner) = resigner {
-        let msg_id = format!("msg_{}", ulid::Ulid::new());
-        let signed = signature::sign(&resigner.scheme, &resigner.secret, &body, &msg_id, now_unix)
-            .map_err(|e| format!("cannot re-sign for {}: {e}", resigner.profile))?;
-        headers.retain(|(name, _)| !signed.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
-        headers.extend(signed.into_iter().map(|(n, v)| (n, v.into_bytes())));
+        resigner
+            .apply(&mut headers, &body, now_unix)
+            .map_err(|e| format!("{e:#}"))?;
     }
     let head = RequestHead {
         replay_of: Some(stored.summary.id.clone()),

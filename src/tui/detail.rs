@@ -189,8 +189,9 @@ pub fn verdict_style(status: Status) -> (&'static str, Color) {
     }
 }
 
-/// The Signature tab: verdict, reason, profile, schema check, the signature headers, re-signing.
-pub fn signature_tab(loaded: &Loaded, resigner: Option<&str>) -> Vec<Line<'static>> {
+/// The Signature tab: verdict, reason, profile, schema check, the signature headers, and how `R`
+/// would re-sign (the profile, or why it cannot).
+pub fn signature_tab(loaded: &Loaded, resigner: Result<String, String>) -> Vec<Line<'static>> {
     let s = &loaded.stored.summary;
     let (badge, colour) = verdict_style(s.signature.status);
     let mut out = vec![Line::from(vec![
@@ -217,13 +218,56 @@ pub fn signature_tab(loaded: &Loaded, resigner: Option<&str>) -> Vec<Line<'stati
         }
         None => out.push(Line::from(vec![label("reason"), dim("—")])),
     }
-    out.push(Line::from(vec![
-        label("schema"),
-        dim(match &s.event_type {
-            Some(_) => "not checked: no schema check is recorded for this request",
-            None => "not checked: the event type is unknown",
-        }),
-    ]));
+    let event = |report: &crate::checks::SchemaReport| {
+        report
+            .event
+            .as_deref()
+            .map(clean)
+            .unwrap_or_else(|| "the event".into())
+    };
+    match &s.schema {
+        Some(report) if report.problems.is_empty() && report.answer_problems.is_empty() => {
+            out.push(Line::from(vec![
+                label("schema"),
+                Span::styled(
+                    format!("✓ matches the schema of {}", event(report)),
+                    Style::new().fg(Color::Green),
+                ),
+            ]));
+        }
+        Some(report) => {
+            out.push(Line::from(vec![
+                label("schema"),
+                Span::styled(
+                    format!(
+                        "✗ {} problem(s) against the schema of {}",
+                        report.problems.len() + report.answer_problems.len(),
+                        event(report)
+                    ),
+                    Style::new().fg(Color::Red),
+                ),
+            ]));
+            for problem in &report.problems {
+                out.push(Line::from(vec![
+                    label(""),
+                    Span::raw(format!("body: {}", clean(problem))),
+                ]));
+            }
+            for problem in &report.answer_problems {
+                out.push(Line::from(vec![
+                    label(""),
+                    Span::raw(format!("answer: {}", clean(problem))),
+                ]));
+            }
+        }
+        None => out.push(Line::from(vec![
+            label("schema"),
+            dim(match &s.event_type {
+                Some(_) => "not checked: the profile has no schema for this event",
+                None => "not checked: the event type is unknown",
+            }),
+        ])),
+    }
     out.push(Line::default());
     let present: Vec<(String, Vec<u8>)> = loaded
         .stored
@@ -238,11 +282,11 @@ pub fn signature_tab(loaded: &Loaded, resigner: Option<&str>) -> Vec<Line<'stati
     out.push(Line::from(vec![
         label("re-sign"),
         match resigner {
-            Some(profile) => Span::raw(format!(
-                "R replays this request re-signed for {} with a fresh timestamp",
-                clean(profile)
+            Ok(profile) => Span::raw(format!(
+                "R replays this request re-signed as {} with a fresh timestamp",
+                clean(&profile)
             )),
-            None => dim("R needs a signing secret: start with --profile NAME --secret S"),
+            Err(why) => dim(why),
         },
     ]));
     out

@@ -18,6 +18,7 @@ use super::app::{update, App};
 use super::message::{Effect, Message, Status};
 use super::terminal::TerminalGuard;
 use super::ui;
+use crate::checks::Checks;
 use crate::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use crate::forward::Forwarder;
 use crate::store::{Durability, Store};
@@ -38,6 +39,8 @@ pub enum Replayer {
         forward: Option<Target>,
         /// Forward timeout.
         timeout: Duration,
+        /// What replays are checked with (as `listen` would).
+        checks: Checks,
         /// The writer, opened at the first replay.
         store: Option<Store>,
         /// One engine per target.
@@ -55,6 +58,7 @@ impl Replayer {
                 dir,
                 forward,
                 timeout,
+                checks,
                 store,
                 engines,
                 events,
@@ -85,6 +89,7 @@ impl Replayer {
                     EngineConfig {
                         forwarder: Some(Forwarder::new(target, *timeout)),
                         respond: FixedAnswer::default(),
+                        checks: checks.clone(),
                     },
                     events.clone(),
                 ));

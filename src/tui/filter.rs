@@ -4,7 +4,8 @@
 //! - `path:TEXT`, `event:TEXT`, `method:TEXT`, `id:TEXT` match one field;
 //! - `sig:STATUS` (verified, invalid, expired, missing, unchecked, or `failed`);
 //! - `status:CODE` for the forward status: `502`, `5xx`, `failed`, `ok`, `none`;
-//! - `replay` matches replays; a leading `!` negates any term.
+//! - `replay` matches replays, `schema` requests with schema problems; a leading `!` negates
+//!   any term.
 
 use super::rows::Rows;
 
@@ -24,6 +25,7 @@ enum Term {
     Sig(String),
     Status(String),
     Replay,
+    Schema,
 }
 
 /// `haystack` contains `needle` (already lower-case), ignoring ASCII case.
@@ -78,6 +80,7 @@ impl Filter {
                     Some(("sig" | "signature", v)) => Term::Sig(v.into()),
                     Some(("status" | "fwd" | "forward", v)) => Term::Status(v.into()),
                     _ if lower == "replay" || lower == "replays" => Term::Replay,
+                    _ if lower == "schema" => Term::Schema,
                     _ => Term::Any(lower),
                 };
                 (negated, term)
@@ -102,6 +105,7 @@ impl Filter {
                 Term::Sig(v) => sig_matches(rows, i, v),
                 Term::Status(v) => status_matches(rows, i, v),
                 Term::Replay => rows.replay_of(i).is_some(),
+                Term::Schema => rows.row(i).schema_problems(),
                 Term::Any(v) => {
                     contains(rows.path(i), v)
                         || rows.event_type(i).is_some_and(|e| contains(e, v))
@@ -134,6 +138,7 @@ mod tests {
             sig: Status::Verified,
             forward: Some((Some(200), 1.0, false)),
             replay_of: None,
+            schema_problems: false,
         };
         rows.push(base);
         rows.push(NewRow {
@@ -143,6 +148,7 @@ mod tests {
             sig: Status::Invalid,
             forward: Some((Some(502), 1.0, true)),
             replay_of: Some("req_1"),
+            schema_problems: true,
             ..base
         });
         rows.push(NewRow {
@@ -180,6 +186,8 @@ mod tests {
         assert_eq!(hits("status:none"), [2]);
         assert_eq!(hits("502"), [1]);
         assert_eq!(hits("replay"), [1]);
+        assert_eq!(hits("schema"), [1]);
+        assert_eq!(hits("!schema"), [0, 2]);
         assert_eq!(hits("hooks !github"), [0]);
         assert_eq!(hits("id:req_3"), [2]);
     }

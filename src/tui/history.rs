@@ -46,7 +46,9 @@ pub struct StoreHistory {
 
 const INDEX_SQL: &str = "SELECT seq, id, received_at, method, path, size, event_type, sig_status,
     fwd_target IS NOT NULL, fwd_status, fwd_duration_ms, fwd_error IS NOT NULL, replay_of,
-    resp_status IS NOT NULL
+    resp_status IS NOT NULL,
+    COALESCE(json_array_length(schema_report, '$.problems'), 0)
+        + COALESCE(json_array_length(schema_report, '$.answer_problems'), 0)
     FROM requests WHERE seq > ?1 ORDER BY seq";
 
 /// An answer still being awaited is not listed by `poll` until it is this old (a request that
@@ -118,6 +120,7 @@ impl StoreHistory {
                     None
                 },
                 replay_of: replay_of.as_deref(),
+                schema_problems: row.get::<_, Option<i64>>(14)?.unwrap_or(0) > 0,
             });
             self.last_seq = seq;
             added += 1;
@@ -131,14 +134,7 @@ impl History for StoreHistory {
         let Some(stored) = self.reader.get(id)? else {
             return Ok(None);
         };
-        let forward_target = self
-            .conn
-            .query_row(
-                "SELECT fwd_target FROM requests WHERE id = ?1",
-                params![stored.summary.id],
-                |r| r.get(0),
-            )
-            .unwrap_or(None);
+        let forward_target = stored.forward_target.clone();
         Ok(Some(Loaded {
             stored,
             forward_target,

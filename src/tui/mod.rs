@@ -23,9 +23,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::checks::Checks;
 use crate::engine::{Engine, EngineEvent};
 use crate::target::Target;
-use app::{App, Mode, Resigner, Session};
+use app::{App, Mode, Session};
 use event_loop::{Inspector, Replayer};
 use history::StoreHistory;
 use rows::Rows;
@@ -35,11 +36,12 @@ pub const LOG_FILE: &str = "inspector.log";
 
 /// The inspector for `listen`: the stored history first, then the engine's requests live.
 /// Call before the capture server starts accepting, so no request falls between the two.
+/// `checks` (from `--profile`, `--secret`, `--config`) give `R` its secret.
 pub fn for_listen(
     store_dir: &Path,
     engine: Arc<Engine>,
     events: mpsc::UnboundedReceiver<EngineEvent>,
-    resigner: Option<Resigner>,
+    checks: Checks,
 ) -> anyhow::Result<Inspector> {
     let mut rows = Rows::new();
     let history = StoreHistory::open(store_dir, &mut rows, false)?;
@@ -51,7 +53,7 @@ pub fn for_listen(
         store: store_dir.display().to_string(),
     };
     Ok(Inspector {
-        app: App::new(rows, Box::new(history), session).with_resigner(resigner),
+        app: App::new(rows, Box::new(history), session).with_checks(Some(checks)),
         events: Some(events),
         events_mean_poll: false,
         replayer: Replayer::Engine(engine),
@@ -60,11 +62,12 @@ pub fn for_listen(
 }
 
 /// The inspector for `inspect`: the stored history, and whatever others record meanwhile.
+/// Replays go to `forward`, else to each request's recorded target, checked with `checks`.
 pub fn for_inspect(
     store_dir: &Path,
     forward: Option<Target>,
     timeout: Duration,
-    resigner: Option<Resigner>,
+    checks: Checks,
 ) -> anyhow::Result<Inspector> {
     let mut rows = Rows::new();
     let history = StoreHistory::open(store_dir, &mut rows, true)?;
@@ -77,13 +80,14 @@ pub fn for_inspect(
     };
     let (events_tx, events) = mpsc::unbounded_channel();
     Ok(Inspector {
-        app: App::new(rows, Box::new(history), session).with_resigner(resigner),
+        app: App::new(rows, Box::new(history), session).with_checks(Some(checks.clone())),
         events: Some(events),
         events_mean_poll: true,
         replayer: Replayer::Store {
             dir: store_dir.to_path_buf(),
             forward,
             timeout,
+            checks,
             store: None,
             engines: Default::default(),
             events: events_tx,

@@ -40,6 +40,7 @@ pub struct Row {
 
 const FORWARDED: u8 = 1;
 const FORWARD_ERROR: u8 = 2;
+const SCHEMA_PROBLEMS: u8 = 4;
 
 impl Row {
     /// Whether the request was forwarded.
@@ -55,6 +56,11 @@ impl Row {
     /// A failed delivery: no answer, or an answer other than 2xx/3xx.
     pub fn forward_failed(&self) -> bool {
         self.forwarded() && (self.forward_error() || !(200..400).contains(&self.fwd_status))
+    }
+
+    /// The body or the answer departs from the event's schema.
+    pub fn schema_problems(&self) -> bool {
+        self.flags & SCHEMA_PROBLEMS != 0
     }
 
     /// A signature that was checked and did not verify.
@@ -107,6 +113,8 @@ pub struct Counts {
     pub failed_forwards: usize,
     /// Replays.
     pub replays: usize,
+    /// Requests (or their answers) that depart from the event's schema.
+    pub schema_problems: usize,
 }
 
 /// All listed requests, oldest first.
@@ -145,6 +153,8 @@ pub struct NewRow<'a> {
     pub forward: Option<(Option<u16>, f64, bool)>,
     /// The original, for a replay.
     pub replay_of: Option<&'a str>,
+    /// The schema check found problems.
+    pub schema_problems: bool,
 }
 
 /// Parses an RFC 3339 time into microseconds since the epoch (0 when unparseable).
@@ -183,6 +193,12 @@ impl Rows {
             ),
             None => (0, 0.0, 0),
         };
+        let flags = flags
+            | if new.schema_problems {
+                SCHEMA_PROBLEMS
+            } else {
+                0
+            };
         let replay_of = match new.replay_of {
             Some(original) => {
                 self.replays.push(original.into());
@@ -207,6 +223,7 @@ impl Rows {
         self.counts.failed_signatures += usize::from(row.signature_failed());
         self.counts.failed_forwards += usize::from(row.forward_failed());
         self.counts.replays += usize::from(replay_of != 0);
+        self.counts.schema_problems += usize::from(row.schema_problems());
         self.rows.push(row);
     }
 
@@ -225,6 +242,10 @@ impl Rows {
                 .as_ref()
                 .map(|f| (f.status, f.duration_ms, f.error.is_some())),
             replay_of: s.replay_of.as_deref(),
+            schema_problems: s
+                .schema
+                .as_ref()
+                .is_some_and(|r| !r.problems.is_empty() || !r.answer_problems.is_empty()),
         });
     }
 
@@ -333,6 +354,7 @@ mod tests {
             sig: Status::Invalid,
             forward: Some((Some(502), 1.5, true)),
             replay_of: None,
+            schema_problems: false,
         }
     }
 
@@ -361,7 +383,8 @@ mod tests {
                 total: 2,
                 failed_signatures: 1,
                 failed_forwards: 1,
-                replays: 1
+                replays: 1,
+                schema_problems: 0,
             }
         );
         assert!(!rows.same_kind(0, 1));

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
 use webhook_dev::capture::{self, Limits};
+use webhook_dev::checks::Checks;
 use webhook_dev::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use webhook_dev::forward::Forwarder;
 use webhook_dev::store::{Durability, Store, StoreReader};
@@ -138,6 +139,7 @@ pub struct Setup {
     pub timeout: Duration,
     pub limits: Limits,
     pub respond: FixedAnswer,
+    pub checks: Checks,
 }
 
 impl Default for Setup {
@@ -151,6 +153,7 @@ impl Default for Setup {
                 ..Limits::default()
             },
             respond: FixedAnswer::default(),
+            checks: Checks::default(),
         }
     }
 }
@@ -178,6 +181,7 @@ impl Setup {
             EngineConfig {
                 forwarder,
                 respond: self.respond,
+                checks: self.checks,
             },
             events_tx,
         ));

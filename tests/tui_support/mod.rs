@@ -5,6 +5,7 @@ use bytes::Bytes;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
+use webhook_dev::checks::SchemaReport;
 use webhook_dev::model::RecordedResponse;
 use webhook_dev::signature::{Status, Verdict};
 use webhook_dev::store::StoredRequest;
@@ -33,6 +34,7 @@ pub struct Req {
     pub forward: Option<(u16, f64, Option<&'static str>)>,
     pub replay_of: Option<u32>,
     pub response_body: &'static str,
+    pub schema: Option<SchemaReport>,
 }
 
 pub fn id(n: u32) -> String {
@@ -59,6 +61,7 @@ impl Req {
             forward: Some((200, 12.5, None)),
             replay_of: None,
             response_body: r#"{"received":true}"#,
+            schema: None,
         }
     }
 
@@ -83,6 +86,7 @@ impl Req {
                     error: error.map(Into::into),
                 }),
                 replay_of: self.replay_of.map(id),
+                schema: self.schema.clone(),
             },
             peer: Some("127.0.0.1:50000".into()),
             headers: self.headers.clone(),
@@ -92,6 +96,9 @@ impl Req {
                 headers: vec![("content-type".into(), b"application/json".to_vec())],
                 body: Bytes::from_static(self.response_body.as_bytes()),
             }),
+            forward_target: self
+                .forward
+                .map(|_| format!("http://localhost:3000{}", self.path)),
         }
     }
 }
@@ -108,6 +115,11 @@ pub fn sample() -> Vec<Req> {
             reason: Some("no signature matches (1 checked): was the body changed, or is this the test-mode secret?"),
             profile: Some("stripe"),
             forward: Some((502, 3.25, Some("could not forward to http://localhost:3000/webhooks/stripe?live=0: connection refused (is your handler running?)"))),
+            schema: Some(SchemaReport {
+                event: Some("invoice.paid".into()),
+                problems: vec!["/amount_paid: \"1200\" is not of type \"integer\"".into()],
+                answer_problems: vec![],
+            }),
             ..Req::new(3, r#"{"id":"in_1","object":"invoice","amount_paid":1200}"#)
         },
     ]

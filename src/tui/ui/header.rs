@@ -112,6 +112,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         counts.failed_forwards,
         format!("{} fwd failed", counts.failed_forwards),
     ));
+    if counts.schema_problems > 0 {
+        second.push(Span::raw(" · "));
+        second.push(Span::styled(
+            format!("{} schema", counts.schema_problems),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if app.follow {
         second.push(Span::styled(" · follow", Style::new().fg(Color::Cyan)));
     }

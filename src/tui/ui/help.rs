@@ -20,7 +20,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("f", "follow: keep the newest request selected"),
     (
         "/",
-        "filter: words, path: event: method: sig: status:5xx replay !x",
+        "filter: words, path: event: sig: status:5xx replay schema !x",
     ),
     ("m", "mark the selected request (again: unmark)"),
     (

@@ -168,7 +168,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     Style::new().add_modifier(Modifier::BOLD),
                 )),
                 Cell::from(Line::from(path)),
-                Cell::from(rows.event_type(i).map(one_line).unwrap_or_default()),
+                Cell::from(if row.schema_problems() {
+                    Line::from(vec![
+                        Span::styled("⚠ ", Style::new().fg(Color::Yellow)),
+                        Span::raw(rows.event_type(i).map(one_line).unwrap_or_default()),
+                    ])
+                } else {
+                    Line::raw(rows.event_type(i).map(one_line).unwrap_or_default())
+                }),
                 Cell::from(human_size(row.size)),
                 Cell::from(Span::styled(badge, badge_style)),
                 Cell::from(forward),

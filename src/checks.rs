@@ -1,0 +1,227 @@
+//! What is checked for each captured request: which route it took (profile, secret, target),
+//! its signature verdict, its event type and its schema.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::forward::Forwarder;
+use crate::providers::{Catalog, Profile};
+use crate::signature::{self, Headers, Secret, Status, Verdict};
+
+/// A path prefix and what applies to requests below it.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// Requests whose path starts with this prefix take this route.
+    pub prefix: String,
+    /// The provider profile, by name.
+    pub profile: Option<String>,
+    /// The signing secret.
+    pub secret: Option<Secret>,
+    /// Where to forward instead of the default target.
+    pub forwarder: Option<Forwarder>,
+}
+
+impl Route {
+    /// The route that applies everywhere: `--profile`, `--secret`, `--forward`.
+    pub fn everywhere(profile: Option<String>, secret: Option<Secret>) -> Route {
+        Route {
+            prefix: "/".into(),
+            profile,
+            secret,
+            forwarder: None,
+        }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        let prefix = self.prefix.trim_end_matches('/');
+        path.starts_with(prefix)
+            && matches!(path.as_bytes().get(prefix.len()), None | Some(b'/' | b'?'))
+    }
+}
+
+/// Schema findings for a request and, for an event the provider expects an answer to, the answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaReport {
+    /// The event the body was checked as.
+    pub event: Option<String>,
+    /// What in the request body departs from the event's schema.
+    pub problems: Vec<String>,
+    /// What in the handler's answer departs from the answer the provider expects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answer_problems: Vec<String>,
+}
+
+/// The findings for one request before it is forwarded.
+#[derive(Clone, Debug)]
+pub struct Findings {
+    /// The signature verdict.
+    pub signature: Verdict,
+    /// The event type, when a profile names it.
+    pub event_type: Option<String>,
+    /// Schema findings, when a profile with this event was found.
+    pub schema: Option<SchemaReport>,
+}
+
+/// The provider catalog and the routes; shared by every request.
+#[derive(Clone)]
+pub struct Checks {
+    catalog: Arc<Catalog>,
+    routes: Arc<Vec<Route>>,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks::new(Catalog::builtin(), Vec::new()).expect("no routes to check")
+    }
+}
+
+impl Checks {
+    /// Checks with `catalog` and `routes`; every route's profile must be in the catalog.
+    pub fn new(catalog: Catalog, mut routes: Vec<Route>) -> anyhow::Result<Checks> {
+        for route in &routes {
+            if let Some(name) = &route.profile {
+                if catalog.get(name).is_none() {
+                    let known: Vec<&str> = catalog.profiles().map(|p| p.name.as_str()).collect();
+                    anyhow::bail!(
+                        "unknown profile {name:?}; known profiles: {}",
+                        known.join(", ")
+                    );
+                }
+            }
+        }
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.trim_end_matches('/').len()));
+        Ok(Checks {
+            catalog: Arc::new(catalog),
+            routes: Arc::new(routes),
+        })
+    }
+
+    /// The provider catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The most specific route for `path`, if any.
+    pub fn route_for(&self, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.matches(path))
+    }
+
+    /// The profile that applies to a request: its route's, else the one its headers reveal.
+    fn profile_for(&self, route: Option<&Route>, headers: &Headers) -> Option<&Profile> {
+        match route.and_then(|r| r.profile.as_deref()) {
+            Some(name) => self.catalog.get(name),
+            None => signature::detect(headers).and_then(|name| self.catalog.get(name)),
+        }
+    }
+
+    /// Verifies the signature and finds the event type and schema problems of a request.
+    pub fn examine(&self, path: &str, headers: &Headers, body: &[u8], now_unix: i64) -> Findings {
+        let route = self.route_for(path);
+        let profile = self.profile_for(route, headers);
+        let signature = match (route, profile) {
+            (Some(Route { secret: Some(secret), .. }), Some(profile)) => {
+                signature::verify(&profile.name, &profile.scheme, headers, body, secret, now_unix)
+            }
+            (Some(Route { secret: Some(_), profile: None, .. }), None) => Verdict {
+                status: Status::Missing,
+                profile: None,
+                reason: Some(
+                    "no signature headers of any known scheme; with a secret but no --profile the scheme is detected from the headers"
+                        .into(),
+                ),
+            },
+            (Some(Route { profile: Some(_), .. }), Some(profile)) => Verdict {
+                status: Status::Unchecked,
+                profile: Some(profile.name.clone()),
+                reason: Some(format!(
+                    "profile {} has no secret configured: pass --secret (a literal, env:VAR or file:PATH)",
+                    profile.name
+                )),
+            },
+            _ => signature::unchecked(headers),
+        };
+        let event_type = profile.and_then(|p| p.event_type(headers, body));
+        let schema = profile.and_then(|p| {
+            let check = p.check_event(headers, body);
+            let known = check.event.as_deref().is_some_and(|e| p.event(e).is_some());
+            known.then(|| SchemaReport {
+                event: check.event,
+                problems: check.problems,
+                answer_problems: Vec::new(),
+            })
+        });
+        Findings {
+            signature,
+            event_type,
+            schema,
+        }
+    }
+
+    /// What is wrong with the handler's answer to an event the provider reads the answer of.
+    pub fn examine_answer(
+        &self,
+        path: &str,
+        headers: &Headers,
+        event: &str,
+        status: u16,
+        answer: &[u8],
+    ) -> Vec<String> {
+        let Some(profile) = self.profile_for(self.route_for(path), headers) else {
+            return Vec::new();
+        };
+        match profile.event(event) {
+            Some(spec) if spec.synchronous => profile.check_answer(event, status, answer).problems,
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_matching_prefix_wins_on_segment_boundaries() {
+        let routes = vec![
+            Route {
+                prefix: "/hooks".into(),
+                ..Route::everywhere(Some("github".into()), None)
+            },
+            Route {
+                prefix: "/hooks/avara/".into(),
+                ..Route::everywhere(Some("avara".into()), None)
+            },
+            Route::everywhere(Some("stripe".into()), None),
+        ];
+        let checks = Checks::new(Catalog::builtin(), routes).unwrap();
+        let profile = |path: &str| checks.route_for(path).and_then(|r| r.profile.clone());
+        assert_eq!(profile("/hooks/avara/x").as_deref(), Some("avara"));
+        assert_eq!(profile("/hooks/avara?x=1").as_deref(), Some("avara"));
+        assert_eq!(profile("/hooks/avaraX").as_deref(), Some("github"));
+        assert_eq!(profile("/hooksy").as_deref(), Some("stripe"));
+    }
+
+    #[test]
+    fn an_unknown_profile_is_refused_with_the_known_ones() {
+        let Err(err) = Checks::new(
+            Catalog::builtin(),
+            vec![Route::everywhere(Some("nope".into()), None)],
+        ) else {
+            panic!("accepted an unknown profile");
+        };
+        assert!(err.to_string().contains("known profiles: ") && err.to_string().contains("avara"));
+    }
+
+    #[test]
+    fn a_profile_without_secret_is_unchecked_and_says_what_to_do() {
+        let checks = Checks::new(
+            Catalog::builtin(),
+            vec![Route::everywhere(Some("avala".into()), None)],
+        )
+        .unwrap();
+        let findings = checks.examine("/", &[], b"{}", 0);
+        assert_eq!(findings.signature.status, Status::Unchecked);
+        assert!(findings.signature.reason.unwrap().contains("--secret"));
+    }
+}

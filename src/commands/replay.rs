@@ -1,0 +1,103 @@
+//! `webhook-dev replay ID|FILE...`.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use crate::checks::{Checks, Route};
+use crate::cli::ReplayArgs;
+use crate::inert::inert;
+use crate::output::human_line;
+use crate::providers::Catalog;
+use crate::replay::{replay, ReplayOptions, Resigner, Source};
+use crate::store::{Durability, Store, StoreReader};
+use crate::summary::RequestSummary;
+
+/// Builds the re-signer for `--resign`: the profile given, else the one the request was checked
+/// with, and the secret given.
+pub fn resigner_for(
+    catalog: &Catalog,
+    profile: Option<&str>,
+    sources: &[Source],
+    secret: Option<&str>,
+) -> anyhow::Result<Resigner> {
+    let name = match profile {
+        Some(name) => name.to_string(),
+        None => sources.iter().find_map(Source::profile).ok_or_else(|| {
+            anyhow::anyhow!("--resign needs a profile: none was recorded for these requests, so pass --profile NAME")
+        })?,
+    };
+    let profile = catalog
+        .get(&name)
+        .ok_or_else(|| anyhow::anyhow!("unknown profile {name:?} (see `webhook-dev profiles`)"))?;
+    let secret = secret.ok_or_else(|| {
+        anyhow::anyhow!("--resign needs --secret (a literal, env:VAR or file:PATH)")
+    })?;
+    Ok(Resigner {
+        scheme: profile.scheme.clone(),
+        secret: crate::secrets::resolve(secret)?,
+    })
+}
+
+/// Replays, prints one line (or JSON summary) per replay, and fails when any answer was not 2xx.
+pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
+    let reader = StoreReader::open(store_dir).ok();
+    let sources = Source::load_all(reader.as_ref(), &args.sources)?;
+    let (catalog, profile) = super::setup::catalog(None, args.profile.as_deref())?;
+    let resign = if args.resign {
+        Some(resigner_for(
+            &catalog,
+            profile.as_deref(),
+            &sources,
+            args.secret.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let checks = match &resign {
+        Some(resigner) => {
+            let profile = profile.or_else(|| sources.iter().find_map(Source::profile));
+            Checks::new(
+                catalog,
+                vec![Route::everywhere(profile, Some(resigner.secret.clone()))],
+            )?
+        }
+        None => Checks::new(catalog, Vec::new())?,
+    };
+    let options = ReplayOptions {
+        to: args.to,
+        resign,
+        times: args.times,
+        concurrency: args.concurrency,
+        shuffle: args.shuffle,
+        timeout: args.timeout,
+        checks,
+    };
+    let store = Store::open(store_dir, Durability::Process)?;
+    let outcomes = replay(&store, sources, &options).await;
+    let closing = store.clone();
+    tokio::task::spawn_blocking(move || closing.close()).await?;
+    let outcomes = outcomes?;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = std::io::stdout().lock();
+    for outcome in &outcomes {
+        let summary = RequestSummary::from_exchange(&outcome.exchange);
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(&summary)?)?;
+        } else {
+            writeln!(
+                out,
+                "{}  ↻ {}",
+                human_line(&summary, colour, true),
+                inert(&outcome.source, false)
+            )?;
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.succeeded()).count();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} replays were not answered with 2xx",
+            outcomes.len()
+        );
+    }
+    Ok(())
+}

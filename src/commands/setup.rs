@@ -1,0 +1,48 @@
+//! Builds the catalog and checks from `--profile`, `--secret` and `--config`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::checks::{Checks, Route};
+use crate::config::Config;
+use crate::providers::{Catalog, Profile};
+
+/// The provider catalog: builtin, plus the config's profile directory, plus `--profile FILE`.
+/// Returns it with the name `profile` refers to.
+pub fn catalog(
+    config: Option<&Config>,
+    profile: Option<&str>,
+) -> anyhow::Result<(Catalog, Option<String>)> {
+    let mut catalog = Catalog::load(config.and_then(|c| c.providers.as_deref()))?;
+    let name = match profile {
+        Some(arg) if arg.ends_with(".toml") || Path::new(arg).is_file() => {
+            let loaded = Profile::from_file(Path::new(arg))?;
+            let name = loaded.name.clone();
+            catalog.insert(loaded);
+            Some(name)
+        }
+        other => other.map(str::to_string),
+    };
+    Ok((catalog, name))
+}
+
+/// The checks for `listen` and `verify`: the config's routes, then `--profile`/`--secret` for
+/// every other path.
+pub fn checks(
+    config_file: Option<&Path>,
+    profile: Option<&str>,
+    secret: Option<&str>,
+    timeout: Duration,
+) -> anyhow::Result<Checks> {
+    let config = config_file.map(Config::load).transpose()?;
+    let (catalog, profile) = catalog(config.as_ref(), profile)?;
+    let mut routes = match &config {
+        Some(config) => config.routes(timeout)?,
+        None => Vec::new(),
+    };
+    let secret = secret.map(crate::secrets::resolve).transpose()?;
+    if profile.is_some() || secret.is_some() {
+        routes.push(Route::everywhere(profile, secret));
+    }
+    Checks::new(catalog, routes)
+}

@@ -1,0 +1,161 @@
+//! `webhook-dev trigger PROFILE EVENT`: send a provider's event as the provider would.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::checks::{Checks, Route};
+use crate::cli::TriggerArgs;
+use crate::engine::{Engine, EngineConfig, FixedAnswer};
+use crate::forward::{humanize, Forwarder};
+use crate::inert::inert;
+use crate::store::{Durability, Store};
+use crate::trigger::{event_body, parse_schedule, trigger, TriggerPlan};
+
+/// Sends the event, prints each attempt and the answer, and fails when every attempt failed or a
+/// synchronous answer would not satisfy the provider.
+pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
+    let (catalog, profile_name) = super::setup::catalog(None, Some(&args.profile))?;
+    let profile_name = profile_name.unwrap_or(args.profile.clone());
+    let profile = catalog.get(&profile_name).ok_or_else(|| {
+        let known: Vec<&str> = catalog.profiles().map(|p| p.name.as_str()).collect();
+        anyhow::anyhow!(
+            "unknown profile {profile_name:?}; known profiles: {}",
+            known.join(", ")
+        )
+    })?;
+    let event = profile.event(&args.event).ok_or_else(|| {
+        let known: Vec<&str> = profile.events.iter().map(|e| e.name.as_str()).collect();
+        anyhow::anyhow!(
+            "{} has no event {:?}; its events: {}",
+            profile.name,
+            args.event,
+            known.join(", ")
+        )
+    })?;
+    let secret = args
+        .secret
+        .as_deref()
+        .map(crate::secrets::resolve)
+        .transpose()?;
+    let schedule = match &args.retry_schedule {
+        Some(text) => parse_schedule(text).map_err(|e| anyhow::anyhow!("--retry-schedule: {e}"))?,
+        None => profile.retry_schedule.clone(),
+    };
+    let timeout = match (args.timeout, event.synchronous, profile.answer_time_limit) {
+        (Some(timeout), _, _) => timeout,
+        (None, true, Some(limit)) => limit,
+        (None, _, _) => Duration::from_secs(30),
+    };
+    let body = Bytes::from(event_body(profile, event, &args.set)?);
+    let path = match args.to.base_path() {
+        "" => "/".to_string(),
+        base => base.to_string(),
+    };
+    let plan = TriggerPlan {
+        profile,
+        event,
+        body,
+        path,
+        secret: secret.clone(),
+        schedule,
+    };
+
+    let store = Store::open(store_dir, Durability::Process)?;
+    let checks = Checks::new(
+        catalog.clone(),
+        vec![Route::everywhere(Some(profile.name.clone()), secret)],
+    )?;
+    let (events, _) = mpsc::unbounded_channel();
+    let engine = Engine::new(
+        store.clone(),
+        EngineConfig {
+            forwarder: Some(Forwarder::new(args.to.root(), timeout)),
+            respond: FixedAnswer::default(),
+            checks,
+        },
+        events,
+    );
+
+    let signing = match &plan.secret {
+        Some(_) => format!("signed as {} signs", profile.name),
+        None => "UNSIGNED: pass --secret to sign it".to_string(),
+    };
+    eprintln!(
+        "trigger {} {} → {} ({signing})",
+        profile.name, event.name, args.to
+    );
+    let attempts = trigger(&engine, &store, &plan, |attempt, number, next| {
+        let result = match &attempt.exchange {
+            Ok(exchange) => match &exchange.forward {
+                Some(f) => format!(
+                    "{} in {:.1} ms{}",
+                    exchange.response.status,
+                    f.duration_ms,
+                    f.error
+                        .as_ref()
+                        .map(|e| format!(" ({})", inert(e, false)))
+                        .unwrap_or_default()
+                ),
+                None => exchange.response.status.to_string(),
+            },
+            Err(err) => inert(err, false).into_owned(),
+        };
+        let next = next
+            .map(|d| format!("; retrying in {}", humanize(d)))
+            .unwrap_or_default();
+        eprintln!("attempt {number}: {result}{next}");
+    })
+    .await;
+    tokio::task::spawn_blocking(move || store.close()).await?;
+
+    let last = attempts.last().expect("at least one attempt is made");
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&last.delivery)?)?;
+    }
+    let exchange = match &last.exchange {
+        Ok(exchange) if last.delivery.status == crate::delivery::DeliveryStatus::Success => {
+            exchange
+        }
+        _ => anyhow::bail!("{} attempt(s), none answered with 2xx", attempts.len()),
+    };
+    let mut problems = Vec::new();
+    if event.synchronous {
+        let answer = &exchange.response.body;
+        if !args.json {
+            let shown = serde_json::from_slice::<serde_json::Value>(answer)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or_else(|| String::from_utf8_lossy(answer).into_owned());
+            writeln!(out, "{}", inert(&shown, true))?;
+        }
+        problems = profile
+            .check_answer(&event.name, exchange.response.status, answer)
+            .problems;
+        if let (Some(limit), Some(forward)) = (profile.answer_time_limit, &exchange.forward) {
+            let took = Duration::from_secs_f64(forward.duration_ms / 1000.0);
+            if took > limit {
+                problems.push(format!(
+                    "answered in {:.1} ms; {} waits at most {}",
+                    forward.duration_ms,
+                    profile.name,
+                    humanize(limit)
+                ));
+            }
+        }
+        for problem in &problems {
+            eprintln!("answer: {}", inert(problem, false));
+        }
+        if problems.is_empty() {
+            eprintln!("answer: matches what {} expects", profile.name);
+        }
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{} would not accept this answer", profile.name);
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! `webhook-dev verify ID|FILE`: check a stored request or a fixture offline.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::checks::Checks;
+use crate::replay::Source;
+use crate::signature::Status;
+use crate::store::StoreReader;
+
+/// What `verify` was asked.
+pub struct VerifyArgs<'a> {
+    /// A request id or a fixture file.
+    pub source: &'a str,
+    /// The profile (name or file).
+    pub profile: Option<&'a str>,
+    /// The secret.
+    pub secret: Option<&'a str>,
+    /// A config file with routes.
+    pub config: Option<&'a Path>,
+    /// Judge timestamps against now instead of when the request was received.
+    pub now: bool,
+    /// Print the findings as JSON.
+    pub json: bool,
+}
+
+/// Prints the verdict; fails (exit 1) unless the signature is verified.
+pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
+    let reader = StoreReader::open(store_dir).ok();
+    let source = Source::load_all(reader.as_ref(), &[args.source.to_string()])?.remove(0);
+    let profile = args
+        .profile
+        .map(str::to_string)
+        .or_else(|| source.profile());
+    let checks: Checks = super::setup::checks(
+        args.config,
+        profile.as_deref(),
+        args.secret,
+        std::time::Duration::from_secs(30),
+    )?;
+    let (head, body) = source.request()?;
+    let received = match &source {
+        Source::Stored(s) => Some(s.summary.received_at.clone()),
+        Source::Fixture(f, _) => f.received_at.clone(),
+    };
+    let at = match received
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    {
+        Some(t) if !args.now => t.with_timezone(&Utc),
+        _ => Utc::now(),
+    };
+    let findings = checks.examine(&head.path, &head.headers, &body, at.timestamp());
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "signature": findings.signature,
+                "event_type": findings.event_type,
+                "schema": findings.schema,
+                "checked_at": crate::store::format_time(&at),
+            })
+        )?;
+    } else {
+        let verdict = &findings.signature;
+        let profile = verdict
+            .profile
+            .as_deref()
+            .map(|p| format!(" (profile {p})"))
+            .unwrap_or_default();
+        writeln!(out, "{}{profile}", verdict.status.as_str())?;
+        if let Some(reason) = &verdict.reason {
+            writeln!(out, "  {}", crate::inert::inert(reason, false))?;
+        }
+        writeln!(
+            out,
+            "  timestamps judged against {}",
+            crate::store::format_time(&at)
+        )?;
+        if let Some(event) = &findings.event_type {
+            writeln!(out, "event: {}", crate::inert::inert(event, false))?;
+        }
+        if let Some(schema) = &findings.schema {
+            if schema.problems.is_empty() {
+                writeln!(out, "schema: matches")?;
+            }
+            for problem in &schema.problems {
+                writeln!(out, "schema: {}", crate::inert::inert(problem, false))?;
+            }
+        }
+    }
+    if findings.signature.status != Status::Verified {
+        anyhow::bail!("the signature is {}", findings.signature.status.as_str());
+    }
+    Ok(())
+}

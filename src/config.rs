@@ -1,0 +1,149 @@
+//! The `--config webhook-dev.toml` file: routes by path prefix, each with a profile, a secret and a
+//! forward target, plus a directory of extra provider profiles.
+//!
+//! ```toml
+//! providers = "./providers"        # optional: more profile files (*.toml), by name over the builtin
+//!
+//! [[routes]]
+//! path = "/webhooks/avara"
+//! profile = "avara"
+//! secret = "env:AVARA_WEBHOOK_SECRET"
+//! forward = "localhost:3000"       # optional: else --forward
+//!
+//! [[routes]]
+//! path = "/webhooks/stripe"
+//! profile = "stripe"
+//! secret = "file:./stripe-secret.txt"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::checks::Route;
+use crate::forward::Forwarder;
+use crate::target::Target;
+
+/// The parsed config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// A directory of extra provider profiles, relative to the config file.
+    pub providers: Option<PathBuf>,
+    /// Routes by path prefix.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// One `[[routes]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Requests whose path starts with this prefix take this route.
+    pub path: String,
+    /// The provider profile.
+    pub profile: Option<String>,
+    /// The signing secret: a literal, `env:VAR` or `file:PATH` (relative to the config file).
+    pub secret: Option<String>,
+    /// Where to forward requests of this route.
+    pub forward: Option<String>,
+}
+
+impl Config {
+    /// Reads and parses `path`, naming the file in every error.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        let mut config: Config = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid config", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(dir) = &config.providers {
+            config.providers = Some(base.join(dir));
+        }
+        for route in &mut config.routes {
+            if !route.path.starts_with('/') {
+                anyhow::bail!(
+                    "{}: route path {:?} must start with /",
+                    path.display(),
+                    route.path
+                );
+            }
+            if let Some(file) = route
+                .secret
+                .as_deref()
+                .and_then(|s| s.strip_prefix("file:"))
+            {
+                route.secret = Some(format!("file:{}", base.join(file).display()));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The routes, with secrets resolved and forwarders built.
+    pub fn routes(&self, timeout: Duration) -> anyhow::Result<Vec<Route>> {
+        self.routes
+            .iter()
+            .map(|r| {
+                let secret = r
+                    .secret
+                    .as_deref()
+                    .map(crate::secrets::resolve)
+                    .transpose()
+                    .with_context(|| format!("route {}", r.path))?;
+                let forwarder = r
+                    .forward
+                    .as_deref()
+                    .map(|t| t.parse::<Target>().map(|t| Forwarder::new(t, timeout)))
+                    .transpose()
+                    .with_context(|| format!("route {}", r.path))?;
+                Ok(Route {
+                    prefix: r.path.clone(),
+                    profile: r.profile.clone(),
+                    secret,
+                    forwarder,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_with_routes_loads_relative_to_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "shhh\n").unwrap();
+        let path = dir.path().join("webhook-dev.toml");
+        std::fs::write(
+            &path,
+            "providers = \"profiles\"\n[[routes]]\npath = \"/a\"\nprofile = \"avala\"\nsecret = \"file:secret.txt\"\nforward = \"3001\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.providers, Some(dir.path().join("profiles")));
+        let routes = config.routes(Duration::from_secs(1)).unwrap();
+        assert_eq!(routes[0].secret.as_ref().unwrap().expose(), "shhh");
+        assert_eq!(
+            routes[0].forwarder.as_ref().unwrap().target().to_string(),
+            "http://localhost:3001"
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[[routes]]\npath = \"/a\"\nprofil = \"x\"\n").unwrap();
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(err.contains("bad.toml") && err.contains("profil"), "{err}");
+        std::fs::write(&path, "[[routes]]\npath = \"a\"\n").unwrap();
+        assert!(Config::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("must start with /"));
+    }
+}

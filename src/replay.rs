@@ -1,0 +1,334 @@
+//! Replays: send stored requests or fixtures again, exactly or re-signed, and log each attempt as
+//! a delivery.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use chrono::Utc;
+use rand::seq::SliceRandom;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::checks::Checks;
+use crate::delivery::{Delivery, DeliveryStatus};
+use crate::engine::{Engine, EngineConfig, FixedAnswer, RequestHead};
+use crate::fixture::Fixture;
+use crate::forward::Forwarder;
+use crate::model::{Exchange, HeaderList};
+use crate::signature::{self, Scheme, Secret};
+use crate::store::{format_time, Store, StoreReader, StoredRequest};
+use crate::target::Target;
+
+/// Something to replay: a stored request or a fixture file.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A request from the store.
+    Stored(Box<StoredRequest>),
+    /// A fixture file.
+    Fixture(Box<Fixture>, PathBuf),
+}
+
+impl Source {
+    /// Reads each argument as a fixture file when such a file exists, else as a request id.
+    pub fn load_all(reader: Option<&StoreReader>, args: &[String]) -> anyhow::Result<Vec<Source>> {
+        args.iter()
+            .map(|arg| {
+                let path = Path::new(arg);
+                if path.is_file() {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let fixture = Fixture::parse(&text)
+                        .with_context(|| format!("{} is not a fixture", path.display()))?;
+                    return Ok(Source::Fixture(Box::new(fixture), path.to_path_buf()));
+                }
+                let reader = reader.ok_or_else(|| {
+                    anyhow::anyhow!("{arg:?} is not a file, and there is no store to look it up in")
+                })?;
+                let stored = reader.get(arg)?.ok_or_else(|| {
+                    anyhow::anyhow!("no request {arg:?} in the store and no such file")
+                })?;
+                Ok(Source::Stored(Box::new(stored)))
+            })
+            .collect()
+    }
+
+    /// The id of the original request, when it came from the store or names one.
+    pub fn original_id(&self) -> Option<String> {
+        match self {
+            Source::Stored(s) => Some(s.summary.id.clone()),
+            Source::Fixture(f, _) => f.id.clone(),
+        }
+    }
+
+    /// The profile its signature was checked with, if known.
+    pub fn profile(&self) -> Option<String> {
+        match self {
+            Source::Stored(s) => s.summary.signature.profile.clone(),
+            Source::Fixture(f, _) => f.profile.clone(),
+        }
+    }
+
+    /// The event type, if known.
+    pub fn event_type(&self) -> Option<String> {
+        match self {
+            Source::Stored(s) => s.summary.event_type.clone(),
+            Source::Fixture(f, _) => f.event_type.clone(),
+        }
+    }
+
+    /// Where the original was forwarded (the target without the request path), if it was.
+    pub fn original_target(&self) -> Option<String> {
+        match self {
+            Source::Stored(s) => {
+                let url = s.forward_target.as_deref()?;
+                Some(
+                    url.strip_suffix(s.summary.path.as_str())
+                        .unwrap_or(url)
+                        .to_string(),
+                )
+            }
+            Source::Fixture(..) => None,
+        }
+    }
+
+    /// What to send: the head (linked to the original) and the exact body.
+    pub fn request(&self) -> anyhow::Result<(RequestHead, Bytes)> {
+        match self {
+            Source::Stored(s) => Ok((
+                RequestHead {
+                    peer: s.peer.as_deref().and_then(|p| p.parse::<SocketAddr>().ok()),
+                    replay_of: Some(s.summary.id.clone()),
+                    ..RequestHead::new(
+                        s.summary.method.clone(),
+                        s.summary.path.clone(),
+                        s.headers.clone(),
+                    )
+                },
+                s.body.clone(),
+            )),
+            Source::Fixture(f, _) => Ok((
+                RequestHead {
+                    replay_of: f.id.clone(),
+                    ..RequestHead::new(f.method.clone(), f.path.clone(), f.header_list())
+                },
+                Bytes::from(f.body_bytes()?),
+            )),
+        }
+    }
+
+    /// How to name it in messages.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Stored(s) => s.summary.id.clone(),
+            Source::Fixture(_, path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Signs requests afresh with a scheme and secret.
+#[derive(Clone, Debug)]
+pub struct Resigner {
+    /// The scheme to sign with.
+    pub scheme: Scheme,
+    /// The secret to sign with.
+    pub secret: Secret,
+}
+
+impl Resigner {
+    /// Replaces the scheme's signature headers with a new signature over `body`, with a fresh
+    /// timestamp (`now_unix`) and, where the scheme has one, a fresh message id.
+    pub fn apply(
+        &self,
+        headers: &mut HeaderList,
+        body: &[u8],
+        now_unix: i64,
+    ) -> anyhow::Result<()> {
+        let msg_id = format!("msg_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+        let fresh = signature::sign(&self.scheme, &self.secret, body, &msg_id, now_unix)
+            .map_err(|e| anyhow::anyhow!("cannot re-sign: {e}"))?;
+        headers.retain(|(name, _)| !fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
+        headers.extend(fresh.into_iter().map(|(n, v)| (n, v.into_bytes())));
+        Ok(())
+    }
+}
+
+/// How to replay.
+#[derive(Clone)]
+pub struct ReplayOptions {
+    /// Send here instead of each request's original target.
+    pub to: Option<Target>,
+    /// Re-sign each request before sending.
+    pub resign: Option<Resigner>,
+    /// Send each request this many times.
+    pub times: u32,
+    /// At most this many in flight.
+    pub concurrency: usize,
+    /// Send in random order.
+    pub shuffle: bool,
+    /// Give up on an answer after this long.
+    pub timeout: Duration,
+    /// What to verify on each replayed request.
+    pub checks: Checks,
+}
+
+/// The outcome of one replay.
+#[derive(Debug)]
+pub struct ReplayOutcome {
+    /// What was replayed.
+    pub source: String,
+    /// The new stored request and its answer.
+    pub exchange: Exchange,
+    /// The delivery recorded for it.
+    pub delivery: Delivery,
+}
+
+impl ReplayOutcome {
+    /// Whether the handler answered 2xx.
+    pub fn succeeded(&self) -> bool {
+        self.delivery.status == DeliveryStatus::Success
+    }
+}
+
+/// Builds a delivery record for one attempt.
+pub fn delivery_for(
+    exchange: &Exchange,
+    kind: &str,
+    source_id: Option<String>,
+    attempt_count: u32,
+    created_at: String,
+) -> Delivery {
+    let forward = exchange.forward.as_ref();
+    let ok = forward.is_some_and(|f| f.error.is_none())
+        && (200..300).contains(&exchange.response.status);
+    Delivery {
+        id: format!("dlv_{}", ulid::Ulid::new()),
+        event_type: exchange.event_type.clone(),
+        target: forward.map(|f| f.target.clone()).unwrap_or_default(),
+        status: if ok {
+            DeliveryStatus::Success
+        } else {
+            DeliveryStatus::Failed
+        },
+        attempt_count,
+        response_status_code: Some(exchange.response.status),
+        response_body: Some(String::from_utf8_lossy(&exchange.response.body).into_owned()),
+        error_message: forward.and_then(|f| f.error.clone()),
+        created_at,
+        kind: kind.to_string(),
+        request_id: Some(exchange.request.id.clone()),
+        source_id,
+    }
+}
+
+/// Replays every source `times` times, at most `concurrency` at once; results in completion order.
+pub async fn replay(
+    store: &Store,
+    sources: Vec<Source>,
+    options: &ReplayOptions,
+) -> anyhow::Result<Vec<ReplayOutcome>> {
+    let mut plan = Vec::new();
+    for source in &sources {
+        let target = match (&options.to, source.original_target()) {
+            (Some(to), _) => to.clone(),
+            (None, Some(original)) => original.parse().with_context(|| {
+                format!("the original target of {} cannot be used", source.label())
+            })?,
+            (None, None) => anyhow::bail!(
+                "{} was never forwarded anywhere: say where to send it with --to TARGET",
+                source.label()
+            ),
+        };
+        for _ in 0..options.times.max(1) {
+            plan.push((source.clone(), target.clone()));
+        }
+    }
+    if options.shuffle {
+        plan.shuffle(&mut rand::rng());
+    }
+    let (events, _) = mpsc::unbounded_channel();
+    let mut engines: HashMap<String, Arc<Engine>> = HashMap::new();
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (source, target) in plan {
+        let engine = engines
+            .entry(target.to_string())
+            .or_insert_with(|| {
+                Arc::new(Engine::new(
+                    store.clone(),
+                    EngineConfig {
+                        forwarder: Some(Forwarder::new(target.clone(), options.timeout)),
+                        respond: FixedAnswer::default(),
+                        checks: options.checks.clone(),
+                    },
+                    events.clone(),
+                ))
+            })
+            .clone();
+        let (mut head, body) = source.request()?;
+        if let Some(resigner) = &options.resign {
+            resigner.apply(&mut head.headers, &body, Utc::now().timestamp())?;
+        }
+        let permits = permits.clone();
+        let store = store.clone();
+        tasks.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("the semaphore stays open");
+            let exchange = engine.process(head, body).await?;
+            let delivery = delivery_for(
+                &exchange,
+                "replay",
+                source.original_id(),
+                1,
+                format_time(&Utc::now()),
+            );
+            store.save_delivery(delivery.clone()).await?;
+            Ok::<_, anyhow::Error>(ReplayOutcome {
+                source: source.label(),
+                exchange,
+                delivery,
+            })
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        outcomes.push(joined??);
+    }
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resigning_replaces_the_signature_headers() {
+        let resigner = Resigner {
+            scheme: Scheme::Github,
+            secret: Secret::new("It's a Secret to Everybody"),
+        };
+        let mut headers = vec![
+            ("x-hub-signature-256".to_string(), b"sha256=old".to_vec()),
+            ("content-type".to_string(), b"application/json".to_vec()),
+        ];
+        resigner.apply(&mut headers, b"Hello, World!", 0).unwrap();
+        // GitHub's documented example ("Validating webhook deliveries").
+        assert!(headers.contains(&(
+            "x-hub-signature-256".to_string(),
+            b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".to_vec()
+        )));
+        assert_eq!(
+            headers
+                .iter()
+                .filter(|(n, _)| n == "x-hub-signature-256")
+                .count(),
+            1
+        );
+        assert!(headers.iter().any(|(n, _)| n == "content-type"));
+    }
+}
