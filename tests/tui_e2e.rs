@@ -6,6 +6,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A tmux server of our own (its own socket), killed when the test ends.
 struct Tmux {
     socket: String,
@@ -22,7 +24,11 @@ impl Tmux {
 
     fn start(command: &str) -> Tmux {
         let tmux = Tmux {
-            socket: format!("webhook-dev-e2e-{}", std::process::id()),
+            socket: format!(
+                "webhook-dev-e2e-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            ),
             session: "inspector".into(),
         };
         let status = Command::new("tmux")
@@ -99,13 +105,21 @@ impl Drop for Tmux {
 }
 
 fn post(port: u16, path: &str, body: &[u8]) {
+    post_with(port, path, &[], body);
+}
+
+fn post_with(port: u16, path: &str, headers: &[(String, String)], body: &[u8]) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\n\r\n",
+        headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect::<String>(),
         body.len()
     )
     .unwrap();
@@ -253,4 +267,199 @@ fn the_inspector_in_a_real_terminal() {
     );
     assert_eq!(tmux.format("#{cursor_flag}"), "1", "the cursor is shown");
     assert!(!screen.contains("Waiting for requests"), "{screen}");
+}
+
+/// A handler on 127.0.0.1:0 answering 200 and keeping each request's raw head and body.
+fn handler() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if raw.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&raw).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
+            );
+        }
+    });
+    (port, seen)
+}
+
+fn header_of(raw: &str, name: &str) -> Option<String> {
+    raw.split("\r\n\r\n").next().unwrap().lines().find_map(|l| {
+        let (n, v) = l.split_once(": ")?;
+        n.eq_ignore_ascii_case(name).then(|| v.to_string())
+    })
+}
+
+#[test]
+fn inspect_replays_re_signed_to_the_recorded_target() {
+    use std::io::BufRead as _;
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
+        return;
+    }
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let (handler_port, seen) = handler();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let bin = env!("CARGO_BIN_EXE_webhook-dev");
+
+    // Capture one signed request with a plain `listen --json`, then stop it.
+    let mut listen = Command::new(bin)
+        .env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--json",
+            "--profile",
+            "standard-webhooks",
+        ])
+        .args(["--secret", SECRET, "--forward", &handler_port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(listen.stdout.take().unwrap()).lines();
+    let listening: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let port: u16 = listening["addr"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = br#"{"type":"contact.created","data":{"id":"c_1"}}"#;
+    let timestamp = chrono::Utc::now().timestamp();
+    let signed = webhook_dev::signature::sign(
+        &webhook_dev::signature::Scheme::StandardWebhooks {
+            header_prefix: "webhook".into(),
+            tolerance_secs: 300,
+        },
+        &webhook_dev::signature::Secret::new(SECRET),
+        body,
+        "msg_original",
+        timestamp,
+    )
+    .unwrap();
+    post_with(port, "/hooks/sw", &signed, body);
+    let captured: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(captured["signature"]["status"], "verified", "{captured}");
+    listen.kill().unwrap();
+    listen.wait().unwrap();
+
+    // Inspect it and press R: a re-signed copy goes to the recorded target.
+    let command = format!(
+        "env -u WEBHOOK_DEV_STORE '{bin}' --store '{}' inspect --profile standard-webhooks --secret {SECRET}; echo \"exit=$?\"; sleep 60",
+        store.display()
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the stored request", |s| {
+        s.contains("1 request ") && s.contains("/hooks/sw")
+    });
+    tmux.keys(&["Enter", "3"]);
+    tmux.wait_for("the signature tab", |s| {
+        s.contains("✓ verified") && s.contains("re-signed as standard-webhooks")
+    });
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("the re-signed replay", |s| {
+        s.contains("re-signed replay of") && s.contains("answered 200")
+    });
+    assert!(!screen.contains("not forwarded"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the new row", |s| {
+        s.contains("2 requests") && s.contains("↻ req_")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("exit=0"));
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        2,
+        "the original and the replay reached the handler"
+    );
+    let (first, second) = (&seen[0], &seen[1]);
+    assert!(second.starts_with("POST /hooks/sw "), "{second}");
+    assert!(
+        second.ends_with(std::str::from_utf8(body).unwrap()),
+        "{second}"
+    );
+    assert_eq!(
+        header_of(first, "webhook-id").as_deref(),
+        Some("msg_original")
+    );
+    let fresh_id = header_of(second, "webhook-id").unwrap();
+    assert_ne!(fresh_id, "msg_original", "a fresh message id");
+    assert_ne!(
+        header_of(first, "webhook-signature"),
+        header_of(second, "webhook-signature")
+    );
+
+    // The replay is stored, verified and linked, and logged as a delivery.
+    let out = Command::new(bin)
+        .env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(&store)
+        .args(["requests", "list", "--json"])
+        .output()
+        .unwrap();
+    let listed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1]["replay_of"], listed[0]["id"]);
+    assert_eq!(
+        listed[1]["signature"]["status"], "verified",
+        "{}",
+        listed[1]
+    );
+    let out = Command::new(bin)
+        .env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(&store)
+        .args(["deliveries", "list", "--json"])
+        .output()
+        .unwrap();
+    let deliveries = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        deliveries.contains("\"status\":\"success\""),
+        "{deliveries}"
+    );
+    assert!(deliveries.contains("\"kind\":\"replay\""), "{deliveries}");
 }

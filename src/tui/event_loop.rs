@@ -19,8 +19,11 @@ use super::message::{Effect, Message, Status};
 use super::terminal::TerminalGuard;
 use super::ui;
 use crate::checks::Checks;
+use crate::delivery::DeliveryStatus;
 use crate::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use crate::forward::Forwarder;
+use crate::replay::delivery_for;
+use crate::store::format_time;
 use crate::store::{Durability, Store};
 use crate::target::Target;
 
@@ -327,15 +330,40 @@ fn carry_out(
                 tokio::spawn(async move {
                     let id = engine.next_id();
                     head.id = Some(id.clone());
-                    let answer = engine.handle(head, body).await;
-                    let text = format!(
-                        "{label} of {original} recorded as {id}: answered {}",
-                        answer.status
-                    );
-                    let status = if answer.status >= 500 {
-                        Status::error(text)
-                    } else {
-                        Status::info(text)
+                    let status = match engine.process(head, body).await {
+                        Ok(exchange) if exchange.forward.is_none() => Status::info(format!(
+                            "{label} of {original} recorded as {id}: not forwarded (no --forward), webhook-dev answered {}",
+                            exchange.response.status
+                        )),
+                        Ok(exchange) => {
+                            // Logged like `webhook-dev replay` does, for `deliveries list`.
+                            let delivery = delivery_for(
+                                &exchange,
+                                "replay",
+                                Some(original.clone()),
+                                1,
+                                format_time(&chrono::Utc::now()),
+                            );
+                            let logged = engine.store().save_delivery(delivery.clone()).await;
+                            let mut text = format!(
+                                "{label} of {original} recorded as {id}: answered {}",
+                                exchange.response.status
+                            );
+                            if let Some(error) = &delivery.error_message {
+                                text.push_str(&format!(" ({error})"));
+                            }
+                            if let Err(e) = logged {
+                                text.push_str(&format!("; the delivery was not logged: {e}"));
+                            }
+                            if delivery.status == DeliveryStatus::Success {
+                                Status::info(text)
+                            } else {
+                                Status::error(text)
+                            }
+                        }
+                        Err(e) => {
+                            Status::error(format!("{label} of {original} could not be stored: {e}"))
+                        }
                     };
                     let _ = results.send(Message::Status(status));
                 });
