@@ -685,3 +685,19 @@ fn an_empty_history_has_no_selection_and_keys_are_harmless() {
     }
     assert_eq!(app.screen, Screen::List);
 }
+
+#[test]
+fn the_end_of_a_detail_with_long_wrapped_lines_can_be_reached() {
+    let long = "x".repeat(2_000);
+    let body = format!("{{\"a\":\"{long}\",\"last\":\"THE-END\"}}");
+    let mut app = app(&[Req::new(1, &body)], Mode::Listen);
+    press(
+        &mut app,
+        [Message::Resize(80, 24), key(KeyCode::Enter), ch('G')],
+    );
+    let screen = render(&app);
+    assert!(screen.contains("THE-END"), "{screen}");
+    assert!(app.scroll > 0);
+    press(&mut app, [ch('g')]);
+    assert!(!render(&app).contains("THE-END"));
+}

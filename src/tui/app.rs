@@ -318,6 +318,21 @@ impl App {
         (self.areas().detail.height as usize).max(1)
     }
 
+    /// The largest scroll that still fills the detail: the last lines, wrapped, fit below it.
+    fn max_scroll(&self) -> usize {
+        let lines = self.tab_lines();
+        let width = self.areas().detail.width;
+        let height = self.detail_height();
+        let mut rows = 0;
+        for (i, line) in lines.iter().enumerate().rev() {
+            rows += ui::wrapped_rows(line, width);
+            if rows > height {
+                return i + 1;
+            }
+        }
+        0
+    }
+
     fn set_status(&mut self, status: Status) {
         self.status = Some((status, self.now_us));
     }
@@ -397,8 +412,7 @@ impl App {
         if self.screen == Screen::Detail {
             self.sync_detail();
         }
-        let max_scroll = self.tab_lines().len().saturating_sub(self.detail_height());
-        self.scroll = self.scroll.min(max_scroll);
+        self.scroll = self.scroll.min(self.max_scroll());
         if let Some((_, at)) = &self.status {
             if self.now_us - at > STATUS_US {
                 self.status = None;

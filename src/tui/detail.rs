@@ -71,7 +71,7 @@ pub fn request_tab(loaded: &Loaded, offset: FixedOffset) -> Vec<Line<'static>> {
         Span::raw(" "),
         Span::raw(clean(&s.path)),
     ])];
-    out.push(Line::from(vec![label("id"), Span::raw(s.id.clone())]));
+    out.push(Line::from(vec![label("id"), Span::raw(clean(&s.id))]));
     out.push(Line::from(vec![
         label("received"),
         Span::raw(local_time(&s.received_at, offset)),
@@ -333,7 +333,7 @@ pub fn diff_lines(
         let s = &l.stored.summary;
         format!(
             "{} {} {}",
-            s.id,
+            clean(&s.id),
             local_time(&s.received_at, offset),
             s.event_type
                 .as_deref()

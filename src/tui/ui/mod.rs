@@ -8,7 +8,7 @@ mod status;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::app::{App, Screen, Tab};
@@ -115,7 +115,10 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
     } else {
         String::new()
     };
-    let id = app.selected_id().unwrap_or_default();
+    let id = app
+        .selected_id()
+        .map(super::detail::one_line)
+        .unwrap_or_default();
     let right = format!("{id}{position} ");
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let gap = (area.width as usize).saturating_sub(used + right.chars().count());
@@ -130,10 +133,57 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
     );
 }
 
+/// How many screen rows `line` takes when wrapped at `width` columns.
+pub fn wrapped_rows(line: &Line<'_>, width: u16) -> usize {
+    if width == 0 {
+        return 1;
+    }
+    line.width().div_ceil(width as usize).max(1)
+}
+
+/// `line` cut into rows of at most `width` columns, keeping each span's style.
+fn wrap<'a>(line: &'a Line<'a>, width: u16) -> Vec<Line<'a>> {
+    use unicode_width::UnicodeWidthChar as _;
+    let width = width.max(1) as usize;
+    let mut rows = Vec::new();
+    let mut current: Vec<Span<'a>> = Vec::new();
+    let mut used = 0;
+    for span in &line.spans {
+        let mut piece = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > width && used > 0 {
+                if !piece.is_empty() {
+                    current.push(Span::styled(std::mem::take(&mut piece), span.style));
+                }
+                rows.push(Line::from(std::mem::take(&mut current)).style(line.style));
+                used = 0;
+            }
+            piece.push(c);
+            used += w;
+        }
+        if !piece.is_empty() {
+            current.push(Span::styled(piece, span.style));
+        }
+    }
+    rows.push(Line::from(current).style(line.style));
+    rows
+}
+
 fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let lines = app.tab_lines();
     let start = app.scroll.min(lines.len());
-    let end = (start + area.height as usize).min(lines.len());
-    let visible: Vec<Line<'_>> = lines[start..end].to_vec();
-    frame.render_widget(Paragraph::new(visible).wrap(Wrap { trim: false }), area);
+    let mut rows: Vec<Line<'_>> = Vec::with_capacity(area.height as usize);
+    for line in &lines[start..] {
+        if rows.len() >= area.height as usize {
+            break;
+        }
+        if line.width() <= area.width as usize {
+            rows.push(line.clone());
+        } else {
+            rows.extend(wrap(line, area.width));
+        }
+    }
+    rows.truncate(area.height as usize);
+    frame.render_widget(Paragraph::new(rows), area);
 }
