@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::delivery::DeliveryStatus;
 use crate::engine::FixedAnswer;
+use crate::secrets::SecretSpec;
 use crate::store::Durability;
 use crate::target::Target;
 
@@ -75,7 +76,7 @@ pub enum Command {
         profile: Option<String>,
         /// The signing secret: a literal, env:VAR or file:PATH.
         #[arg(long, value_name = "SECRET")]
-        secret: Option<String>,
+        secret: Option<SecretSpec>,
         /// Routes by path prefix from a TOML file.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -155,7 +156,7 @@ pub struct TriggerArgs {
     pub to: Target,
     /// The signing secret: a literal, env:VAR or file:PATH. Unsigned without it.
     #[arg(long, value_name = "SECRET")]
-    pub secret: Option<String>,
+    pub secret: Option<SecretSpec>,
     /// Change a field of the payload: data.field=value (JSON values are parsed).
     #[arg(long, value_name = "PATH=VALUE")]
     pub set: Vec<String>,
@@ -187,7 +188,7 @@ pub struct ReplayArgs {
     pub profile: Option<String>,
     /// The signing secret: a literal, env:VAR or file:PATH.
     #[arg(long, value_name = "SECRET")]
-    pub secret: Option<String>,
+    pub secret: Option<SecretSpec>,
     /// Send each request N times (idempotency testing).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub times: u32,
@@ -220,7 +221,7 @@ pub struct ListenArgs {
     /// The signing secret: a literal, env:VAR or file:PATH. Without --profile, the scheme is
     /// detected from each request's headers.
     #[arg(long, value_name = "SECRET")]
-    pub secret: Option<String>,
+    pub secret: Option<SecretSpec>,
     /// Routes by path prefix (profile, secret, forward target) from a TOML file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use crate::checks::Route;
 use crate::forward::Forwarder;
+use crate::secrets::SecretSpec;
 use crate::target::Target;
 
 /// The parsed config file.
@@ -46,7 +47,7 @@ pub struct RouteConfig {
     /// The provider profile.
     pub profile: Option<String>,
     /// The signing secret: a literal, `env:VAR` or `file:PATH` (relative to the config file).
-    pub secret: Option<String>,
+    pub secret: Option<SecretSpec>,
     /// Where to forward requests of this route.
     pub forward: Option<String>,
 }
@@ -75,7 +76,8 @@ impl Config {
                 .as_deref()
                 .and_then(|s| s.strip_prefix("file:"))
             {
-                route.secret = Some(format!("file:{}", base.join(file).display()));
+                let relative = format!("file:{}", base.join(file).display());
+                route.secret = Some(relative.parse().expect("any text is a secret spec"));
             }
         }
         Ok(config)
@@ -88,8 +90,8 @@ impl Config {
             .map(|r| {
                 let secret = r
                     .secret
-                    .as_deref()
-                    .map(crate::secrets::resolve)
+                    .as_ref()
+                    .map(SecretSpec::resolve)
                     .transpose()
                     .with_context(|| format!("route {}", r.path))?;
                 let forwarder = r

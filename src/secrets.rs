@@ -4,6 +4,50 @@ use anyhow::Context as _;
 
 use crate::signature::Secret;
 
+/// A SECRET as written on the command line or in a config file: a literal, `env:VAR` or
+/// `file:PATH`. Its `Debug` shows where the secret comes from, never a literal secret.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SecretSpec(String);
+
+impl SecretSpec {
+    /// The spec as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads the secret it names.
+    pub fn resolve(&self) -> anyhow::Result<Secret> {
+        resolve(&self.0)
+    }
+}
+
+impl std::ops::Deref for SecretSpec {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SecretSpec {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretSpec(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SecretSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.starts_with("env:") || self.0.starts_with("file:") {
+            write!(f, "SecretSpec({:?})", self.0)
+        } else {
+            f.write_str("SecretSpec(<redacted>)")
+        }
+    }
+}
+
 /// Resolves a SECRET argument. `env:VAR` reads the variable, `file:PATH` reads the file (one
 /// trailing newline dropped); anything else is the secret itself. Errors never show the secret.
 pub fn resolve(spec: &str) -> anyhow::Result<Secret> {
@@ -35,6 +79,23 @@ fn non_empty(value: String, origin: &str) -> anyhow::Result<Secret> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn a_literal_spec_is_redacted_in_debug() {
+        let literal: SecretSpec = "whsec_topsecret".parse().unwrap();
+        assert_eq!(format!("{literal:?}"), "SecretSpec(<redacted>)");
+        let env: SecretSpec = "env:AVARA_SECRET".parse().unwrap();
+        assert_eq!(format!("{env:?}"), "SecretSpec(\"env:AVARA_SECRET\")");
+        let cli = crate::cli::Cli::try_parse_from([
+            "webhook-dev",
+            "listen",
+            "--secret",
+            "whsec_topsecret",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("topsecret"));
+    }
 
     #[test]
     fn literal_env_and_file() {

@@ -5,15 +5,10 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+use common::cli;
 
-fn webhook_dev(store: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("webhook-dev").unwrap();
-    cmd.env_remove("WEBHOOK_DEV_STORE")
-        .arg("--store")
-        .arg(store);
-    cmd
-}
+use assert_cmd::cargo::CommandCargoExt;
 
 fn post(addr: &str, path: &str, body: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -31,7 +26,7 @@ fn post(addr: &str, path: &str, body: &[u8]) -> String {
 fn listen_json_captures_then_ctrl_c_flushes_and_a_second_process_reads_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let mut child = webhook_dev(&store)
+    let mut child = cli(&store)
         .args(["listen", "--addr", "127.0.0.1:0", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -60,7 +55,7 @@ fn listen_json_captures_then_ctrl_c_flushes_and_a_second_process_reads_the_store
     let id = request["id"].as_str().unwrap().to_string();
 
     // While listen still runs, a second process reads the store.
-    let listed = webhook_dev(&store)
+    let listed = cli(&store)
         .args(["requests", "list", "--json"])
         .output()
         .unwrap();
@@ -102,14 +97,14 @@ fn listen_json_captures_then_ctrl_c_flushes_and_a_second_process_reads_the_store
     let exit = child.wait().unwrap();
     assert!(exit.success(), "listen exits cleanly on Ctrl-C: {exit:?}");
 
-    let newest = webhook_dev(&store)
+    let newest = cli(&store)
         .args(["requests", "list", "--json", "--limit", "1"])
         .output()
         .unwrap();
     let newest: serde_json::Value = serde_json::from_slice(&newest.stdout).unwrap();
     assert_eq!(newest["path"], "/second");
 
-    let show = webhook_dev(&store)
+    let show = cli(&store)
         .args(["requests", "show", &id, "--json"])
         .output()
         .unwrap();
@@ -125,7 +120,7 @@ fn listen_json_captures_then_ctrl_c_flushes_and_a_second_process_reads_the_store
         .contains(&serde_json::json!(["content-type", "application/json"])));
     assert_eq!(detail["response"]["status"], 200);
 
-    let human = webhook_dev(&store)
+    let human = cli(&store)
         .args(["requests", "show", &id[..id.len() - 4]])
         .output()
         .unwrap();
@@ -139,7 +134,7 @@ fn listen_json_captures_then_ctrl_c_flushes_and_a_second_process_reads_the_store
 #[test]
 fn no_tui_prints_one_readable_line_per_request() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = webhook_dev(&dir.path().join("s"))
+    let mut child = cli(&dir.path().join("s"))
         .args([
             "listen",
             "--addr",
@@ -190,7 +185,7 @@ fn no_tui_prints_one_readable_line_per_request() {
 #[test]
 fn reading_a_store_that_does_not_exist_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let out = webhook_dev(&dir.path().join("nowhere"))
+    let out = cli(&dir.path().join("nowhere"))
         .args(["requests", "list"])
         .output()
         .unwrap();
@@ -209,7 +204,7 @@ fn an_unknown_request_id_is_an_error() {
     webhook_dev::store::Store::open(&store, webhook_dev::store::Durability::Process)
         .unwrap()
         .close();
-    let out = webhook_dev(&store)
+    let out = cli(&store)
         .args(["requests", "show", "req_nope"])
         .output()
         .unwrap();
@@ -233,7 +228,7 @@ fn a_busy_port_is_explained() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let out = webhook_dev(&dir.path().join("s"))
+    let out = cli(&dir.path().join("s"))
         .args(["listen", "--addr", &addr, "--no-tui"])
         .output()
         .unwrap();

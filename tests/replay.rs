@@ -2,10 +2,8 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
 use base64::Engine as _;
 use common::*;
 use hmac::Mac;
@@ -24,14 +22,6 @@ fn options() -> ReplayOptions {
         timeout: Duration::from_secs(5),
         checks: Checks::default(),
     }
-}
-
-fn cli(store: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("webhook-dev").unwrap();
-    cmd.env_remove("WEBHOOK_DEV_STORE")
-        .arg("--store")
-        .arg(store);
-    cmd
 }
 
 #[tokio::test]

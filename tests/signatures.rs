@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
-use assert_cmd::cargo::CommandCargoExt;
 use common::*;
 use webhook_dev::checks::{Checks, Route};
 use webhook_dev::engine::EngineEvent;
@@ -329,14 +326,6 @@ async fn config_routes_choose_profile_secret_and_target_by_path() {
     );
     assert_eq!(avara_handler.seen().len(), 1);
     assert_eq!(avala_handler.seen()[0].uri, "/avala");
-}
-
-fn cli(store: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("webhook-dev").unwrap();
-    cmd.env_remove("WEBHOOK_DEV_STORE")
-        .arg("--store")
-        .arg(store);
-    cmd
 }
 
 #[tokio::test]

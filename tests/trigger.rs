@@ -2,10 +2,8 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 
-use assert_cmd::cargo::CommandCargoExt;
 use bytes::Bytes;
 use common::*;
 use tokio::sync::mpsc;
@@ -16,14 +14,6 @@ use webhook_dev::providers::Catalog;
 use webhook_dev::signature::{verify, Secret, Status};
 use webhook_dev::store::{Durability, Store};
 use webhook_dev::trigger::{event_body, trigger, TriggerPlan};
-
-fn cli(store: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("webhook-dev").unwrap();
-    cmd.env_remove("WEBHOOK_DEV_STORE")
-        .arg("--store")
-        .arg(store);
-    cmd
-}
 
 #[tokio::test]
 async fn every_event_of_every_profile_arrives_signed_and_valid() {

@@ -166,6 +166,30 @@ pub(crate) struct Mismatch<'r, 'a> {
     pub form: Option<String>,
 }
 
+/// The verdict of a timestamped scheme once its signatures are decoded: `verified` (or `expired`
+/// when the timestamp is outside the tolerance) if one matches, else `invalid` with the mismatch
+/// explained and any expiry noted too.
+/// The mismatch is only built (alternative keys and all) when nothing matched.
+pub(crate) fn timestamped_verdict<'r, 'a>(
+    req: &'r Request<'r>,
+    check: &'r MacCheck<'a>,
+    expiry: Option<String>,
+    mismatch: impl FnOnce() -> Mismatch<'r, 'a>,
+) -> Verdict {
+    if check.matches(req.body) {
+        return match expiry {
+            Some(reason) => Verdict::failed(Status::Expired, req.profile, reason),
+            None => Verdict::verified(req.profile),
+        };
+    }
+    let mut reason = explain(&mismatch());
+    if let Some(expiry) = expiry {
+        reason.push_str("; also, ");
+        reason.push_str(&expiry);
+    }
+    Verdict::failed(Status::Invalid, req.profile, reason)
+}
+
 /// Why no presented signature matched, with the first diagnosis that can be told: the secret
 /// used the wrong way, another algorithm or encoding, a re-serialized body, another scheme's
 /// headers; otherwise advice to check the secret.

@@ -63,25 +63,14 @@ pub(crate) fn verify(req: &Request<'_>, tolerance: u64, now: i64) -> Verdict {
         return invalid(check.undecodable_reason(SIGNATURE_DISPLAY));
     }
     let expiry = support::out_of_tolerance(timestamp, now, tolerance);
-    if check.matches(req.body) {
-        return match expiry {
-            Some(reason) => Verdict::failed(Status::Expired, req.profile, reason),
-            None => Verdict::verified(req.profile),
-        };
-    }
-    let mut reason = diagnose::explain(&Mismatch {
+    diagnose::timestamped_verdict(req, &check, expiry, || Mismatch {
         req,
         check: &check,
         own_headers: &own,
         alternative_keys: diagnose::literal_key_alternatives(secret),
         key_use: "literal bytes, as given (the signing secret, not the verification token)",
         form: None,
-    });
-    if let Some(expiry) = expiry {
-        reason.push_str("; also, ");
-        reason.push_str(&expiry);
-    }
-    invalid(reason)
+    })
 }
 
 pub(crate) fn sign(

@@ -156,12 +156,6 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
         return invalid(check.undecodable_reason(&names.signature));
     }
     let expiry = support::out_of_tolerance(timestamp, now, tolerance);
-    if check.matches(req.body) {
-        return match expiry {
-            Some(reason) => Verdict::failed(Status::Expired, req.profile, reason),
-            None => Verdict::verified(req.profile),
-        };
-    }
     let siblings = [
         own[0],
         own[1],
@@ -169,19 +163,14 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
         "webhook-signature",
         "svix-signature",
     ];
-    let mut reason = diagnose::explain(&Mismatch {
+    diagnose::timestamped_verdict(req, &check, expiry, || Mismatch {
         req,
         check: &check,
         own_headers: &siblings,
         alternative_keys: alternative_keys(secret),
         key_use: key_use(secret),
         form: None,
-    });
-    if let Some(expiry) = expiry {
-        reason.push_str("; also, ");
-        reason.push_str(&expiry);
-    }
-    invalid(reason)
+    })
 }
 
 pub(crate) fn sign(

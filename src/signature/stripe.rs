@@ -128,30 +128,19 @@ pub(crate) fn verify(req: &Request<'_>, tolerance: u64, now: i64) -> Verdict {
         return invalid(check.undecodable_reason(DISPLAY));
     }
     let expiry = support::out_of_tolerance(timestamp, now, tolerance);
-    if check.matches(req.body) {
-        return match expiry {
-            Some(reason) => Verdict::failed(Status::Expired, req.profile, reason),
-            None => Verdict::verified(req.profile),
-        };
-    }
     let key_use = if secret.starts_with("whsec_") {
         "literal bytes, as given, whsec_ included"
     } else {
         "literal bytes, as given"
     };
-    let mut reason = diagnose::explain(&Mismatch {
+    diagnose::timestamped_verdict(req, &check, expiry, || Mismatch {
         req,
         check: &check,
         own_headers: &own,
         alternative_keys: alternative_keys(secret),
         key_use,
         form: None,
-    });
-    if let Some(expiry) = expiry {
-        reason.push_str("; also, ");
-        reason.push_str(&expiry);
-    }
-    invalid(reason)
+    })
 }
 
 pub(crate) fn sign(

@@ -320,6 +320,16 @@ pub async fn send(
         .unwrap_or_else(|| panic!("unparseable answer: {:?}", String::from_utf8_lossy(&answer)))
 }
 
+/// The real binary with its store in `store` (and `$WEBHOOK_DEV_STORE` ignored).
+pub fn cli(store: &std::path::Path) -> std::process::Command {
+    use assert_cmd::cargo::CommandCargoExt;
+    let mut cmd = std::process::Command::cargo_bin("webhook-dev").unwrap();
+    cmd.env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(store);
+    cmd
+}
+
 /// An address where nothing listens.
 pub async fn dead_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
