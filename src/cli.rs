@@ -44,6 +44,8 @@ pub enum Command {
     Requests(RequestsCommand),
     /// Run the public relay that providers send to and listeners subscribe to, or print a token.
     Relay(RelayArgs),
+    /// Browse the stored requests in the terminal inspector, without listening.
+    Inspect(InspectArgs),
     /// Send stored requests or fixture files again, exactly or re-signed.
     Replay(ReplayArgs),
     /// Write requests as HAR 1.2, curl commands or fixture files.
@@ -100,6 +102,26 @@ pub enum Command {
     /// The delivery log of trigger and replay.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+}
+
+/// `webhook-dev inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Send replays (r, R, e) to TARGET instead of each request's recorded forward target.
+    #[arg(long, value_name = "TARGET")]
+    pub forward: Option<Target>,
+    /// Give up on the handler after this long when replaying (seconds, or 500ms, 2m ...).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// The provider profile that R (re-signed replay) signs as (a name, or a .toml file).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret for R: a literal, env:VAR or file:PATH.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<String>,
+    /// Routes by path prefix (profile, secret) from a TOML file, as for `listen`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Export formats.

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod delivery;
+pub mod diff;
 pub mod engine;
 pub mod export;
 pub mod fixture;
@@ -26,6 +27,7 @@ pub mod store;
 pub mod summary;
 pub mod target;
 pub mod trigger;
+pub mod tui;
 
 use cli::{Cli, Command};
 
@@ -35,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => commands::listen::run(&cli.store, args).await,
         Command::Requests(command) => commands::requests::run(&cli.store, command),
         Command::Relay(args) => commands::relay::run(&cli.store, args).await,
+        Command::Inspect(args) => commands::inspect::run(&cli.store, args).await,
         Command::Replay(args) => commands::replay::run(&cli.store, args).await,
         Command::Export {
             ids,

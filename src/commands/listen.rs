@@ -1,5 +1,6 @@
 //! `webhook-dev listen`: bind, capture until Ctrl-C, then drain and flush.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,14 +29,26 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     } else {
         Mode::human_for_stdout()
     };
+    let use_tui = !args.json
+        && !args.no_tui
+        && std::io::stdout().is_terminal()
+        && std::io::stdin().is_terminal();
     let (events, receiver) = mpsc::unbounded_channel();
-    let printer = tokio::spawn(output::print_events(receiver, mode));
+    let mut receiver = Some(receiver);
+    let printer = if use_tui {
+        None
+    } else {
+        receiver
+            .take()
+            .map(|receiver| tokio::spawn(output::print_events(receiver, mode)))
+    };
     let checks = super::setup::checks(
         args.config.as_deref(),
         args.profile.as_deref(),
         args.secret.as_deref(),
         args.timeout,
     )?;
+    let checks_for_tui = checks.clone();
     let forwarder = args
         .forward
         .map(|target| Forwarder::new(target, args.timeout));
@@ -58,24 +71,56 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         header_timeout: args.header_timeout,
         shutdown_grace: args.timeout + Duration::from_secs(5),
     };
-    let served = serve_until_signal(listener, engine, limits, relay).await;
+    let outcome = match receiver {
+        Some(receiver) => {
+            // The inspector reads the history before the server accepts anything.
+            let inspector =
+                crate::tui::for_listen(store_dir, engine.clone(), receiver, checks_for_tui)?;
+            let (quit, quitted) = tokio::sync::oneshot::channel::<()>();
+            let mut server =
+                tokio::spawn(serve_until_signal(listener, engine, limits, relay, async {
+                    let _ = quitted.await;
+                }));
+            // `q` stops the server; a signal (or the relay refusing this listener) stops the
+            // server, which closes the inspector.
+            tokio::select! {
+                outcome = inspector.run() => {
+                    let _ = quit.send(());
+                    let served = (&mut server).await;
+                    outcome.and(served?)
+                }
+                served = &mut server => served?,
+            }
+        }
+        None => serve_until_signal(listener, engine, limits, relay, std::future::pending()).await,
+    };
     tokio::task::spawn_blocking(move || store.close()).await?;
-    let _ = printer.await;
-    served
+    if let Some(printer) = printer {
+        let _ = printer.await;
+    }
+    outcome
 }
 
-/// Serves until the first Ctrl-C, then finishes the requests in flight. A second Ctrl-C exits at once.
-/// With a relay client, also stops (with its error) when the relay refuses the listener.
+/// Serves until the first Ctrl-C (or `quit`), then finishes the requests in flight. A second
+/// Ctrl-C exits at once. With a relay client, also stops (with its error) when the relay refuses
+/// the listener.
 async fn serve_until_signal(
     listener: TcpListener,
     engine: Arc<Engine>,
     limits: Limits,
     relay: Option<crate::relay::client::ClientConfig>,
+    quit: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let stop = Arc::new(tokio::sync::watch::Sender::new(false));
     let signalled = stop.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = quit => {
+                let _ = signalled.send(true);
+                return;
+            }
+        }
         tracing::info!("stopping: finishing requests in flight");
         let _ = signalled.send(true);
         shutdown_signal().await;

@@ -2,6 +2,7 @@
 
 pub mod deliveries;
 pub mod export;
+pub mod inspect;
 pub mod listen;
 pub mod profiles;
 pub mod relay;

@@ -75,6 +75,22 @@ impl RelayState {
         }
     }
 
+    /// A few words for the inspector's header (which names the relay elsewhere).
+    pub fn short(&self) -> String {
+        match self {
+            RelayState::Connecting { relay } => format!("connecting to {relay}"),
+            RelayState::Connected { relay, .. } => format!("{relay} connected"),
+            RelayState::Reconnecting { delay, reason, .. } => format!(
+                "reconnecting in {:.1} s ({})",
+                delay.as_secs_f64(),
+                crate::inert::inert(reason, false)
+            ),
+            RelayState::Refused { reason, .. } => {
+                format!("refused: {}", crate::inert::inert(reason, false))
+            }
+        }
+    }
+
     /// One human line.
     pub fn human(&self) -> String {
         match self {
@@ -126,5 +142,7 @@ mod tests {
             reason: "wrong token\u{1b}[2J".into(),
         };
         assert!(!refused.human().contains('\u{1b}'));
+        assert!(!refused.short().contains('\u{1b}'));
+        assert_eq!(state.short(), "reconnecting in 1.5 s (connection refused)");
     }
 }

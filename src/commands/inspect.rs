@@ -1,0 +1,24 @@
+//! `webhook-dev inspect`: the terminal inspector over the stored history, without listening.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use crate::cli::InspectArgs;
+
+/// Runs the inspector until `q`.
+pub async fn run(store_dir: &Path, args: InspectArgs) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "inspect needs a terminal; from a script, read the store with `requests list` and `requests show`"
+        );
+    }
+    let checks = super::setup::checks(
+        args.config.as_deref(),
+        args.profile.as_deref(),
+        args.secret.as_deref(),
+        args.timeout,
+    )?;
+    crate::tui::for_inspect(store_dir, args.forward, args.timeout, checks)?
+        .run()
+        .await
+}

@@ -1,0 +1,347 @@
+//! Bodies for display: gzip/deflate decoded, JSON pretty-printed and coloured, text shown inert,
+//! anything else as a hex dump. Every payload-derived string goes through [`inert`].
+
+use std::borrow::Cow;
+use std::io::Read as _;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use crate::inert::inert;
+use crate::model::find_header;
+use crate::output::human_size;
+
+/// The most decoded bytes a compressed body is inflated to for display.
+pub const MAX_DECODED: usize = 32 * 1024 * 1024;
+/// The most bytes shown as text or pretty JSON.
+pub const MAX_TEXT: usize = 2 * 1024 * 1024;
+/// The most bytes shown as a hex dump.
+pub const MAX_HEX: usize = 64 * 1024;
+
+/// A body after content decoding.
+pub struct Decoded<'a> {
+    /// The bytes to show.
+    pub bytes: Cow<'a, [u8]>,
+    /// How they were decoded, e.g. `gzip: 312 B → 1.2 kB`, or why they could not be.
+    pub note: Option<String>,
+}
+
+/// Undoes `Content-Encoding: gzip|deflate` (or a gzip body without the header) for display.
+pub fn decode<'a>(headers: &[(String, Vec<u8>)], body: &'a [u8]) -> Decoded<'a> {
+    let declared = find_header(headers, "content-encoding")
+        .map(|v| String::from_utf8_lossy(v).trim().to_ascii_lowercase());
+    let gzip_magic = body.starts_with(&[0x1f, 0x8b]);
+    let kind = match declared.as_deref() {
+        Some("gzip" | "x-gzip") => "gzip",
+        Some("deflate") => "deflate",
+        _ if gzip_magic => "gzip",
+        _ => {
+            return Decoded {
+                bytes: Cow::Borrowed(body),
+                note: None,
+            }
+        }
+    };
+    let mut out = Vec::new();
+    let result = match kind {
+        "gzip" => flate2::read::MultiGzDecoder::new(body)
+            .take(MAX_DECODED as u64 + 1)
+            .read_to_end(&mut out),
+        _ => flate2::read::ZlibDecoder::new(body)
+            .take(MAX_DECODED as u64 + 1)
+            .read_to_end(&mut out),
+    };
+    match result {
+        Ok(_) if out.len() > MAX_DECODED => Decoded {
+            note: Some(format!(
+                "{kind}: decoded only the first {} for display",
+                human_size(MAX_DECODED as u64)
+            )),
+            bytes: Cow::Owned({
+                out.truncate(MAX_DECODED);
+                out
+            }),
+        },
+        Ok(_) => Decoded {
+            note: Some(format!(
+                "{kind}: {} → {} decoded",
+                human_size(body.len() as u64),
+                human_size(out.len() as u64)
+            )),
+            bytes: Cow::Owned(out),
+        },
+        Err(err) => Decoded {
+            note: Some(format!(
+                "{kind} declared but cannot be decoded ({}); shown as sent",
+                inert(&err.to_string(), false)
+            )),
+            bytes: Cow::Borrowed(body),
+        },
+    }
+}
+
+/// What a body turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Nothing.
+    Empty,
+    /// Valid JSON.
+    Json,
+    /// UTF-8 text.
+    Text,
+    /// Anything else.
+    Binary,
+}
+
+/// A body ready to draw.
+pub struct BodyView {
+    /// What it is.
+    pub kind: Kind,
+    /// A one-line description: size, kind, decoding, truncation.
+    pub note: String,
+    /// The lines.
+    pub lines: Vec<Line<'static>>,
+}
+
+/// Makes text safe and tab-free for one line of the screen.
+pub fn clean(text: &str) -> String {
+    let text = inert(text, false);
+    if text.contains('\t') {
+        text.replace('\t', "    ")
+    } else {
+        text.into_owned()
+    }
+}
+
+/// The display of a body sent with `headers`.
+pub fn view(headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
+    let decoded = decode(headers, body);
+    let bytes: &[u8] = &decoded.bytes;
+    let mut notes = vec![human_size(body.len() as u64)];
+    if let Some(note) = &decoded.note {
+        notes.push(note.clone());
+    }
+    let (kind, lines) = if bytes.is_empty() {
+        (Kind::Empty, vec![Line::styled("(empty body)", dim())])
+    } else if let Some(lines) = json_lines(bytes) {
+        (Kind::Json, lines)
+    } else if let Some(text) = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| !t.contains('\0'))
+    {
+        let shown = if text.len() > MAX_TEXT {
+            notes.push(format!("first {} shown", human_size(MAX_TEXT as u64)));
+            let mut end = MAX_TEXT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            &text[..end]
+        } else {
+            text
+        };
+        (Kind::Text, text_lines(shown))
+    } else {
+        if bytes.len() > MAX_HEX {
+            notes.push(format!("first {} shown", human_size(MAX_HEX as u64)));
+        }
+        (Kind::Binary, hex_lines(&bytes[..bytes.len().min(MAX_HEX)]))
+    };
+    let kind_name = match kind {
+        Kind::Empty => "empty",
+        Kind::Json => "JSON",
+        Kind::Text => "text",
+        Kind::Binary => "binary, hex view",
+    };
+    notes.insert(1, kind_name.to_string());
+    BodyView {
+        kind,
+        note: notes.join(", "),
+        lines,
+    }
+}
+
+/// Plain lines, made inert.
+pub fn text_lines(text: &str) -> Vec<Line<'static>> {
+    text.split('\n')
+        .map(|line| Line::raw(clean(line.strip_suffix('\r').unwrap_or(line))))
+        .collect()
+}
+
+fn dim() -> Style {
+    Style::default().add_modifier(Modifier::DIM)
+}
+
+const KEY: Style = Style::new().fg(Color::Cyan);
+const STRING: Style = Style::new().fg(Color::Green);
+const NUMBER: Style = Style::new().fg(Color::Magenta);
+const LITERAL: Style = Style::new().fg(Color::Yellow);
+const PUNCT: Style = Style::new();
+
+/// Pretty, coloured JSON; `None` when `bytes` is not JSON or too large to pretty-print.
+pub fn json_lines(bytes: &[u8]) -> Option<Vec<Line<'static>>> {
+    if bytes.len() > MAX_TEXT {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let pretty = serde_json::to_string_pretty(&value).ok()?;
+    Some(pretty.lines().map(highlight_json_line).collect())
+}
+
+/// Colours one line of pretty-printed JSON.
+pub fn highlight_json_line(line: &str) -> Line<'static> {
+    let mut spans = Vec::new();
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    let mut plain_start = 0;
+    let flush = |spans: &mut Vec<Span<'static>>, from: usize, to: usize| {
+        if to > from {
+            spans.push(Span::styled(clean(&line[from..to]), PUNCT));
+        }
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                flush(&mut spans, plain_start, i);
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i = (i + 1).min(bytes.len());
+                let is_key = line[i..].trim_start().starts_with(':');
+                spans.push(Span::styled(
+                    clean(&line[start..i]),
+                    if is_key { KEY } else { STRING },
+                ));
+                plain_start = i;
+            }
+            b'-' | b'0'..=b'9' => {
+                flush(&mut spans, plain_start, i);
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                spans.push(Span::styled(line[start..i].to_string(), NUMBER));
+                plain_start = i;
+            }
+            b't' | b'f' | b'n' => {
+                let word = ["true", "false", "null"]
+                    .into_iter()
+                    .find(|w| line[i..].starts_with(w));
+                match word {
+                    Some(word) => {
+                        flush(&mut spans, plain_start, i);
+                        spans.push(Span::styled(word.to_string(), LITERAL));
+                        i += word.len();
+                        plain_start = i;
+                    }
+                    None => i += 1,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    flush(&mut spans, plain_start, bytes.len());
+    Line::from(spans)
+}
+
+/// `00000000  7b 22 61 22 ...  |{"a"...|`, 16 bytes a line.
+pub fn hex_lines(bytes: &[u8]) -> Vec<Line<'static>> {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(n, chunk)| {
+            let mut hex = String::with_capacity(50);
+            for (i, b) in chunk.iter().enumerate() {
+                if i == 8 {
+                    hex.push(' ');
+                }
+                hex.push_str(&format!("{b:02x} "));
+            }
+            let ascii: String = chunk
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            Line::from(vec![
+                Span::styled(format!("{:08x}  ", n * 16), dim()),
+                Span::raw(format!("{hex:<50}")),
+                Span::styled(format!("|{ascii}|"), dim()),
+            ])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn text(lines: &[Line<'_>]) -> String {
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn json_is_pretty_and_coloured() {
+        let v = view(&[], br#"{"a":{"b":[1,true,null,"x"]}}"#);
+        assert_eq!(v.kind, Kind::Json);
+        assert!(text(&v.lines).contains("  \"a\": {"));
+        let key = &v.lines[1].spans[1];
+        assert_eq!(key.content, "\"a\"");
+        assert_eq!(key.style, KEY);
+        assert!(v.note.contains("JSON"));
+    }
+
+    #[test]
+    fn gzip_is_decoded() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(br#"{"zipped":true}"#).unwrap();
+        let gz = enc.finish().unwrap();
+        let headers = vec![("content-encoding".to_string(), b"gzip".to_vec())];
+        let v = view(&headers, &gz);
+        assert_eq!(v.kind, Kind::Json);
+        assert!(v.note.contains("gzip"), "{}", v.note);
+        assert!(text(&v.lines).contains("zipped"));
+        let broken = view(&headers, b"not gzip");
+        assert!(broken.note.contains("cannot be decoded"), "{}", broken.note);
+    }
+
+    #[test]
+    fn binary_is_a_hex_dump_and_text_is_inert() {
+        let v = view(&[], &[0xff, 0x00, b'A']);
+        assert_eq!(v.kind, Kind::Binary);
+        assert_eq!(
+            text(&v.lines),
+            format!("00000000  {:<50}|..A|", "ff 00 41 ")
+        );
+        let t = view(&[], b"\x1b]0;pwned\x07 \x1b[2J\tx\r\ny\xc2\x9b");
+        assert_eq!(t.kind, Kind::Text);
+        let shown = text(&t.lines);
+        assert_eq!(shown, "\\x1b]0;pwned\\x07 \\x1b[2J    x\ny\\x9b");
+        let j = view(&[], "{\"k\u{9b}\":\"\\u001b[2J\u{9b}\"}".as_bytes());
+        let shown = text(&j.lines);
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{9b}'),
+            "{shown}"
+        );
+    }
+}

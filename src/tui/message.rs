@@ -1,0 +1,109 @@
+//! What can happen to the inspector ([`Message`]) and what it asks the outside world to do
+//! ([`Effect`]).
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::engine::{EngineEvent, RequestHead};
+
+/// Everything [`super::app::update`] reacts to.
+#[derive(Debug)]
+pub enum Message {
+    /// A key was pressed (releases and repeats are filtered out before this).
+    Key(KeyEvent),
+    /// The mouse wheel moved by this many lines (negative: up).
+    Scroll(i32),
+    /// A left click at (column, row).
+    Click(u16, u16),
+    /// Text was pasted.
+    Paste(String),
+    /// The terminal is now this many columns and rows.
+    Resize(u16, u16),
+    /// Something happened in the engine.
+    Engine(EngineEvent),
+    /// Time passed: microseconds since the epoch (UTC).
+    Tick(i64),
+    /// Look for requests that others recorded in the store (inspect mode).
+    Poll,
+    /// The editor closed: the edited body of request `original`, or why there is none.
+    Edited {
+        /// The request whose body was edited.
+        original: String,
+        /// The edited body (already re-compressed when the original was compressed).
+        body: Result<Vec<u8>, String>,
+    },
+    /// An action finished; show this in the status line.
+    Status(Status),
+}
+
+/// A line for the status bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// What to say.
+    pub text: String,
+    /// Whether it reports a failure.
+    pub error: bool,
+}
+
+impl Status {
+    /// A neutral message.
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            error: false,
+        }
+    }
+
+    /// A failure.
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            error: true,
+        }
+    }
+}
+
+/// Work with side effects, done by the event loop after an update.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send this request through the engine (stored as a new request, forwarded).
+    Replay {
+        /// The request it replays.
+        original: String,
+        /// Method, path, headers, `replay_of`.
+        head: RequestHead,
+        /// The body.
+        body: Bytes,
+        /// The URL the original was forwarded to, for when the inspector has no target.
+        recorded_target: Option<String>,
+        /// How to describe it: "replay", "re-signed replay", "edited replay".
+        label: &'static str,
+    },
+    /// Open `body` in `$EDITOR` (terminal suspended) and answer with [`Message::Edited`].
+    Edit {
+        /// The request whose body is edited.
+        original: String,
+        /// The body to start from (decoded when it was compressed).
+        body: Vec<u8>,
+        /// The file extension, for the editor's syntax highlighting.
+        extension: &'static str,
+        /// Re-compress with gzip after editing.
+        gzip: bool,
+    },
+    /// Put this text on the clipboard (OSC 52).
+    Copy {
+        /// The text.
+        text: String,
+        /// What it is, for the status line.
+        what: String,
+    },
+    /// Write `contents` to a new file at `path`.
+    Save {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        contents: String,
+    },
+}

@@ -1,0 +1,200 @@
+//! The request list: only the rows on screen are built, so its cost does not grow with history.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+use super::header::short_id;
+use crate::output::human_size;
+use crate::signature::Status;
+use crate::tui::app::{App, Mode};
+use crate::tui::detail::one_line;
+
+fn sig_badge(status: Status, wide: bool) -> (&'static str, Style) {
+    let (wide_text, narrow_text, colour) = match status {
+        Status::Verified => ("✓ verified", "✓ ok", Color::Green),
+        Status::Invalid => ("✗ invalid", "✗ inv", Color::Red),
+        Status::Expired => ("✗ expired", "✗ exp", Color::Yellow),
+        Status::Missing => ("✗ missing", "✗ mis", Color::Red),
+        Status::Unchecked => ("· unchecked", "·", Color::DarkGray),
+    };
+    (
+        if wide { wide_text } else { narrow_text },
+        Style::new().fg(colour),
+    )
+}
+
+fn time(app: &App, micros: i64, wide: bool) -> String {
+    match chrono::DateTime::from_timestamp_micros(micros) {
+        Some(t) => t
+            .with_timezone(&app.utc_offset)
+            .format(if wide { "%H:%M:%S%.3f" } else { "%H:%M:%S" })
+            .to_string(),
+        None => "?".into(),
+    }
+}
+
+fn ms(value: f32) -> String {
+    if value < 10.0 {
+        format!("{value:.1}ms")
+    } else {
+        format!("{value:.0}ms")
+    }
+}
+
+fn empty_message(app: &App) -> Vec<Line<'static>> {
+    if !app.filter_text.is_empty() {
+        return vec![
+            Line::raw(format!(
+                "No request matches the filter {:?}.",
+                one_line(&app.filter_text)
+            )),
+            Line::raw("Esc clears it; / edits it; ? lists the filter terms."),
+        ];
+    }
+    match (app.session.mode, &app.session.listen) {
+        (Mode::Listen, Some(addr)) => vec![
+            Line::raw("Waiting for requests…"),
+            Line::raw(""),
+            Line::raw("Point your provider or relay at this address, or send one:"),
+            Line::styled(
+                format!("  curl -X POST http://{addr}/webhook -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"),
+                Style::new().fg(Color::Cyan),
+            ),
+        ],
+        (Mode::Listen, None) => vec![Line::raw("Starting the listener…")],
+        (Mode::Inspect, _) => vec![
+            Line::raw(format!(
+                "The store at {} has no requests yet.",
+                one_line(&app.session.store)
+            )),
+            Line::raw("Capture some with `webhook-dev listen`; they show up here as they arrive."),
+        ],
+    }
+}
+
+/// Draws the list into `area` (first line: column titles).
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let wide = area.width >= 110;
+    let show_event = area.width >= 90;
+    let widths = [
+        Constraint::Length(2),
+        Constraint::Length(if wide { 12 } else { 8 }),
+        Constraint::Length(7),
+        Constraint::Min(12),
+        Constraint::Length(if show_event { 24 } else { 0 }),
+        Constraint::Length(8),
+        Constraint::Length(if wide { 11 } else { 5 }),
+        Constraint::Length(11),
+    ];
+    let titles = Row::new(
+        [
+            "", "TIME", "METHOD", "PATH", "EVENT", "SIZE", "SIG", "FORWARD",
+        ]
+        .map(Cell::from),
+    )
+    .style(
+        Style::new()
+            .add_modifier(Modifier::BOLD)
+            .add_modifier(Modifier::DIM),
+    );
+    if app.view.is_empty() {
+        frame.render_widget(
+            Table::new([titles.clone()], widths).column_spacing(1),
+            Rect { height: 1, ..area },
+        );
+        if area.height > 2 {
+            frame.render_widget(
+                Paragraph::new(empty_message(app)).wrap(Wrap { trim: false }),
+                Rect {
+                    x: area.x + 2,
+                    y: area.y + 2,
+                    width: area.width.saturating_sub(4),
+                    height: area.height - 2,
+                },
+            );
+        }
+        return;
+    }
+    let height = area.height.saturating_sub(1) as usize;
+    let end = (app.list_offset + height).min(app.view.len());
+    let rows = &app.rows;
+    let marked = app.marked.as_deref();
+    let table_rows: Vec<Row<'_>> = (app.list_offset..end)
+        .map(|v| {
+            let i = app.view[v] as usize;
+            let row = rows.row(i);
+            let id = rows.id(i);
+            let mut path = vec![Span::raw(one_line(rows.path(i)))];
+            if let Some(original) = rows.replay_of(i) {
+                path.push(Span::styled(
+                    format!(" ↻ {}", short_id(original)),
+                    Style::new().fg(Color::Blue),
+                ));
+            }
+            let (badge, badge_style) = sig_badge(row.sig, wide);
+            let forward = if !row.forwarded() {
+                Span::styled("—", Style::new().add_modifier(Modifier::DIM))
+            } else {
+                let status = if row.fwd_status == 0 {
+                    "---".to_string()
+                } else {
+                    row.fwd_status.to_string()
+                };
+                Span::styled(
+                    format!("{status} {}", ms(row.fwd_ms)),
+                    Style::new().fg(if row.forward_failed() {
+                        Color::Red
+                    } else {
+                        Color::Green
+                    }),
+                )
+            };
+            let is_marked = marked == Some(id);
+            let is_selected = Some(v) == app.selected;
+            let cells = vec![
+                Cell::from(Line::from(vec![
+                    Span::raw(if is_selected { "▶" } else { " " }),
+                    Span::styled(
+                        if is_marked { "◆" } else { " " },
+                        Style::new().fg(Color::Magenta),
+                    ),
+                ])),
+                Cell::from(time(app, row.received_us, wide)),
+                Cell::from(Span::styled(
+                    one_line(rows.method(i)),
+                    Style::new().add_modifier(Modifier::BOLD),
+                )),
+                Cell::from(Line::from(path)),
+                Cell::from(if row.schema_problems() {
+                    Line::from(vec![
+                        Span::styled("⚠ ", Style::new().fg(Color::Yellow)),
+                        Span::raw(rows.event_type(i).map(one_line).unwrap_or_default()),
+                    ])
+                } else {
+                    Line::raw(rows.event_type(i).map(one_line).unwrap_or_default())
+                }),
+                Cell::from(human_size(row.size)),
+                Cell::from(Span::styled(badge, badge_style)),
+                Cell::from(forward),
+            ];
+            let mut table_row = Row::new(cells);
+            if is_selected {
+                table_row = table_row.style(
+                    Style::new()
+                        .bg(Color::DarkGray)
+                        .add_modifier(Modifier::BOLD),
+                );
+            }
+            table_row
+        })
+        .collect();
+    frame.render_widget(
+        Table::new(table_rows, widths)
+            .header(titles)
+            .column_spacing(1),
+        area,
+    );
+}

@@ -1,0 +1,465 @@
+//! The real binary in a real terminal (tmux): requests arrive live, the detail shows a body, a
+//! diff shows a changed field, a hostile payload stays inert, `q` quits and restores the terminal.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A tmux server of our own (its own socket), killed when the test ends.
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn start(command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!(
+                "webhook-dev-e2e-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            ),
+            session: "inspector".into(),
+        };
+        let status = Command::new("tmux")
+            .args(["-L", &tmux.socket, "-f", "/dev/null"])
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-s",
+                &tmux.session,
+            ])
+            .arg(command)
+            .env_remove("TMUX")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Let OSC 52 (y) reach tmux's paste buffer.
+        tmux.cmd(&["set-option", "-g", "set-clipboard", "on"]);
+        tmux
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.cmd(&["send-keys", "-t", &self.session, key]);
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", &self.session])
+    }
+
+    fn format(&self, format: &str) -> String {
+        self.cmd(&["display-message", "-p", "-t", &self.session, format])
+            .trim()
+            .to_string()
+    }
+
+    /// Polls the screen until `check` holds (at most 15 s).
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn post(port: u16, path: &str, body: &[u8]) {
+    post_with(port, path, &[], body);
+}
+
+fn post_with(port: u16, path: &str, headers: &[(String, String)], body: &[u8]) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\n\r\n",
+        headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect::<String>(),
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn the_inspector_in_a_real_terminal() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let bin = env!("CARGO_BIN_EXE_webhook-dev");
+    let command = format!(
+        "env -u WEBHOOK_DEV_STORE '{bin}' --store '{}' listen --addr 127.0.0.1:0; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 60",
+        store.display()
+    );
+    let tmux = Tmux::start(&command);
+
+    // The header names the address.
+    let screen = tmux.wait_for("the listening address", |s| s.contains("http://127.0.0.1:"));
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "the inspector uses the alternate screen"
+    );
+    let port: u16 = screen
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap();
+    let title_before = tmux.format("#{pane_title}");
+
+    // Requests arrive live.
+    post(
+        port,
+        "/webhooks/avara",
+        br#"{"type":"report.delivered","data":{"report_id":"r1","is_critical":false}}"#,
+    );
+    post(
+        port,
+        "/webhooks/avara",
+        br#"{"type":"report.delivered","data":{"report_id":"r1","is_critical":true}}"#,
+    );
+    post(
+        port,
+        "/webhooks/evil",
+        b"{\"note\":\"hi\"}\x1b]0;pwned\x07\x1b[2J\x1b[31mRED",
+    );
+    let screen = tmux.wait_for("three requests", |s| s.contains("3 requests"));
+    assert_eq!(screen.matches("/webhooks/avara").count(), 2, "{screen}");
+    assert!(screen.contains("/webhooks/evil"), "{screen}");
+
+    // The hostile body is shown as text: no retitling, no clearing, no colour change.
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the hostile body", |s| s.contains("pwned"));
+    assert!(
+        screen.contains(r"\x1b]0;pwned\x07\x1b[2J\x1b[31mRED"),
+        "the escape sequences are shown inert:\n{screen}"
+    );
+    assert!(
+        screen.contains("3 requests"),
+        "the screen was not cleared:\n{screen}"
+    );
+    assert_ne!(tmux.format("#{pane_title}"), "pwned");
+    assert_eq!(tmux.format("#{pane_title}"), title_before);
+
+    // The detail shows a body.
+    tmux.keys(&["Escape", "k", "Enter"]);
+    tmux.wait_for("the second body", |s| {
+        s.contains("\"is_critical\": true") && s.contains("\"report_id\": \"r1\"")
+    });
+
+    // A diff shows the changed field: mark the first, diff the second against it.
+    tmux.keys(&["Escape", "k", "m", "j", "d"]);
+    let screen = tmux.wait_for("the diff", |s| s.contains("data.is_critical"));
+    assert!(
+        screen.contains("data.is_critical: false -> true"),
+        "{screen}"
+    );
+    // D compares with the previous request of the same kind: the same result here.
+    tmux.keys(&["Escape", "D"]);
+    tmux.wait_for("the D diff", |s| {
+        s.contains("previous request of the same kind")
+            && s.contains("data.is_critical: false -> true")
+    });
+
+    // A replay shows up as a new row linked to its original.
+    tmux.keys(&["Escape", "r"]);
+    let screen = tmux.wait_for("the replay", |s| {
+        s.contains("4 requests") && s.contains("↻ req_")
+    });
+    assert!(screen.contains("recorded as req_"), "{screen}");
+
+    // y copies the request as a curl command through OSC 52.
+    tmux.keys(&["y"]);
+    tmux.wait_for("the copy", |s| s.contains("to the clipboard"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut copied = String::new();
+    while Instant::now() < deadline && !copied.contains("curl ") {
+        copied = tmux.cmd(&["show-buffer"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(copied.starts_with("curl "), "{copied:?}");
+    assert!(copied.contains("/webhooks/avara"), "{copied:?}");
+
+    // Help opens and closes.
+    tmux.keys(&["?"]);
+    tmux.wait_for("help", |s| s.contains("any key closes this help"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("any key closes this help"));
+
+    // q quits and the terminal is restored.
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("exit="));
+    assert!(screen.contains("exit=0"), "{screen}");
+    let modes = screen
+        .lines()
+        .find(|l| l.contains("icanon"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        modes.split_whitespace().any(|m| m == "icanon")
+            && modes.split_whitespace().any(|m| m == "echo"),
+        "the terminal is back in cooked mode with echo: {modes:?}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "back on the main screen"
+    );
+    assert_eq!(
+        tmux.format("#{mouse_any_flag}"),
+        "0",
+        "the mouse is released"
+    );
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "the cursor is shown");
+    assert!(!screen.contains("Waiting for requests"), "{screen}");
+}
+
+/// A handler on 127.0.0.1:0 answering 200 and keeping each request's raw head and body.
+fn handler() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if raw.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            record
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&raw).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
+            );
+        }
+    });
+    (port, seen)
+}
+
+fn header_of(raw: &str, name: &str) -> Option<String> {
+    raw.split("\r\n\r\n").next().unwrap().lines().find_map(|l| {
+        let (n, v) = l.split_once(": ")?;
+        n.eq_ignore_ascii_case(name).then(|| v.to_string())
+    })
+}
+
+#[test]
+fn inspect_replays_re_signed_to_the_recorded_target() {
+    use std::io::BufRead as _;
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
+        return;
+    }
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let (handler_port, seen) = handler();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let bin = env!("CARGO_BIN_EXE_webhook-dev");
+
+    // Capture one signed request with a plain `listen --json`, then stop it.
+    let mut listen = Command::new(bin)
+        .env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--json",
+            "--profile",
+            "standard-webhooks",
+        ])
+        .args(["--secret", SECRET, "--forward", &handler_port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(listen.stdout.take().unwrap()).lines();
+    let listening: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let port: u16 = listening["addr"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = br#"{"type":"contact.created","data":{"id":"c_1"}}"#;
+    let timestamp = chrono::Utc::now().timestamp();
+    let signed = webhook_dev::signature::sign(
+        &webhook_dev::signature::Scheme::StandardWebhooks {
+            header_prefix: "webhook".into(),
+            tolerance_secs: 300,
+        },
+        &webhook_dev::signature::Secret::new(SECRET),
+        body,
+        "msg_original",
+        timestamp,
+    )
+    .unwrap();
+    post_with(port, "/hooks/sw", &signed, body);
+    let captured: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(captured["signature"]["status"], "verified", "{captured}");
+    listen.kill().unwrap();
+    listen.wait().unwrap();
+
+    // Inspect it and press R: a re-signed copy goes to the recorded target.
+    let command = format!(
+        "env -u WEBHOOK_DEV_STORE '{bin}' --store '{}' inspect --profile standard-webhooks --secret {SECRET}; echo \"exit=$?\"; sleep 60",
+        store.display()
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the stored request", |s| {
+        s.contains("1 request ") && s.contains("/hooks/sw")
+    });
+    tmux.keys(&["Enter", "3"]);
+    tmux.wait_for("the signature tab", |s| {
+        s.contains("✓ verified") && s.contains("re-signed as standard-webhooks")
+    });
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("the re-signed replay", |s| {
+        s.contains("re-signed replay of") && s.contains("answered 200")
+    });
+    assert!(!screen.contains("not forwarded"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the new row", |s| {
+        s.contains("2 requests") && s.contains("↻ req_")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the exit", |s| s.contains("exit=0"));
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        2,
+        "the original and the replay reached the handler"
+    );
+    let (first, second) = (&seen[0], &seen[1]);
+    assert!(second.starts_with("POST /hooks/sw "), "{second}");
+    assert!(
+        second.ends_with(std::str::from_utf8(body).unwrap()),
+        "{second}"
+    );
+    assert_eq!(
+        header_of(first, "webhook-id").as_deref(),
+        Some("msg_original")
+    );
+    let fresh_id = header_of(second, "webhook-id").unwrap();
+    assert_ne!(fresh_id, "msg_original", "a fresh message id");
+    assert_ne!(
+        header_of(first, "webhook-signature"),
+        header_of(second, "webhook-signature")
+    );
+
+    // The replay is stored, verified and linked, and logged as a delivery.
+    let out = Command::new(bin)
+        .env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(&store)
+        .args(["requests", "list", "--json"])
+        .output()
+        .unwrap();
+    let listed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1]["replay_of"], listed[0]["id"]);
+    assert_eq!(
+        listed[1]["signature"]["status"], "verified",
+        "{}",
+        listed[1]
+    );
+    let out = Command::new(bin)
+        .env_remove("WEBHOOK_DEV_STORE")
+        .arg("--store")
+        .arg(&store)
+        .args(["deliveries", "list", "--json"])
+        .output()
+        .unwrap();
+    let deliveries = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        deliveries.contains("\"status\":\"success\""),
+        "{deliveries}"
+    );
+    assert!(deliveries.contains("\"kind\":\"replay\""), "{deliveries}");
+}
