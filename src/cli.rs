@@ -71,6 +71,16 @@ pub enum Command {
         /// A HAR file, a fixture, or a JSON array of fixtures.
         file: PathBuf,
     },
+    /// What changed between two stored requests: JSON paths, body and header lines.
+    Diff {
+        /// The older request id (a unique prefix is enough).
+        old: String,
+        /// The newer request id.
+        new: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the signature and schema of a stored request or fixture offline.
     Verify {
         /// A request id (a unique prefix is enough) or a fixture file.

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod content;
 pub mod delivery;
 pub mod diff;
 pub mod engine;
@@ -56,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             },
         ),
         Command::Import { file } => commands::export::import(&cli.store, &file).await,
+        Command::Diff { old, new, json } => commands::diff::run(&cli.store, &old, &new, json),
         Command::Verify {
             source,
             profile,

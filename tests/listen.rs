@@ -389,6 +389,15 @@ async fn gzip_bodies_are_forwarded_untouched() {
             .as_ref(),
         gz.as_slice()
     );
+    let shown = cli(&server.store_dir)
+        .args(["requests", "show", &stored[0].id])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        shown.contains("(gzip: ") && shown.contains(r#"{"type":"task.completed"}"#),
+        "decoded for display:\n{shown}"
+    );
 }
 
 #[tokio::test]

@@ -513,3 +513,67 @@ async fn the_replay_command_exits_non_zero_when_an_answer_is_not_2xx() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
 }
+
+#[tokio::test]
+async fn diff_shows_the_changed_json_paths_and_lines() {
+    let mut server = Setup::default().start().await;
+    send(
+        server.addr,
+        "POST",
+        "/r",
+        &[("X-Attempt", b"1")],
+        br#"{"type":"report.delivered","data":{"is_critical":false}}"#,
+    )
+    .await;
+    send(
+        server.addr,
+        "POST",
+        "/r",
+        &[("X-Attempt", b"2")],
+        br#"{"type":"report.delivered","data":{"is_critical":true,"note":"x"}}"#,
+    )
+    .await;
+    server.requests_done(2).await;
+    let ids: Vec<String> = server
+        .reader()
+        .list(None)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let (_reader, dir) = server.shutdown().await;
+    let store = dir.path().join("store");
+
+    let out = cli(&store)
+        .args(["diff", &ids[0], &ids[1]])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for part in [
+        "data.is_critical: false -> true",
+        "+ data.note: \"x\"",
+        "-x-attempt: 1",
+        "+x-attempt: 2",
+    ] {
+        assert!(text.contains(part), "{part} missing from\n{text}");
+    }
+    let same = cli(&store)
+        .args(["diff", &ids[0], &ids[0]])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(same.stdout).unwrap(), "no differences\n");
+    let json = cli(&store)
+        .args(["diff", &ids[0], &ids[1], "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        json["json"][0],
+        serde_json::json!({"path": "data.is_critical", "kind": "changed", "old": false, "new": true})
+    );
+}

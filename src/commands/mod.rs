@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod deliveries;
+pub mod diff;
 pub mod export;
 pub mod inspect;
 pub mod listen;

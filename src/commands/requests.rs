@@ -55,7 +55,7 @@ pub fn human_detail(stored: &StoredRequest) -> String {
         text.push_str(&format!("{}: {}\n", name, inert_bytes(value, false)));
     }
     text.push('\n');
-    text.push_str(&body_text(&stored.body));
+    text.push_str(&body_text(&stored.headers, &stored.body));
     let reason = s.signature.reason.as_deref().unwrap_or("");
     text.push_str(&format!(
         "\nsignature: {} {}\n",
@@ -80,26 +80,32 @@ pub fn human_detail(stored: &StoredRequest) -> String {
             text.push_str(&format!("{}: {}\n", name, inert_bytes(value, false)));
         }
         text.push('\n');
-        text.push_str(&body_text(&response.body));
+        text.push_str(&body_text(&response.headers, &response.body));
     }
     text
 }
 
-fn body_text(body: &[u8]) -> String {
+fn body_text(headers: &[(String, Vec<u8>)], body: &[u8]) -> String {
     if body.is_empty() {
         return "(empty body)\n".into();
     }
-    match std::str::from_utf8(body) {
-        Ok(text) => {
-            let mut text = inert_bytes(text.as_bytes(), true);
+    let decoded = crate::content::decode(headers, body);
+    let mut text = decoded
+        .note
+        .as_ref()
+        .map(|note| format!("({note})\n"))
+        .unwrap_or_default();
+    match std::str::from_utf8(&decoded.bytes) {
+        Ok(body) => {
+            text.push_str(&inert_bytes(body.as_bytes(), true));
             if !text.ends_with('\n') {
                 text.push('\n');
             }
-            text
         }
-        Err(_) => format!(
+        Err(_) => text.push_str(&format!(
             "({} of binary data; `requests show --json` has it as base64)\n",
-            human_size(body.len() as u64)
-        ),
+            human_size(decoded.bytes.len() as u64)
+        )),
     }
+    text
 }

@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 /// Migrations, oldest first; migration `i` moves the store from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
-    // 1: captured requests, with the answer each got (written once it is known).
+    // 1: captured requests, with the answer each got (written once it is known). The small
+    // columns come first and the blobs last, so listing never reads through a body's pages.
     "CREATE TABLE requests (
         seq           INTEGER PRIMARY KEY,
         id            TEXT NOT NULL UNIQUE,
@@ -12,8 +13,6 @@ const MIGRATIONS: &[&str] = &[
         peer          TEXT,
         method        TEXT NOT NULL,
         path          TEXT NOT NULL,
-        headers       BLOB NOT NULL,
-        body          BLOB NOT NULL,
         size          INTEGER NOT NULL,
         event_type    TEXT,
         sig_status    TEXT NOT NULL,
@@ -21,12 +20,15 @@ const MIGRATIONS: &[&str] = &[
         sig_reason    TEXT,
         replay_of     TEXT,
         resp_status   INTEGER,
-        resp_headers  BLOB,
-        resp_body     BLOB,
         fwd_target    TEXT,
         fwd_status    INTEGER,
         fwd_duration_ms REAL,
-        fwd_error     TEXT
+        fwd_error     TEXT,
+        schema_report TEXT,
+        headers       BLOB NOT NULL,
+        body          BLOB NOT NULL,
+        resp_headers  BLOB,
+        resp_body     BLOB
     );",
     // 2: deliveries made by trigger and replay.
     "CREATE TABLE deliveries (
@@ -44,8 +46,6 @@ const MIGRATIONS: &[&str] = &[
         request_id    TEXT,
         source_id     TEXT
     );",
-    // 3: schema findings (JSON of checks::SchemaReport).
-    "ALTER TABLE requests ADD COLUMN schema_report TEXT;",
 ];
 
 /// The schema version this build writes.

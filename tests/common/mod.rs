@@ -148,7 +148,7 @@ impl Default for Setup {
             forward: None,
             timeout: Duration::from_secs(5),
             limits: Limits {
-                header_timeout: Duration::from_secs(2),
+                header_timeout: Duration::from_secs(10),
                 shutdown_grace: Duration::from_secs(5),
                 ..Limits::default()
             },
@@ -293,7 +293,7 @@ pub async fn send_raw(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
     tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut out))
         .await
         .expect("an answer within 15 s")
-        .unwrap();
+        .unwrap_or_else(|err| panic!("reading the answer failed after {} bytes: {err}", out.len()));
     out
 }
 
