@@ -32,6 +32,20 @@ pub mod tui;
 
 use cli::{Cli, Command};
 
+/// The runtime for a command. `listen` without the inspector keeps every request on one thread:
+/// on the 2-core benchmark machine that measured faster than a multi-threaded runtime, which
+/// pays for cross-thread wake-ups on every request (see README, "Speed"). The inspector needs the
+/// multi-threaded runtime: it suspends for `$EDITOR` with `block_in_place`.
+pub fn runtime(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match &cli.command {
+        Command::Listen(args) if !commands::listen::opens_inspector(args) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

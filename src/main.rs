@@ -11,10 +11,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match webhook_dev::runtime(&cli) {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("webhook-dev: cannot start the runtime: {err}");

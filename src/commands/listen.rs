@@ -16,6 +16,11 @@ use crate::forward::Forwarder;
 use crate::output::{self, Mode};
 use crate::store::Store;
 
+/// Whether `listen` opens the inspector: on a terminal, unless `--json` or `--no-tui`.
+pub fn opens_inspector(args: &ListenArgs) -> bool {
+    !args.json && !args.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
 /// Runs `listen` until Ctrl-C (or SIGTERM).
 pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let relay = super::relay::listener_config(&args)?;
@@ -29,10 +34,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     } else {
         Mode::human_for_stdout()
     };
-    let use_tui = !args.json
-        && !args.no_tui
-        && std::io::stdout().is_terminal()
-        && std::io::stdin().is_terminal();
+    let use_tui = opens_inspector(&args);
     let (events, receiver) = mpsc::unbounded_channel();
     let mut receiver = Some(receiver);
     let printer = if use_tui {
