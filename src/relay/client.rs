@@ -17,10 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng as _;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -38,6 +37,7 @@ use super::token::{check_channel, Token};
 use super::{tls, RelayState};
 use crate::engine::{Engine, EngineEvent, RequestHead};
 use crate::model::RecordedResponse;
+use crate::store::StoreReader;
 
 /// A relay address: `ws://host[:port]/CHANNEL` or `wss://...`; `http(s)://` is taken to mean the
 /// same host (what providers are given), so either can be pasted.
@@ -352,7 +352,7 @@ struct ListenerInner {
     engine: Arc<Engine>,
     max_body: usize,
     claims: Mutex<Claims>,
-    lookup: Mutex<Option<Connection>>,
+    lookup: Mutex<Option<StoreReader>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -490,34 +490,10 @@ impl Listener {
         let found = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let mut lookup = lock(&inner.lookup);
             if lookup.is_none() {
-                let path = crate::store::db_path(inner.engine.store().dir());
-                let conn = Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(Duration::from_secs(5))?;
-                *lookup = Some(conn);
+                *lookup = Some(StoreReader::open(inner.engine.store().dir())?);
             }
-            let conn = lookup.as_ref().expect("opened above");
-            let row = conn
-                .prepare_cached(
-                    "SELECT resp_status, resp_headers, resp_body FROM requests WHERE id = ?1",
-                )?
-                .query_row(params![id], |row| {
-                    Ok((
-                        row.get::<_, Option<u16>>(0)?,
-                        row.get::<_, Option<Vec<u8>>>(1)?,
-                        row.get::<_, Option<Vec<u8>>>(2)?,
-                    ))
-                })
-                .optional()?;
-            Ok(row.map(|(status, headers, body)| {
-                status.map(|status| RecordedResponse {
-                    status,
-                    headers: crate::store::decode_headers(&headers.unwrap_or_default()),
-                    body: Bytes::from(body.unwrap_or_default()),
-                })
-            }))
+            let reader = lookup.as_ref().expect("opened above");
+            Ok(reader.get_exact(&id)?.map(|stored| stored.response))
         })
         .await;
         match found {
@@ -885,7 +861,7 @@ mod tests {
         let big = RecordedResponse {
             status: 200,
             headers: vec![],
-            body: Bytes::from(vec![0u8; protocol::MAX_BODY_BYTES + 1]),
+            body: bytes::Bytes::from(vec![0u8; protocol::MAX_BODY_BYTES + 1]),
         };
         let fitted = fit(big);
         assert_eq!(fitted.status, 502);

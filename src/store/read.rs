@@ -123,17 +123,22 @@ impl StoreReader {
 
     /// The request with id `id`, or the one whose id starts with `id` when exactly one does.
     pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredRequest>> {
-        let full_id = match self.resolve_id(id)? {
-            Some(full) => full,
-            None => return Ok(None),
-        };
+        match self.resolve_id(id)? {
+            Some(full_id) => self.get_exact(&full_id),
+            None => Ok(None),
+        }
+    }
+
+    /// The request whose id is exactly `id` (one index look-up; no prefix matching).
+    pub fn get_exact(&self, full_id: &str) -> anyhow::Result<Option<StoredRequest>> {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, r.resp_status, r.resp_headers, r.resp_body
              FROM requests r WHERE r.id = ?1"
         );
         let stored = self
             .conn
-            .query_row(&sql, params![full_id], |row| {
+            .prepare_cached(&sql)?
+            .query_row(params![full_id], |row| {
                 let response_status: Option<u16> = row.get(18)?;
                 let response = match response_status {
                     Some(status) => Some(RecordedResponse {
