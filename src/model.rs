@@ -71,6 +71,24 @@ impl RecordedResponse {
         }
     }
 
+    /// The hyper response for this answer; headers hyper cannot carry are left out.
+    pub fn into_hyper(self) -> hyper::Response<http_body_util::Full<Bytes>> {
+        use hyper::header::{HeaderName, HeaderValue};
+        let mut response = hyper::Response::new(http_body_util::Full::new(self.body));
+        *response.status_mut() =
+            hyper::StatusCode::from_u16(self.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+        let headers = response.headers_mut();
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(&value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        response
+    }
+
     /// A JSON answer that webhook-dev gives on its own behalf.
     pub fn json(status: u16, body: impl Into<Bytes>) -> Self {
         Self {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::header::HeaderValue;
+use hyper::{Request, Response};
 
 use crate::engine::{Engine, RequestHead};
 use crate::model::RecordedResponse;
@@ -99,19 +99,11 @@ fn too_large(limits: Limits) -> RecordedResponse {
 
 /// Builds the hyper response; `close` asks the client to open a new connection afterwards.
 fn into_hyper(answer: RecordedResponse, close: bool) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(answer.body));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = response.headers_mut();
-    for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(&value),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    let mut response = answer.into_hyper();
     if close {
-        headers.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

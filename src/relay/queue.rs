@@ -6,7 +6,7 @@
 //! crash only means the listener sees that request again, and drops it as a duplicate.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -99,20 +99,7 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version > MIGRATIONS.len() {
-        anyhow::bail!(
-            "the relay queue has schema version {version}, newer than this webhook-dev understands ({}); upgrade webhook-dev",
-            MIGRATIONS.len()
-        );
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
+    crate::store::migrate_with(conn, MIGRATIONS, "the relay queue")
 }
 
 impl Queue {
@@ -264,14 +251,7 @@ impl Queue {
 }
 
 fn run_writer(mut conn: Connection, jobs: Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
-        }
+    while let Some(batch) = crate::store::next_batch(&jobs, MAX_BATCH) {
         commit_batch(&mut conn, batch);
     }
 }

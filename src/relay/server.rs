@@ -25,7 +25,7 @@ use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -681,7 +681,7 @@ impl Relay {
         };
         match outcome {
             // The listener stored it: nothing for the relay to keep.
-            Outcome::Answered(answer) => into_hyper(answer),
+            Outcome::Answered(answer) => answer.into_hyper(),
             Outcome::Offline => match self.keep(&channel, seq, &id).await {
                 Ok(()) => self.offline_answer(&channel_name, &id),
                 Err(err) => not_queued(&err),
@@ -796,10 +796,7 @@ impl Relay {
             "channel": channel,
             "message": "no listener is connected; the request is queued and will be delivered when one connects",
         });
-        into_hyper(RecordedResponse::json(
-            self.inner.config.offline_status,
-            body.to_string(),
-        ))
+        RecordedResponse::json(self.inner.config.offline_status, body.to_string()).into_hyper()
     }
 
     /// Runs one listener's session over an upgraded WebSocket: the handshake, then delivery until
@@ -1283,7 +1280,7 @@ fn is_websocket_upgrade<B>(request: &Request<B>) -> bool {
 }
 
 fn plain(status: u16, message: &str) -> Response<Full<Bytes>> {
-    into_hyper(RecordedResponse::plain(status, message))
+    RecordedResponse::plain(status, message).into_hyper()
 }
 
 fn queue_full(channel: &str, max: usize) -> Response<Full<Bytes>> {
@@ -1300,21 +1297,6 @@ fn not_queued(err: &QueueError) -> Response<Full<Bytes>> {
         503,
         &format!("webhook-dev relay: the request could not be queued ({err}); it was not accepted, please retry"),
     )
-}
-
-fn into_hyper(answer: RecordedResponse) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(answer.body));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = response.headers_mut();
-    for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(&value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    response
 }
 
 /// Serves `listener` (plain HTTP, or HTTPS with `tls`) until `shutdown` resolves; then stops

@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 
 pub use codec::{decode_headers, encode_headers};
 pub use read::{StoreReader, StoredRequest};
+pub use schema::migrate_with;
+pub use writer::next_batch;
 
 use crate::checks::SchemaReport;
 use crate::delivery::Delivery;

@@ -48,18 +48,22 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
-/// The schema version this build writes.
-pub const CURRENT_VERSION: usize = MIGRATIONS.len();
-
-/// Brings the store up to [`CURRENT_VERSION`], refusing a store written by a newer build.
+/// Brings the store up to the newest schema, refusing a store written by a newer build.
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    migrate_with(conn, MIGRATIONS, "the store")
+}
+
+/// Applies `migrations` (oldest first, tracked in `PRAGMA user_version`) that `conn` lacks, each
+/// in its own transaction; refuses a database (named `what` in the error) from a newer build.
+pub fn migrate_with(conn: &mut Connection, migrations: &[&str], what: &str) -> anyhow::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version > CURRENT_VERSION {
+    if version > migrations.len() {
         anyhow::bail!(
-            "the store has schema version {version}, newer than this webhook-dev understands ({CURRENT_VERSION}); upgrade webhook-dev"
+            "{what} has schema version {version}, newer than this webhook-dev understands ({}); upgrade webhook-dev",
+            migrations.len()
         );
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (index, sql) in migrations.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index + 1)?;
@@ -80,13 +84,13 @@ mod tests {
         let v: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, CURRENT_VERSION);
+        assert_eq!(v, MIGRATIONS.len());
     }
 
     #[test]
     fn a_newer_store_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", CURRENT_VERSION + 1)
+        conn.pragma_update(None, "user_version", MIGRATIONS.len() + 1)
             .unwrap();
         let err = migrate(&mut conn).unwrap_err().to_string();
         assert!(err.contains("upgrade webhook-dev"), "{err}");

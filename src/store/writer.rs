@@ -41,16 +41,22 @@ pub(super) enum Op {
     SaveDelivery(Delivery),
 }
 
+/// Waits for the next job, then takes whatever else is already queued, up to `max`: one batch
+/// for one transaction. `None` once every sender is gone and the queue is empty.
+pub fn next_batch<T>(jobs: &Receiver<T>, max: usize) -> Option<Vec<T>> {
+    let mut batch = vec![jobs.recv().ok()?];
+    while batch.len() < max {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
+    Some(batch)
+}
+
 /// Runs until every sender is gone and the queue is empty.
 pub(super) fn run(mut conn: Connection, jobs: Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
-        }
+    while let Some(batch) = next_batch(&jobs, MAX_BATCH) {
         commit_batch(&mut conn, batch);
     }
 }
