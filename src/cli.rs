@@ -258,6 +258,9 @@ pub struct ListenArgs {
     /// Close connections that take longer than this to send a request head.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
     pub header_timeout: Duration,
+    /// Answer 408 to clients that take longer than this to send a body once its head arrived.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub body_timeout: Duration,
     /// `process`: a stored request survives webhook-dev being killed; `power`: also power loss (fsync).
     #[arg(long, value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,

@@ -31,28 +31,44 @@ impl Mode {
     }
 }
 
-/// Prints events until the channel closes, writing whatever has queued up in one go.
-pub async fn print_events(mut events: mpsc::UnboundedReceiver<EngineEvent>, mode: Mode) {
-    let mut text = String::new();
-    let mut batch = Vec::new();
-    while events.recv_many(&mut batch, 256).await > 0 {
-        text.clear();
-        for event in batch.drain(..) {
-            match mode {
-                Mode::Json => text.push_str(&event.to_json().to_string()),
-                Mode::Human { colour } => text.push_str(&human_event(&event, colour)),
+/// Prints events on a thread of its own until the channel closes, writing whatever has queued
+/// up in one go. A terminal paused with Ctrl-S, or a pipe nobody reads, then holds up only the
+/// printing, never the requests.
+pub fn spawn_printer(
+    mut events: mpsc::UnboundedReceiver<EngineEvent>,
+    mode: Mode,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("printer".into())
+        .spawn(move || {
+            let mut text = String::new();
+            while let Some(first) = events.blocking_recv() {
+                text.clear();
+                let mut next = Some(first);
+                let mut batched = 0;
+                while let Some(event) = next {
+                    batched += 1;
+                    match mode {
+                        Mode::Json => text.push_str(&event.to_json().to_string()),
+                        Mode::Human { colour } => text.push_str(&human_event(&event, colour)),
+                    }
+                    text.push('\n');
+                    next = if batched < 256 {
+                        events.try_recv().ok()
+                    } else {
+                        None
+                    };
+                }
+                let mut stdout = std::io::stdout().lock();
+                if stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+                {
+                    break;
+                }
             }
-            text.push('\n');
-        }
-        let mut stdout = std::io::stdout().lock();
-        if stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
-            break;
-        }
-    }
+        })
 }
 
 fn human_event(event: &EngineEvent, colour: bool) -> String {

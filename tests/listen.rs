@@ -514,3 +514,69 @@ async fn shutdown_finishes_forwards_in_flight_and_flushes_the_store() {
         "no longer accepting"
     );
 }
+
+#[tokio::test]
+async fn a_body_that_never_finishes_gets_408_and_nothing_is_stored() {
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let server = Setup {
+        limits: Limits {
+            body_timeout: Duration::from_millis(300),
+            ..Setup::default().limits
+        },
+        ..Setup::forwarding_to(handler.addr)
+    }
+    .start()
+    .await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"POST /stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer),
+    )
+    .await
+    .expect("answered and closed after the body timeout")
+    .unwrap();
+    let answer = parse_response(&answer).unwrap();
+    assert_eq!(answer.status, 408);
+    assert!(
+        answer.text().contains("did not arrive within 300 ms"),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(server.reader().count().unwrap(), 0);
+    assert!(handler.seen().is_empty());
+}
+
+#[tokio::test]
+async fn shutdown_is_not_held_up_by_a_stalled_client() {
+    let server = Setup {
+        limits: Limits {
+            shutdown_grace: Duration::from_millis(300),
+            ..Setup::default().limits
+        },
+        ..Setup::default()
+    }
+    .start()
+    .await;
+    let mut stalled = TcpStream::connect(server.addr).await.unwrap();
+    stalled
+        .write_all(b"POST /stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n01234")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let mut events = server.shutdown_keeping_events().await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        while events.recv().await.is_some() {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the stalled connection no longer holds the engine"
+    );
+}

@@ -20,6 +20,8 @@ pub struct Limits {
     pub max_body: usize,
     /// How long a client may take to send the request head.
     pub header_timeout: Duration,
+    /// How long a client may take to send the body once the head has arrived.
+    pub body_timeout: Duration,
     /// How long shutdown waits for requests in flight before dropping them.
     pub shutdown_grace: Duration,
 }
@@ -29,6 +31,7 @@ impl Default for Limits {
         Self {
             max_body: 10 * 1024 * 1024,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(35),
         }
     }
@@ -74,7 +77,21 @@ pub async fn capture(
             true,
         ));
     }
-    let body = match Limited::new(body, limits.max_body).collect().await {
+    let reading = tokio::time::timeout(
+        limits.body_timeout,
+        Limited::new(body, limits.max_body).collect(),
+    );
+    let Ok(read) = reading.await else {
+        let late = RecordedResponse::plain(
+            408,
+            format!(
+                "webhook-dev: the body did not arrive within {}; nothing was stored or forwarded",
+                crate::forward::humanize(limits.body_timeout)
+            ),
+        );
+        return Ok(into_hyper(late, true));
+    };
+    let body = match read {
         Ok(collected) => collected.to_bytes(),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return Ok(into_hyper(

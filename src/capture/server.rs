@@ -27,8 +27,10 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        while connections.try_join_next().is_some() {}
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -44,7 +46,7 @@ pub async fn serve(
         let engine = engine.clone();
         let service = service_fn(move |request| capture(engine.clone(), limits, peer, request));
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, "connection ended: {err}");
             }
@@ -60,4 +62,5 @@ pub async fn serve(
             limits.shutdown_grace
         );
     }
+    connections.shutdown().await;
 }

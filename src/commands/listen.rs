@@ -42,7 +42,8 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     } else {
         receiver
             .take()
-            .map(|receiver| tokio::spawn(output::print_events(receiver, mode)))
+            .map(|receiver| output::spawn_printer(receiver, mode))
+            .transpose()?
     };
     let checks = super::setup::checks(
         args.config.as_deref(),
@@ -71,6 +72,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let limits = Limits {
         max_body: args.max_body,
         header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
         shutdown_grace: args.timeout + Duration::from_secs(5),
     };
     let outcome = match receiver {
@@ -98,7 +100,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     };
     tokio::task::spawn_blocking(move || store.close()).await?;
     if let Some(printer) = printer {
-        let _ = printer.await;
+        let _ = tokio::task::spawn_blocking(move || printer.join()).await;
     }
     outcome
 }

@@ -149,6 +149,7 @@ impl Default for Setup {
             timeout: Duration::from_secs(5),
             limits: Limits {
                 header_timeout: Duration::from_secs(10),
+                body_timeout: Duration::from_secs(10),
                 shutdown_grace: Duration::from_secs(5),
                 ..Limits::default()
             },
@@ -223,6 +224,14 @@ impl Listening {
             }
         }
         got
+    }
+
+    /// Shuts down (see [`Listening::shutdown`]) and hands back the engine's event channel.
+    pub async fn shutdown_keeping_events(mut self) -> mpsc::UnboundedReceiver<EngineEvent> {
+        let (_, events) = mpsc::unbounded_channel();
+        let events = std::mem::replace(&mut self.events, events);
+        self.shutdown().await;
+        events
     }
 
     /// Stops accepting, waits for requests in flight, flushes the store.
