@@ -54,7 +54,11 @@ pub struct SchemaReport {
 
 /// The findings for one request before it is forwarded.
 #[derive(Clone, Debug)]
-pub struct Findings {
+pub struct Findings<'a> {
+    /// The route the request took, if any.
+    pub route: Option<&'a Route>,
+    /// The profile that applies: the route's, else the one its headers reveal.
+    pub profile: Option<&'a Profile>,
     /// The signature verdict.
     pub signature: Verdict,
     /// The event type, when a profile names it.
@@ -81,13 +85,7 @@ impl Checks {
     pub fn new(catalog: Catalog, mut routes: Vec<Route>) -> anyhow::Result<Checks> {
         for route in &routes {
             if let Some(name) = &route.profile {
-                if catalog.get(name).is_none() {
-                    let known: Vec<&str> = catalog.profiles().map(|p| p.name.as_str()).collect();
-                    anyhow::bail!(
-                        "unknown profile {name:?}; known profiles: {}",
-                        known.join(", ")
-                    );
-                }
+                catalog.require(name)?;
             }
         }
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.trim_end_matches('/').len()));
@@ -116,7 +114,13 @@ impl Checks {
     }
 
     /// Verifies the signature and finds the event type and schema problems of a request.
-    pub fn examine(&self, path: &str, headers: &Headers, body: &[u8], now_unix: i64) -> Findings {
+    pub fn examine(
+        &self,
+        path: &str,
+        headers: &Headers,
+        body: &[u8],
+        now_unix: i64,
+    ) -> Findings<'_> {
         let route = self.route_for(path);
         let profile = self.profile_for(route, headers);
         let signature = match (route, profile) {
@@ -141,9 +145,9 @@ impl Checks {
             },
             _ => signature::unchecked(headers),
         };
-        let event_type = profile.and_then(|p| p.event_type(headers, body));
-        let schema = profile.and_then(|p| {
-            let check = p.check_event(headers, body);
+        let check = profile.map(|p| (p, p.check_event(headers, body)));
+        let event_type = check.as_ref().and_then(|(_, c)| c.event.clone());
+        let schema = check.and_then(|(p, check)| {
             let known = check.event.as_deref().is_some_and(|e| p.event(e).is_some());
             known.then(|| SchemaReport {
                 event: check.event,
@@ -152,26 +156,22 @@ impl Checks {
             })
         });
         Findings {
+            route,
+            profile,
             signature,
             event_type,
             schema,
         }
     }
+}
 
-    /// What is wrong with the handler's answer to an event the provider reads the answer of.
-    pub fn examine_answer(
-        &self,
-        path: &str,
-        headers: &Headers,
-        event: &str,
-        status: u16,
-        answer: &[u8],
-    ) -> Vec<String> {
-        let Some(profile) = self.profile_for(self.route_for(path), headers) else {
-            return Vec::new();
-        };
-        match profile.event(event) {
-            Some(spec) if spec.synchronous => profile.check_answer(event, status, answer).problems,
+impl Findings<'_> {
+    /// What is wrong with the handler's answer to `event`, when the provider reads the answer.
+    pub fn answer_problems(&self, event: &str, status: u16, answer: &[u8]) -> Vec<String> {
+        match self.profile {
+            Some(profile) if profile.event(event).is_some_and(|spec| spec.synchronous) => {
+                profile.check_answer(event, status, answer).problems
+            }
             _ => Vec::new(),
         }
     }

@@ -128,7 +128,7 @@ pub struct InspectArgs {
     pub profile: Option<String>,
     /// The signing secret for R: a literal, env:VAR or file:PATH.
     #[arg(long, value_name = "SECRET")]
-    pub secret: Option<String>,
+    pub secret: Option<SecretSpec>,
     /// Routes by path prefix (profile, secret) from a TOML file, as for `listen`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

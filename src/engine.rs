@@ -66,7 +66,8 @@ impl EngineEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FixedAnswer {
     status: u16,
-    body: Option<String>,
+    /// The body and its content type, decided once; `None` for the default JSON naming the id.
+    body: Option<(Bytes, &'static [u8])>,
 }
 
 impl Default for FixedAnswer {
@@ -83,7 +84,7 @@ impl std::str::FromStr for FixedAnswer {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (status, body) = match s.split_once(':') {
-            Some((status, body)) => (status, Some(body.to_string())),
+            Some((status, body)) => (status, Some(body)),
             None => (s, None),
         };
         let status: u16 = status
@@ -94,6 +95,15 @@ impl std::str::FromStr for FixedAnswer {
             .ok_or_else(|| {
                 format!("{s:?} is not STATUS or STATUS:BODY (e.g. 202 or '200:{{\"ok\":true}}')")
             })?;
+        let body = body.map(|body| {
+            let content_type: &'static [u8] =
+                if serde_json::from_str::<serde_json::Value>(body).is_ok() {
+                    b"application/json"
+                } else {
+                    b"text/plain; charset=utf-8"
+                };
+            (Bytes::from(body.to_string()), content_type)
+        });
         Ok(Self { status, body })
     }
 }
@@ -106,13 +116,10 @@ impl FixedAnswer {
                 self.status,
                 serde_json::json!({"ok": true, "id": id}).to_string(),
             ),
-            Some(body) if serde_json::from_str::<serde_json::Value>(body).is_ok() => {
-                RecordedResponse::json(self.status, body.clone())
-            }
-            Some(body) => RecordedResponse {
+            Some((body, content_type)) => RecordedResponse {
                 status: self.status,
-                headers: vec![("content-type".into(), b"text/plain; charset=utf-8".to_vec())],
-                body: Bytes::from(body.clone()),
+                headers: vec![("content-type".into(), content_type.to_vec())],
+                body: body.clone(),
             },
         }
     }
@@ -233,7 +240,7 @@ impl Engine {
     /// request from being accepted.
     pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, StoreError> {
         let request = self.capture(head, body);
-        let findings = self.config.checks.examine(
+        let mut findings = self.config.checks.examine(
             &request.path,
             &request.headers,
             &request.body,
@@ -245,10 +252,8 @@ impl Engine {
             findings.event_type.clone(),
             findings.schema.as_ref(),
         );
-        let forwarder = self
-            .config
-            .checks
-            .route_for(&request.path)
+        let forwarder = findings
+            .route
             .and_then(|route| route.forwarder.as_ref())
             .or(self.config.forwarder.as_ref());
         let (stored, forwarded) = match forwarder {
@@ -266,16 +271,11 @@ impl Engine {
             Some(Forwarded { response, outcome }) => (response, Some(outcome)),
             None => (self.config.respond.answer(&request.id), None),
         };
-        let mut schema = findings.schema;
+        let mut schema = findings.schema.take();
         if let (Some(report), Some(outcome)) = (schema.as_mut(), forward.as_ref()) {
             if let (Some(event), None) = (report.event.as_deref(), outcome.error.as_ref()) {
-                report.answer_problems = self.config.checks.examine_answer(
-                    &request.path,
-                    &request.headers,
-                    event,
-                    response.status,
-                    &response.body,
-                );
+                report.answer_problems =
+                    findings.answer_problems(event, response.status, &response.body);
             }
         }
         let exchange = Exchange {
@@ -292,7 +292,11 @@ impl Engine {
 
     /// Records a request that was refused before its body was read (e.g. too large), so the
     /// developer still sees it, and returns the refusal.
-    pub async fn refuse(&self, head: RequestHead, response: RecordedResponse) -> RecordedResponse {
+    pub async fn refuse(
+        &self,
+        head: RequestHead,
+        response: RecordedResponse,
+    ) -> Result<RecordedResponse, StoreError> {
         let request = self.capture(head, Bytes::new());
         let mut signature = signature::unchecked(&request.headers);
         signature.reason = Some(format!(
@@ -305,6 +309,7 @@ impl Engine {
             .await
         {
             tracing::error!(id = %request.id, "refused request not stored: {err}");
+            return Err(err);
         }
         self.finish(Exchange {
             request,
@@ -314,7 +319,7 @@ impl Engine {
             response: response.clone(),
             schema: None,
         });
-        response
+        Ok(response)
     }
 
     /// Queues the answer for the store and, once it is committed, tells consumers.

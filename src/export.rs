@@ -2,6 +2,7 @@
 
 use base64::Engine as _;
 
+use crate::fixture::{is_secret_header, REDACTED};
 use crate::forward::end_to_end_headers;
 use crate::store::StoredRequest;
 
@@ -22,8 +23,8 @@ fn is_plain_text(bytes: &[u8]) -> bool {
 /// A curl command that sends the stored request to `base_url` (e.g. `http://localhost:3000`):
 /// same method, path, headers (less Host, Content-Length and hop-by-hop headers) and body bytes.
 /// Binary or control-character bodies travel as base64 through `base64 -d`, so the command is
-/// safe to print.
-pub fn curl_command(stored: &StoredRequest, base_url: &str) -> String {
+/// safe to print. With `redact`, credential headers carry [`REDACTED`] instead of their value.
+pub fn curl_command(stored: &StoredRequest, base_url: &str, redact: bool) -> String {
     let url = format!("{}{}", base_url.trim_end_matches('/'), stored.summary.path);
     let mut parts = vec!["curl".to_string(), "-sS".to_string()];
     parts.push("-X".into());
@@ -33,11 +34,14 @@ pub fn curl_command(stored: &StoredRequest, base_url: &str) -> String {
         if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
             continue;
         }
-        let value = String::from_utf8_lossy(&value);
-        let value: String = value
-            .chars()
-            .filter(|c| !c.is_control() || *c == '\t')
-            .collect();
+        let value: String = if redact && is_secret_header(&name) {
+            REDACTED.to_string()
+        } else {
+            String::from_utf8_lossy(&value)
+                .chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .collect()
+        };
         parts.push("-H".into());
         parts.push(shell_quote(&format!("{name}: {value}")));
     }
@@ -101,7 +105,7 @@ mod tests {
 
     #[test]
     fn text_bodies_are_quoted_inline() {
-        let cmd = curl_command(&stored(b"{\"a\":\"b'c\"}"), "http://localhost:3000/");
+        let cmd = curl_command(&stored(b"{\"a\":\"b'c\"}"), "http://localhost:3000/", false);
         assert_eq!(
             cmd,
             r#"curl -sS -X POST 'http://localhost:3000/hooks?a=1' -H 'content-type: application/json' -H 'x-note: it'\''s' --data-binary '{"a":"b'\''c"}'"#
@@ -109,8 +113,20 @@ mod tests {
     }
 
     #[test]
+    fn credentials_are_redacted_even_with_odd_bytes() {
+        let mut request = stored(b"{}");
+        request
+            .headers
+            .push(("authorization".into(), b"Bearer sk_live_1\xc2\x85".to_vec()));
+        let cmd = curl_command(&request, "http://h:1", true);
+        assert!(cmd.contains("'authorization: <redacted>'"), "{cmd}");
+        assert!(!cmd.contains("sk_live"), "{cmd}");
+        assert!(curl_command(&request, "http://h:1", false).contains("sk_live_1"));
+    }
+
+    #[test]
     fn binary_and_hostile_bodies_go_through_base64() {
-        let cmd = curl_command(&stored(b"\x1b]0;pwned\x07"), "http://h:1");
+        let cmd = curl_command(&stored(b"\x1b]0;pwned\x07"), "http://h:1", false);
         assert!(
             cmd.starts_with("printf %s 'G10wO3B3bmVkBw==' | base64 -d | curl"),
             "{cmd}"

@@ -159,10 +159,15 @@ impl Forwarder {
     }
 
     fn build(&self, request: &CapturedRequest, url: &str) -> anyhow::Result<Request<Full<Bytes>>> {
-        let mut builder = Request::builder()
-            .method(request.method.as_bytes())
-            .uri(url);
-        let headers = builder.headers_mut().expect("a fresh builder has headers");
+        let method = hyper::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| anyhow::anyhow!("{:?} is not an HTTP method", request.method))?;
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{url:?} is not a URL that can be sent: {e}"))?;
+        let mut outgoing = Request::new(Full::new(request.body.clone()));
+        *outgoing.method_mut() = method;
+        *outgoing.uri_mut() = uri;
+        let headers = outgoing.headers_mut();
         let mut original_host = None;
         let mut forwarded_for = None;
         let mut forwarded_proto = None;
@@ -198,7 +203,7 @@ impl Forwarder {
         if let Some(host) = original_host {
             headers.insert("x-forwarded-host", HeaderValue::from_bytes(&host)?);
         }
-        Ok(builder.body(Full::new(request.body.clone()))?)
+        Ok(outgoing)
     }
 }
 
@@ -237,6 +242,30 @@ pub fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_request_that_cannot_be_sent_is_a_502_not_a_panic() {
+        let forwarder = Forwarder::new("127.0.0.1:9".parse().unwrap(), Duration::from_secs(1));
+        for (method, path) in [("", "/ok"), ("GET", "/a b"), ("P\u{1b}ST", "/x")] {
+            let request = CapturedRequest {
+                id: "req_1".into(),
+                received_at: chrono::Utc::now(),
+                peer: None,
+                method: method.into(),
+                path: path.into(),
+                headers: vec![],
+                body: Bytes::new(),
+                replay_of: None,
+            };
+            let forwarded = forwarder.forward(&request).await;
+            assert_eq!(forwarded.response.status, 502);
+            let error = forwarded.outcome.error.unwrap();
+            assert!(
+                error.contains("not an HTTP method") || error.contains("not a URL"),
+                "{error}"
+            );
+        }
+    }
 
     #[test]
     fn hop_by_hop_and_connection_named_headers_are_dropped() {

@@ -83,14 +83,7 @@ impl Source {
     /// Where the original was forwarded (the target without the request path), if it was.
     pub fn original_target(&self) -> Option<String> {
         match self {
-            Source::Stored(s) => {
-                let url = s.forward_target.as_deref()?;
-                Some(
-                    url.strip_suffix(s.summary.path.as_str())
-                        .unwrap_or(url)
-                        .to_string(),
-                )
-            }
+            Source::Stored(s) => s.forward_base(),
             Source::Fixture(..) => None,
         }
     }
@@ -225,6 +218,9 @@ pub fn delivery_for(
 }
 
 /// Replays every source `times` times, at most `concurrency` at once; results in completion order.
+/// Every source is read (and test-signed) before anything is sent; a re-signed request is signed
+/// when its turn comes, so its timestamp is fresh however long the queue; one failure does not
+/// stop the others.
 pub async fn replay(
     store: &Store,
     sources: Vec<Source>,
@@ -242,6 +238,10 @@ pub async fn replay(
                 source.label()
             ),
         };
+        let (mut head, body) = source.request()?;
+        if let Some(resigner) = &options.resign {
+            resigner.apply(&mut head.headers, &body, Utc::now().timestamp())?;
+        }
         for _ in 0..options.times.max(1) {
             plan.push((source.clone(), target.clone()));
         }
@@ -268,17 +268,18 @@ pub async fn replay(
                 ))
             })
             .clone();
-        let (mut head, body) = source.request()?;
-        if let Some(resigner) = &options.resign {
-            resigner.apply(&mut head.headers, &body, Utc::now().timestamp())?;
-        }
         let permits = permits.clone();
         let store = store.clone();
+        let resigner = options.resign.clone();
         tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .expect("the semaphore stays open");
+            let (mut head, body) = source.request()?;
+            if let Some(resigner) = &resigner {
+                resigner.apply(&mut head.headers, &body, Utc::now().timestamp())?;
+            }
             let exchange = engine.process(head, body).await?;
             let delivery = delivery_for(
                 &exchange,
@@ -296,8 +297,22 @@ pub async fn replay(
         });
     }
     let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        outcomes.push(joined??);
+        match joined {
+            Ok(Ok(outcome)) => outcomes.push(outcome),
+            Ok(Err(err)) => failures.push(format!("{err:#}")),
+            Err(err) => failures.push(err.to_string()),
+        }
+    }
+    if !failures.is_empty() {
+        anyhow::bail!(
+            "{} of {} replays could not be made (the other {} were sent and stored): {}",
+            failures.len(),
+            failures.len() + outcomes.len(),
+            outcomes.len(),
+            failures.join("; ")
+        );
     }
     Ok(outcomes)
 }

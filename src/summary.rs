@@ -46,11 +46,16 @@ pub struct ForwardSummary {
     pub error: Option<String>,
 }
 
+/// Milliseconds as shown everywhere: to the microsecond.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 impl From<&ForwardOutcome> for ForwardSummary {
     fn from(f: &ForwardOutcome) -> Self {
         Self {
             status: f.status,
-            duration_ms: (f.duration_ms * 1000.0).round() / 1000.0,
+            duration_ms: round_ms(f.duration_ms),
             error: f.error.clone(),
         }
     }

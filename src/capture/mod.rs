@@ -4,5 +4,5 @@
 mod request;
 mod server;
 
-pub use request::Limits;
+pub use request::{too_large, Limits};
 pub use server::serve;

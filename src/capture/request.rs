@@ -72,10 +72,7 @@ pub async fn capture(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limits.max_body as u64) {
-        return Ok(into_hyper(
-            engine.refuse(head, too_large(limits)).await,
-            true,
-        ));
+        return Ok(refuse(&engine, head, limits.max_body).await);
     }
     let reading = tokio::time::timeout(
         limits.body_timeout,
@@ -94,23 +91,32 @@ pub async fn capture(
     let body = match read {
         Ok(collected) => collected.to_bytes(),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            return Ok(into_hyper(
-                engine.refuse(head, too_large(limits)).await,
-                true,
-            ));
+            return Ok(refuse(&engine, head, limits.max_body).await);
         }
         Err(err) => return Err(BodyBroken(err.to_string())),
     };
     Ok(into_hyper(engine.handle(head, body).await, false))
 }
 
-fn too_large(limits: Limits) -> RecordedResponse {
+/// The 413 answer for a body over `max_body` bytes.
+pub fn too_large(max_body: usize) -> RecordedResponse {
     RecordedResponse::plain(
         413,
         format!(
-            "webhook-dev: the request body is larger than --max-body ({} bytes); it was recorded without its body and not forwarded",
-            limits.max_body
+            "webhook-dev: the request body is larger than --max-body ({max_body} bytes); it was recorded without its body and not forwarded"
         ),
+    )
+}
+
+/// Records a refused request and gives the refusal; the sender gets it even if recording failed.
+async fn refuse(engine: &Engine, head: RequestHead, max_body: usize) -> Response<Full<Bytes>> {
+    let refusal = too_large(max_body);
+    into_hyper(
+        engine
+            .refuse(head, refusal.clone())
+            .await
+            .unwrap_or(refusal),
+        true,
     )
 }
 

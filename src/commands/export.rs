@@ -68,12 +68,12 @@ pub fn export(store_dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
         ExportFormat::Curl => {
             let mut lines = String::new();
             for s in &stored {
-                let base = args.to.clone().unwrap_or_else(|| default_curl_base(s));
-                let mut command = curl_command(s, &base);
-                if redact {
-                    command = redact_curl(s, command);
-                }
-                lines.push_str(&command);
+                let base = args
+                    .to
+                    .clone()
+                    .or_else(|| s.forward_base())
+                    .unwrap_or_else(|| "http://localhost:3000".into());
+                lines.push_str(&curl_command(s, &base, redact));
                 lines.push('\n');
             }
             lines
@@ -85,34 +85,6 @@ pub fn export(store_dir: &Path, args: ExportArgs) -> anyhow::Result<()> {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(())
-}
-
-fn default_curl_base(stored: &StoredRequest) -> String {
-    stored
-        .forward_target
-        .as_deref()
-        .map(|url| {
-            url.strip_suffix(stored.summary.path.as_str())
-                .unwrap_or(url)
-                .to_string()
-        })
-        .unwrap_or_else(|| "http://localhost:3000".into())
-}
-
-fn redact_curl(stored: &StoredRequest, mut command: String) -> String {
-    let fixture = Fixture::from_stored(stored).redacted();
-    for (name, value) in stored
-        .headers
-        .iter()
-        .filter(|(n, _)| fixture.redacted.contains(n))
-    {
-        let value = String::from_utf8_lossy(value);
-        command = command.replace(
-            &crate::export::shell_quote(&format!("{name}: {value}")),
-            &crate::export::shell_quote(&format!("{name}: {}", crate::fixture::REDACTED)),
-        );
-    }
-    command
 }
 
 /// Reads a HAR file or fixture(s) and stores each request; prints the new ids.

@@ -19,13 +19,7 @@ pub fn run(name: Option<&str>) -> anyhow::Result<()> {
             )?;
         }
         Some(name) => {
-            let profile = catalog.get(name).ok_or_else(|| {
-                let known: Vec<&str> = catalog.profiles().map(|p| p.name.as_str()).collect();
-                anyhow::anyhow!(
-                    "unknown profile {name:?}; known profiles: {}",
-                    known.join(", ")
-                )
-            })?;
+            let profile = catalog.require(name)?;
             write!(out, "{}", profile.describe())?;
         }
     }

@@ -26,9 +26,7 @@ pub fn resigner_for(
             anyhow::anyhow!("--resign needs a profile: none was recorded for these requests, so pass --profile NAME")
         })?,
     };
-    let profile = catalog
-        .get(&name)
-        .ok_or_else(|| anyhow::anyhow!("unknown profile {name:?} (see `webhook-dev profiles`)"))?;
+    let profile = catalog.require(&name)?;
     let secret = secret.ok_or_else(|| {
         anyhow::anyhow!("--resign needs --secret (a literal, env:VAR or file:PATH)")
     })?;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::RequestsCommand;
-use crate::inert::inert_bytes;
+use crate::inert::{inert, inert_bytes};
 use crate::output::{human_line, human_size, Mode};
 use crate::store::{StoreReader, StoredRequest};
 
@@ -46,17 +46,21 @@ pub fn human_detail(stored: &StoredRequest) -> String {
     let s = &stored.summary;
     let mut text = format!(
         "{}  {}\n{} {}\n",
-        s.id,
-        s.received_at,
-        s.method,
-        inert_bytes(s.path.as_bytes(), false)
+        inert(&s.id, false),
+        inert(&s.received_at, false),
+        inert(&s.method, false),
+        inert(&s.path, false)
     );
     for (name, value) in &stored.headers {
-        text.push_str(&format!("{}: {}\n", name, inert_bytes(value, false)));
+        text.push_str(&format!(
+            "{}: {}\n",
+            inert(name, false),
+            inert_bytes(value, false)
+        ));
     }
     text.push('\n');
     text.push_str(&body_text(&stored.headers, &stored.body));
-    let reason = s.signature.reason.as_deref().unwrap_or("");
+    let reason = inert(s.signature.reason.as_deref().unwrap_or(""), false);
     text.push_str(&format!(
         "\nsignature: {} {}\n",
         s.signature.status.as_str(),
@@ -69,7 +73,7 @@ pub fn human_detail(stored: &StoredRequest) -> String {
             f.duration_ms,
             f.error
                 .as_ref()
-                .map(|e| format!(" ({e})"))
+                .map(|e| format!(" ({})", inert(e, false)))
                 .unwrap_or_default()
         )),
         None => text.push_str("forward: none\n"),
@@ -77,7 +81,11 @@ pub fn human_detail(stored: &StoredRequest) -> String {
     if let Some(response) = &stored.response {
         text.push_str(&format!("\nanswer {}\n", response.status));
         for (name, value) in &response.headers {
-            text.push_str(&format!("{}: {}\n", name, inert_bytes(value, false)));
+            text.push_str(&format!(
+                "{}: {}\n",
+                inert(name, false),
+                inert_bytes(value, false)
+            ));
         }
         text.push('\n');
         text.push_str(&body_text(&response.headers, &response.body));

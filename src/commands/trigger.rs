@@ -20,13 +20,7 @@ use crate::trigger::{event_body, parse_schedule, trigger, TriggerPlan};
 pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
     let (catalog, profile_name) = super::setup::catalog(None, Some(&args.profile))?;
     let profile_name = profile_name.unwrap_or(args.profile.clone());
-    let profile = catalog.get(&profile_name).ok_or_else(|| {
-        let known: Vec<&str> = catalog.profiles().map(|p| p.name.as_str()).collect();
-        anyhow::anyhow!(
-            "unknown profile {profile_name:?}; known profiles: {}",
-            known.join(", ")
-        )
-    })?;
+    let profile = catalog.require(&profile_name)?;
     let event = profile.event(&args.event).ok_or_else(|| {
         let known: Vec<&str> = profile.events.iter().map(|e| e.name.as_str()).collect();
         anyhow::anyhow!(

@@ -63,6 +63,14 @@ impl Catalog {
     }
 
     /// The profile named `name`.
+    pub fn require(&self, name: &str) -> Result<&Profile, ProviderError> {
+        self.get(name).ok_or_else(|| ProviderError::Unknown {
+            name: name.to_string(),
+            known: self.profiles().map(|p| p.name.clone()).collect(),
+        })
+    }
+
+    /// The profile called `name`, if there is one.
     pub fn get(&self, name: &str) -> Option<&Profile> {
         self.profiles.get(name)
     }

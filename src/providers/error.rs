@@ -21,6 +21,14 @@ pub enum ProviderError {
         #[source]
         source: io::Error,
     },
+    /// No profile has this name.
+    #[error("unknown profile {name:?}; known profiles: {}", known.join(", "))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        known: Vec<String>,
+    },
     /// A `--set PATH=VALUE` assignment is malformed or does not fit the payload.
     #[error("--set {assignment:?}: {problem}")]
     Assignment {

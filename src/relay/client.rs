@@ -468,14 +468,11 @@ impl Listener {
         };
         let engine = &self.inner.engine;
         if request.body.len() > self.inner.max_body {
-            let refusal = RecordedResponse::plain(
-                413,
-                format!(
-                    "webhook-dev: the request body is larger than --max-body ({} bytes); it was recorded without its body and not forwarded",
-                    self.inner.max_body
-                ),
-            );
-            return Handled::Stored(Some(engine.refuse(head, refusal).await));
+            let refusal = crate::capture::too_large(self.inner.max_body);
+            return match engine.refuse(head, refusal).await {
+                Ok(answer) => Handled::Stored(Some(answer)),
+                Err(err) => Handled::NotStored(err.to_string()),
+            };
         }
         match engine.process(head, request.body).await {
             Ok(exchange) => Handled::Stored(Some(exchange.response)),

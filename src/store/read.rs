@@ -11,7 +11,7 @@ use crate::delivery::{Delivery, DeliveryStatus};
 use crate::model::{HeaderList, RecordedResponse};
 use crate::signature::{Status, Verdict};
 use crate::summary::{
-    headers_json, BodyJson, ForwardSummary, RequestDetail, RequestSummary, ResponseJson,
+    headers_json, round_ms, BodyJson, ForwardSummary, RequestDetail, RequestSummary, ResponseJson,
 };
 
 /// A read-only view of a store; safe to use while `listen` writes to it.
@@ -37,6 +37,16 @@ pub struct StoredRequest {
 }
 
 impl StoredRequest {
+    /// Where it was forwarded, without the request's own path: the TARGET to send it to again.
+    pub fn forward_base(&self) -> Option<String> {
+        let url = self.forward_target.as_deref()?;
+        Some(
+            url.strip_suffix(self.summary.path.as_str())
+                .unwrap_or(url)
+                .to_string(),
+        )
+    }
+
     /// The `requests show --json` shape.
     pub fn to_detail(&self) -> RequestDetail {
         RequestDetail {
@@ -70,7 +80,7 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
         forward: match fwd_target {
             Some(_) => Some(ForwardSummary {
                 status: row.get(10)?,
-                duration_ms: row.get::<_, Option<f64>>(11)?.unwrap_or(0.0),
+                duration_ms: round_ms(row.get::<_, Option<f64>>(11)?.unwrap_or(0.0)),
                 error: row.get(12)?,
             }),
             None => None,

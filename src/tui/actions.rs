@@ -11,7 +11,7 @@ use crate::store::StoredRequest;
 
 /// `y`: the curl command that re-sends `stored` to `base_url`.
 pub fn curl(stored: &StoredRequest, base_url: &str) -> String {
-    crate::export::curl_command(stored, base_url)
+    crate::export::curl_command(stored, base_url, false)
 }
 
 /// `s`: the fixture file for `stored`, credential headers redacted as in every export.
