@@ -3,6 +3,8 @@
 //! Requests arrive through [`capture`], go through the [`engine`] (store, verify, forward) and are
 //! followed by consumers of [`engine::EngineEvent`]s.
 
+#![warn(missing_docs)]
+
 pub mod capture;
 pub mod checks;
 pub mod cli;
