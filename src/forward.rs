@@ -198,8 +198,16 @@ impl Forwarder {
         } else if let Some(chain) = forwarded_for {
             headers.insert("x-forwarded-for", HeaderValue::from_bytes(&chain)?);
         }
-        let proto = forwarded_proto.unwrap_or_else(|| b"http".to_vec());
-        headers.insert("x-forwarded-proto", HeaderValue::from_bytes(&proto)?);
+        // A request made here (trigger, a fixture) was not proxied: it gets no X-Forwarded-Proto.
+        match (forwarded_proto, request.peer) {
+            (Some(proto), _) => {
+                headers.insert("x-forwarded-proto", HeaderValue::from_bytes(&proto)?);
+            }
+            (None, Some(_)) => {
+                headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+            }
+            (None, None) => {}
+        }
         if let Some(host) = original_host {
             headers.insert("x-forwarded-host", HeaderValue::from_bytes(&host)?);
         }

@@ -219,7 +219,14 @@ async fn a_synchronous_answer_is_checked_against_what_the_provider_expects() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("UNSIGNED"));
-    let body: serde_json::Value = serde_json::from_slice(&complete.seen()[0].body).unwrap();
+    let sent = &complete.seen()[0];
+    for added in ["x-forwarded-proto", "x-forwarded-for", "x-forwarded-host"] {
+        assert!(
+            sent.header_values(added).is_empty(),
+            "a trigger is sent as the provider sends it, without {added}"
+        );
+    }
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
     assert_eq!(body["data"]["study_instance_uid"], "1.2.3");
     assert!(body["id"].as_str().unwrap().starts_with("whe_"));
 }
