@@ -401,15 +401,18 @@ async fn a_relay_can_be_limited_to_some_channels() {
         None,
     )
     .await;
-    let RelayState::Reconnecting { reason, .. } = listener
-        .state(|s| matches!(s, RelayState::Reconnecting { .. }))
+    // A channel the relay does not serve will not start being served by retrying: the listener
+    // stops with the reason instead of reconnecting forever.
+    let RelayState::Refused { reason, .. } = listener
+        .state(|s| matches!(s, RelayState::Refused { .. }))
         .await
     else {
         unreachable!()
     };
     assert!(reason.contains("HTTP 404"), "{reason}");
     assert!(reason.contains("does not serve channel other"), "{reason}");
-    listener.stop().await;
+    let err = listener.ended().await.unwrap_err();
+    assert!(err.to_string().contains("refused this listener"), "{err}");
     relay.stop().await;
 }
 

@@ -694,10 +694,17 @@ async fn connect(
                 .filter(|b| !b.is_empty())
                 .map(|b| format!(": {}", crate::inert::inert(&b, false)))
                 .unwrap_or_default();
-            ConnectError::Failed(format!(
-                "the server at {url} answered the upgrade with HTTP {}{body} (is it a webhook-dev relay?)",
-                response.status()
-            ))
+            let status = response.status();
+            let message = format!(
+                "the server at {url} answered the upgrade with HTTP {status}{body} (is it a webhook-dev relay, and is the channel allowed?)"
+            );
+            // A client error will not change by retrying (a wrong URL, a channel not allowed);
+            // anything else (a restarting relay, a busy proxy) may.
+            if status.is_client_error() && status != 408 && status != 429 {
+                ConnectError::Refused(message)
+            } else {
+                ConnectError::Failed(message)
+            }
         }
         other => failed("the WebSocket upgrade failed", &other),
     })?;
