@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{send, Answer, Handler};
+use common::{ndjson, send, Answer, Handler};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use webhook_dev::relay::token::channel_token;
@@ -229,11 +229,7 @@ async fn relay_and_listen_work_end_to_end_and_survive_a_killed_listener() {
         .args(["requests", "list", "--json"])
         .output()
         .unwrap();
-    let stored: Vec<serde_json::Value> = String::from_utf8(list.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let stored: Vec<serde_json::Value> = ndjson(&list.stdout);
     let paths: Vec<&str> = stored.iter().map(|v| v["path"].as_str().unwrap()).collect();
     assert_eq!(paths, vec!["/hooks/sync", "/hooks/killed", "/hooks/away"]);
     assert_eq!(stored[1]["id"], id.as_str(), "the relay's id is kept");

@@ -87,13 +87,7 @@ async fn replay_to_another_target_many_times_concurrently_and_shuffled() {
         )
         .await;
     }
-    let ids: Vec<String> = server
-        .reader()
-        .list(None)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let ids = server.ids();
     let sources = Source::load_all(Some(&server.reader()), &ids).unwrap();
     let opts = ReplayOptions {
         to: Some(second.addr.to_string().parse().unwrap()),
@@ -254,13 +248,7 @@ async fn export_har_fixture_and_curl_with_redaction_then_import() {
         b"\x00\xff\x1b",
     )
     .await;
-    let ids: Vec<String> = server
-        .reader()
-        .list(None)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let ids = server.ids();
     let store_dir = server.store_dir.clone();
     let (_, _dir) = server.shutdown().await;
 
@@ -389,11 +377,7 @@ async fn export_har_fixture_and_curl_with_redaction_then_import() {
         .args(["requests", "list", "--json"])
         .output()
         .unwrap();
-    let listed: Vec<serde_json::Value> = String::from_utf8(listed.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let listed: Vec<serde_json::Value> = ndjson(&listed.stdout);
     assert_eq!(listed.len(), 2);
     let imported_bin = cli(&other)
         .args([
@@ -534,13 +518,7 @@ async fn diff_shows_the_changed_json_paths_and_lines() {
     )
     .await;
     server.requests_done(2).await;
-    let ids: Vec<String> = server
-        .reader()
-        .list(None)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let ids = server.ids();
     let (_reader, dir) = server.shutdown().await;
     let store = dir.path().join("store");
 

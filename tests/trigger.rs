@@ -153,11 +153,7 @@ async fn failed_attempts_are_retried_and_logged_as_one_delivery() {
         .args(["deliveries", "list", "--json", "--status", "failed"])
         .output()
         .unwrap();
-    let lines: Vec<serde_json::Value> = String::from_utf8(deliveries.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = ndjson(&deliveries.stdout);
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["attempt_count"], 3);
     assert_eq!(lines[0]["response_status_code"], 503);

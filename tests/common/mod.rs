@@ -211,6 +211,16 @@ impl Listening {
         StoreReader::open(&self.store_dir).unwrap()
     }
 
+    /// The ids of every stored request, oldest first.
+    pub fn ids(&self) -> Vec<String> {
+        self.reader()
+            .list(None)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    }
+
     /// Waits for `n` request events (each emitted once the answer is committed).
     pub async fn requests_done(&mut self, n: usize) -> Vec<EngineEvent> {
         let mut got = Vec::new();
@@ -337,6 +347,16 @@ pub fn cli(store: &std::path::Path) -> std::process::Command {
         .arg("--store")
         .arg(store);
     cmd
+}
+
+/// One JSON value per line of `stdout` (NDJSON output of `--json` commands).
+pub fn ndjson(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}"))
+        })
+        .collect()
 }
 
 /// An address where nothing listens.
