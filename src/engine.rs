@@ -258,7 +258,8 @@ impl Engine {
             .or(self.config.forwarder.as_ref());
         let (stored, forwarded) = match forwarder {
             Some(forwarder) => {
-                let (stored, forwarded) = tokio::join!(stored, forwarder.forward(&request));
+                // The forward goes first, so the handler works while the commit runs.
+                let (forwarded, stored) = tokio::join!(forwarder.forward(&request), stored);
                 (stored, Some(forwarded))
             }
             None => (stored.await, None),

@@ -2,6 +2,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: requests are allocated on the runtime thread and freed on the store's writer thread,
+/// which glibc's allocator serialises behind an arena lock.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = webhook_dev::cli::Cli::parse();
     tracing_subscriber::fmt()

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use webhook_dev::capture::Limits;
 use webhook_dev::engine::EngineEvent;
+use webhook_dev::store::Committer;
 
 fn all_bytes() -> Vec<u8> {
     (0..=255u8).chain((0..=255u8).rev()).collect()
@@ -156,8 +157,19 @@ async fn a_synchronous_webhook_gets_the_handlers_answer() {
 
 #[tokio::test]
 async fn a_request_is_durable_before_the_sender_is_answered() {
+    for committer in [Committer::Runtime, Committer::Thread] {
+        durable_before_answered(committer).await;
+    }
+}
+
+async fn durable_before_answered(committer: Committer) {
     let handler = Handler::start(Answer::ok("{}")).await;
-    let server = Setup::forwarding_to(handler.addr).start().await;
+    let server = Setup {
+        committer,
+        ..Setup::forwarding_to(handler.addr)
+    }
+    .start()
+    .await;
     for n in 1..=5 {
         send(
             server.addr,
@@ -452,8 +464,24 @@ async fn without_forward_the_sender_gets_the_configured_answer() {
 
 #[tokio::test]
 async fn three_hundred_concurrent_requests_are_each_answered_and_stored_once() {
+    for committer in [Committer::Runtime, Committer::Thread] {
+        three_hundred_concurrent(committer).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_concurrent_requests_on_two_threads_committing_on_the_runtime() {
+    three_hundred_concurrent(Committer::Runtime).await;
+}
+
+async fn three_hundred_concurrent(committer: Committer) {
     let handler = Handler::start(Answer::ok("{}")).await;
-    let mut server = Setup::forwarding_to(handler.addr).start().await;
+    let mut server = Setup {
+        committer,
+        ..Setup::forwarding_to(handler.addr)
+    }
+    .start()
+    .await;
     let addr = server.addr;
     let tasks: Vec<_> = (0..300)
         .map(|n| {
@@ -489,6 +517,28 @@ async fn three_hundred_concurrent_requests_are_each_answered_and_stored_once() {
     assert!(list
         .iter()
         .all(|s| s.forward.as_ref().unwrap().status == Some(200)));
+}
+
+#[tokio::test]
+async fn the_answer_to_a_lone_request_is_stored_without_another_request_to_carry_it() {
+    for committer in [Committer::Runtime, Committer::Thread] {
+        let handler = Handler::start(Answer::ok(r#"{"alone":true}"#)).await;
+        let mut server = Setup {
+            committer,
+            ..Setup::forwarding_to(handler.addr)
+        }
+        .start()
+        .await;
+        let answer = send(server.addr, "POST", "/alone", &[], b"x").await;
+        assert_eq!(answer.status, 200);
+        // The event comes once the answer is committed, and nothing else is sent meanwhile.
+        server.requests_done(1).await;
+        let id = server.ids().pop().unwrap();
+        let stored = server.reader().get(&id).unwrap().unwrap();
+        let response = stored.response.expect("the answer is stored");
+        assert_eq!(response.status, 200, "{committer:?}");
+        assert_eq!(response.body.as_ref(), br#"{"alone":true}"#);
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@
 
 mod checkpoint;
 mod codec;
+mod queue;
 mod read;
+mod runtime_writer;
 mod schema;
 mod writer;
 
@@ -28,6 +30,8 @@ use crate::checks::SchemaReport;
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
+use queue::JobQueue;
+use runtime_writer::RuntimeWriter;
 use writer::{Job, OnCommit, Op};
 
 /// The database file inside the store directory.
@@ -40,6 +44,17 @@ pub enum Durability {
     Process,
     /// Also fsync'ed: survives power loss, at the cost of a disk flush per batch.
     Power,
+}
+
+/// Which thread commits the store's writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Committer {
+    /// A writer thread of the store's own: the waiting task never blocks its runtime.
+    Thread,
+    /// The tokio task that waits for the write, on its own runtime: no thread hand-off, but the
+    /// runtime is busy for the length of each commit. Only for [`Durability::Process`], whose
+    /// commits never wait for the disk; must be opened within a tokio runtime.
+    Runtime,
 }
 
 /// Why a write could not be made durable.
@@ -61,12 +76,24 @@ pub struct Store {
 
 struct Inner {
     dir: PathBuf,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Arc<JobQueue<Job>>,
+    /// Set when writes are committed on the runtime ([`Committer::Runtime`]).
+    on_runtime: Option<Arc<RuntimeWriter>>,
     threads: Mutex<Option<Threads>>,
 }
 
+impl Drop for Inner {
+    /// A store dropped without [`Store::close`] still commits what is queued.
+    fn drop(&mut self) {
+        self.jobs.close();
+        if let Some(on_runtime) = &self.on_runtime {
+            on_runtime.close();
+        }
+    }
+}
+
 struct Threads {
-    writer: JoinHandle<()>,
+    writer: Option<JoinHandle<()>>,
     checkpointer: JoinHandle<()>,
     stop_checkpointer: mpsc::Sender<()>,
 }
@@ -95,8 +122,18 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, migrates it and starts the writer.
+    /// Opens (creating if needed) the store in `dir`, migrates it and starts the writer thread.
     pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<Store> {
+        Self::open_with(dir, durability, Committer::Thread)
+    }
+
+    /// Like [`Store::open`], with writes committed by `committer`; [`Committer::Runtime`] falls
+    /// back to the writer thread with [`Durability::Power`], whose commits wait for the disk.
+    pub fn open_with(
+        dir: &Path,
+        durability: Durability,
+        committer: Committer,
+    ) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
         let mut conn = open_connection(&db_path(dir))?;
@@ -109,10 +146,19 @@ impl Store {
         schema::migrate(&mut conn)?;
         let checkpoint_conn = open_connection(&db_path(dir))?;
         checkpoint_conn.pragma_update(None, "synchronous", synchronous)?;
-        let (tx, rx) = mpsc::channel();
-        let writer = std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer::run(conn, rx))?;
+        let jobs = Arc::new(JobQueue::default());
+        let (writer, on_runtime) = match (committer, durability) {
+            (Committer::Runtime, Durability::Process) => {
+                (None, Some(RuntimeWriter::start(conn, jobs.clone())))
+            }
+            _ => {
+                let jobs = jobs.clone();
+                let writer = std::thread::Builder::new()
+                    .name("store-writer".into())
+                    .spawn(move || writer::run(conn, jobs))?;
+                (Some(writer), None)
+            }
+        };
         let (stop_checkpointer, stop) = mpsc::channel();
         let checkpointer = std::thread::Builder::new()
             .name("store-checkpoint".into())
@@ -120,7 +166,8 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
-                jobs: Mutex::new(Some(tx)),
+                jobs,
+                on_runtime,
                 threads: Mutex::new(Some(Threads {
                     writer,
                     checkpointer,
@@ -140,27 +187,40 @@ impl Store {
         StoreReader::open(&self.inner.dir)
     }
 
-    fn submit(&self, op: Op, done: OnCommit) {
-        let jobs = self.inner.jobs.lock().expect("store queue lock");
-        match jobs.as_ref() {
-            Some(jobs) => {
-                if let Err(unsent) = jobs.send(Job { op, done }) {
-                    (unsent.0.done)(Err(StoreError::Closed));
-                }
-            }
-            None => done(Err(StoreError::Closed)),
+    /// Queues a write; a `deferred` one waits (briefly) for another write to share its commit.
+    fn submit(&self, op: Op, done: OnCommit, deferred: bool) {
+        let job = Job { op, done };
+        if let (Some(on_runtime), true) = (&self.inner.on_runtime, deferred) {
+            return on_runtime.defer(job);
+        }
+        let queued = if deferred {
+            self.inner.jobs.push_deferred(job)
+        } else {
+            self.inner.jobs.push(job)
+        };
+        if let Err(unsent) = queued {
+            (unsent.0.done)(Err(StoreError::Closed));
         }
     }
 
     fn submit_and_wait(&self, op: Op) -> impl std::future::Future<Output = Result<(), StoreError>> {
         let (done, outcome) = oneshot::channel();
-        self.submit(
-            op,
-            Box::new(move |result| {
-                let _ = done.send(result);
-            }),
-        );
-        async move { outcome.await.unwrap_or(Err(StoreError::Closed)) }
+        let done: OnCommit = Box::new(move |result| {
+            let _ = done.send(result);
+        });
+        let on_runtime = match &self.inner.on_runtime {
+            Some(on_runtime) => Some((on_runtime.clone(), Job { op, done })),
+            None => {
+                self.submit(op, done, false);
+                None
+            }
+        };
+        async move {
+            if let Some((on_runtime, job)) = on_runtime {
+                on_runtime.commit_soon(job).await;
+            }
+            outcome.await.unwrap_or(Err(StoreError::Closed))
+        }
     }
 
     /// Queues a captured request; the returned future resolves once it is committed.
@@ -180,7 +240,8 @@ impl Store {
     }
 
     /// Queues the answer a request got (the request must already be stored); `on_commit` runs on
-    /// the writer thread once the answer is committed, or with the error.
+    /// the writer thread once the answer is committed, or with the error. Nobody waits on it, so
+    /// it shares the next commit, a few milliseconds later at most.
     pub fn record_response(
         &self,
         request_id: String,
@@ -197,6 +258,7 @@ impl Store {
                 schema: schema.map(schema_json),
             },
             Box::new(on_commit),
+            true,
         );
     }
 
@@ -210,9 +272,14 @@ impl Store {
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
     pub fn close(&self) {
-        self.inner.jobs.lock().expect("store queue lock").take();
+        self.inner.jobs.close();
+        if let Some(on_runtime) = &self.inner.on_runtime {
+            on_runtime.close();
+        }
         if let Some(threads) = self.inner.threads.lock().expect("store thread lock").take() {
-            let _ = threads.writer.join();
+            if let Some(writer) = threads.writer {
+                let _ = writer.join();
+            }
             let _ = threads.stop_checkpointer.send(());
             let _ = threads.checkpointer.join();
         }

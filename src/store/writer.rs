@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection};
 
 use super::codec::encode_headers;
+use super::queue::JobQueue;
 use super::StoreError;
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
@@ -54,23 +55,41 @@ pub fn next_batch<T>(jobs: &Receiver<T>, max: usize) -> Option<Vec<T>> {
     Some(batch)
 }
 
-/// Runs until every sender is gone and the queue is empty.
-pub(super) fn run(mut conn: Connection, jobs: Receiver<Job>) {
-    while let Some(batch) = next_batch(&jobs, MAX_BATCH) {
-        commit_batch(&mut conn, batch);
+/// Runs until the queue is closed and empty.
+pub(super) fn run(conn: Connection, jobs: Arc<JobQueue<Job>>) {
+    while let Some(batch) = jobs.next_batch(MAX_BATCH) {
+        commit_batch(&conn, batch);
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
-    let tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(err) => return fail_all(batch, &err.to_string()),
-    };
+/// Commits everything queued, batch by batch, without waiting for more.
+pub(super) fn commit_all(conn: &Connection, jobs: &JobQueue<Job>) {
+    loop {
+        let batch = jobs.take_now(MAX_BATCH);
+        if batch.is_empty() {
+            return;
+        }
+        commit_batch(conn, batch);
+    }
+}
+
+/// Runs one of the statements that begin and end a transaction, parsed once per connection.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(err) = run_cached(conn, "BEGIN IMMEDIATE") {
+        return fail_all(batch, &err.to_string());
+    }
     let results: Vec<Result<(), StoreError>> = batch
         .iter()
-        .map(|job| apply(&tx, &job.op).map_err(|e| StoreError::Write(e.to_string())))
+        .map(|job| apply(conn, &job.op).map_err(|e| StoreError::Write(e.to_string())))
         .collect();
-    if let Err(err) = tx.commit() {
+    if let Err(err) = run_cached(conn, "COMMIT") {
+        if !conn.is_autocommit() {
+            let _ = run_cached(conn, "ROLLBACK");
+        }
         return fail_all(batch, &err.to_string());
     }
     for (job, result) in batch.into_iter().zip(results) {
@@ -85,7 +104,7 @@ fn fail_all(batch: Vec<Job>, error: &str) {
     }
 }
 
-fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
+fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
     match op {
         Op::InsertRequest {
             request,

@@ -1,0 +1,254 @@
+//! The writer's queue. A write someone is waiting on wakes the writer at once; a write nobody
+//! waits on (the answer a request got) rides along with the next commit, or is committed after
+//! [`DEFER_LIMIT`] at the latest. Under load every commit then holds both kinds, and a lone request
+//! costs one commit and one wake-up instead of two.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The longest a deferred write waits for a commit to ride along with.
+pub const DEFER_LIMIT: Duration = Duration::from_millis(5);
+
+/// A multi-producer, single-consumer queue of writes, closed once with [`JobQueue::close`].
+pub struct JobQueue<T> {
+    state: Mutex<State<T>>,
+    ready: Condvar,
+}
+
+struct State<T> {
+    urgent: Vec<T>,
+    deferred: Vec<T>,
+    /// When the oldest deferred write was queued.
+    deferred_since: Option<Instant>,
+    /// The consumer is asleep and waits for an urgent write (or for the deferral to run out).
+    sleeping: bool,
+    closed: bool,
+}
+
+/// Why a job was not queued: the queue is closed. Gives the job back.
+#[derive(Debug)]
+pub struct Closed<T>(pub T);
+
+impl<T> Default for JobQueue<T> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(State {
+                urgent: Vec::new(),
+                deferred: Vec::new(),
+                deferred_since: None,
+                sleeping: false,
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+}
+
+impl<T> JobQueue<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a write someone waits on; wakes the consumer if it sleeps.
+    pub fn push(&self, job: T) -> Result<(), Closed<T>> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Closed(job));
+        }
+        state.urgent.push(job);
+        if state.sleeping {
+            state.sleeping = false;
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues a write nobody waits on, without waking the consumer.
+    pub fn push_deferred(&self, job: T) -> Result<(), Closed<T>> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Closed(job));
+        }
+        state.deferred.push(job);
+        if state.deferred_since.is_none() {
+            state.deferred_since = Some(Instant::now());
+            if state.sleeping {
+                // The consumer sleeps without a deadline; it must learn of this one.
+                state.sleeping = false;
+                self.ready.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a write someone waits on is queued.
+    pub fn has_urgent(&self) -> bool {
+        !self.lock().urgent.is_empty()
+    }
+
+    /// Takes up to `max` queued writes without waiting, urgent ones first; empty if none are
+    /// queued.
+    pub fn take_now(&self, max: usize) -> Vec<T> {
+        take_batch(&mut self.lock(), max)
+    }
+
+    /// Refuses further writes; what is queued is still handed out.
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        self.ready.notify_one();
+    }
+
+    /// Waits until there is an urgent write, a deferred one has waited [`DEFER_LIMIT`], or the
+    /// queue is closed, then takes up to `max` writes in the order they came within each kind,
+    /// urgent ones first. `None` once the queue is closed and empty.
+    pub fn next_batch(&self, max: usize) -> Option<Vec<T>> {
+        let mut state = self.lock();
+        loop {
+            let deferred_due = state
+                .deferred_since
+                .map(|since| since + DEFER_LIMIT)
+                .filter(|_| !state.deferred.is_empty());
+            let now = Instant::now();
+            if !state.urgent.is_empty()
+                || state.closed
+                || deferred_due.is_some_and(|due| due <= now)
+            {
+                break;
+            }
+            state.sleeping = true;
+            state = match deferred_due {
+                Some(due) => {
+                    self.ready
+                        .wait_timeout(state, due - now)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+                None => self
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            };
+            state.sleeping = false;
+        }
+        let batch = take_batch(&mut state, max);
+        if batch.is_empty() {
+            None
+        } else {
+            Some(batch)
+        }
+    }
+}
+
+fn take_batch<T>(state: &mut State<T>, max: usize) -> Vec<T> {
+    let mut batch = take_front(&mut state.urgent, max);
+    let room = max - batch.len();
+    batch.extend(take_front(&mut state.deferred, room));
+    if state.deferred.is_empty() {
+        state.deferred_since = None;
+    }
+    batch
+}
+
+fn take_front<T>(jobs: &mut Vec<T>, max: usize) -> Vec<T> {
+    if jobs.len() <= max {
+        std::mem::take(jobs)
+    } else {
+        jobs.drain(..max).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn urgent_writes_come_first_and_take_deferred_ones_along() {
+        let queue = JobQueue::default();
+        queue.push_deferred("answer 1").unwrap();
+        queue.push("request 2").unwrap();
+        assert_eq!(queue.next_batch(10).unwrap(), ["request 2", "answer 1"]);
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_writes_and_the_rest_stay_queued() {
+        let queue = JobQueue::default();
+        for job in 0..5 {
+            queue.push(job).unwrap();
+        }
+        queue.push_deferred(99).unwrap();
+        assert_eq!(queue.next_batch(3).unwrap(), [0, 1, 2]);
+        assert_eq!(queue.next_batch(3).unwrap(), [3, 4, 99]);
+    }
+
+    #[test]
+    fn a_deferred_write_alone_is_handed_out_after_the_limit() {
+        let queue = JobQueue::default();
+        let queued = Instant::now();
+        queue.push_deferred(1).unwrap();
+        assert_eq!(queue.next_batch(10).unwrap(), [1]);
+        assert!(queued.elapsed() >= DEFER_LIMIT);
+    }
+
+    #[test]
+    fn an_urgent_write_wakes_a_sleeping_consumer() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.push(7).unwrap();
+        assert_eq!(consumer.join().unwrap().unwrap(), [7]);
+    }
+
+    #[test]
+    fn a_deferred_write_wakes_a_consumer_sleeping_without_a_deadline() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.push_deferred(3).unwrap();
+        assert_eq!(consumer.join().unwrap().unwrap(), [3]);
+    }
+
+    #[test]
+    fn taking_now_never_waits() {
+        let queue = JobQueue::default();
+        assert!(queue.take_now(10).is_empty());
+        queue.push_deferred(1).unwrap();
+        assert!(!queue.has_urgent());
+        queue.push(2).unwrap();
+        assert!(queue.has_urgent());
+        assert_eq!(queue.take_now(10), [2, 1]);
+    }
+
+    #[test]
+    fn closing_hands_out_what_is_left_then_ends() {
+        let queue = JobQueue::default();
+        queue.push_deferred(1).unwrap();
+        queue.close();
+        assert!(matches!(queue.push(2), Err(Closed(2))));
+        assert!(matches!(queue.push_deferred(3), Err(Closed(3))));
+        assert_eq!(queue.next_batch(10).unwrap(), [1]);
+        assert_eq!(queue.next_batch(10), None);
+    }
+
+    #[test]
+    fn closing_wakes_a_sleeping_consumer() {
+        let queue = Arc::new(JobQueue::<u8>::default());
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.close();
+        assert_eq!(consumer.join().unwrap(), None);
+    }
+}
