@@ -28,14 +28,27 @@ pub enum EngineEvent {
         /// The store directory.
         store: String,
     },
-    /// A request has been answered and recorded.
-    Request(Box<Exchange>),
+    /// A request has been answered and recorded. Only its summary travels: the bodies are in
+    /// the store, so a consumer that falls behind holds a few hundred bytes per request.
+    Request(Box<RequestSummary>),
     /// The connection to a relay changed (`listen --relay`).
     Relay(RelayState),
 }
 
 impl EngineEvent {
-    /// The NDJSON line for `listen --json`.
+    /// The NDJSON line for `listen --json`, without its newline.
+    pub fn to_json_line(&self) -> String {
+        match self {
+            EngineEvent::Request(summary) => serde_json::to_string(&RequestLine {
+                event: "request",
+                summary,
+            })
+            .expect("a summary always serializes"),
+            _ => self.to_json().to_string(),
+        }
+    }
+
+    /// The NDJSON object for `listen --json`.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             EngineEvent::Listening {
@@ -48,18 +61,22 @@ impl EngineEvent {
                 "forward": forward,
                 "store": store,
             }),
-            EngineEvent::Request(exchange) => {
-                let mut value = serde_json::to_value(RequestSummary::from_exchange(exchange))
-                    .expect("a summary always serializes");
-                let object = value.as_object_mut().expect("a summary is an object");
-                let mut ordered = serde_json::Map::new();
-                ordered.insert("event".into(), "request".into());
-                ordered.extend(std::mem::take(object));
-                serde_json::Value::Object(ordered)
-            }
+            EngineEvent::Request(summary) => serde_json::to_value(RequestLine {
+                event: "request",
+                summary,
+            })
+            .expect("a summary always serializes"),
             EngineEvent::Relay(state) => state.to_json(),
         }
     }
+}
+
+/// A request's NDJSON line: `"event": "request"` first, then the summary's fields.
+#[derive(serde::Serialize)]
+struct RequestLine<'a> {
+    event: &'static str,
+    #[serde(flatten)]
+    summary: &'a RequestSummary,
 }
 
 /// The answer given when there is no forward target: `--respond STATUS[:BODY]`.
@@ -287,7 +304,7 @@ impl Engine {
             response,
             schema,
         };
-        self.finish(exchange.clone());
+        self.finish(&exchange);
         Ok(exchange)
     }
 
@@ -312,7 +329,7 @@ impl Engine {
             tracing::error!(id = %request.id, "refused request not stored: {err}");
             return Err(err);
         }
-        self.finish(Exchange {
+        self.finish(&Exchange {
             request,
             signature,
             event_type: None,
@@ -324,22 +341,23 @@ impl Engine {
     }
 
     /// Queues the answer for the store and, once it is committed, tells consumers.
-    fn finish(&self, exchange: Exchange) {
+    fn finish(&self, exchange: &Exchange) {
         let events = self.events.clone();
         let answer_schema = exchange
             .schema
-            .clone()
+            .as_ref()
             .filter(|report| !report.answer_problems.is_empty());
+        let summary = Box::new(RequestSummary::from_exchange(exchange));
         self.store.record_response(
             exchange.request.id.clone(),
             exchange.response.clone(),
             exchange.forward.clone(),
-            answer_schema.as_ref(),
+            answer_schema,
             move |recorded| {
                 if let Err(err) = recorded {
-                    tracing::error!(id = %exchange.request.id, "answer not stored: {err}");
+                    tracing::error!(id = %summary.id, "answer not stored: {err}");
                 }
-                let _ = events.send(EngineEvent::Request(Box::new(exchange)));
+                let _ = events.send(EngineEvent::Request(summary));
             },
         );
     }
@@ -361,6 +379,30 @@ mod tests {
         assert_eq!(t.answer("x").headers[0].1, b"text/plain; charset=utf-8");
         assert!("abc".parse::<FixedAnswer>().is_err());
         assert!("100".parse::<FixedAnswer>().is_err());
+    }
+
+    #[test]
+    fn a_request_line_starts_with_the_event_and_matches_the_json_object() {
+        let summary = RequestSummary {
+            id: "req_1".into(),
+            received_at: "2026-11-25T15:00:00.000000Z".into(),
+            method: "POST".into(),
+            path: "/hooks".into(),
+            size: 2,
+            event_type: None,
+            signature: signature::unchecked(&Vec::new()),
+            forward: None,
+            replay_of: None,
+            schema: None,
+        };
+        let event = EngineEvent::Request(Box::new(summary));
+        let line = event.to_json_line();
+        assert!(line.starts_with(r#"{"event":"request","id":"req_1","#), "{line}");
+        assert!(!line.contains("replay_of"), "absent fields stay absent: {line}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+            event.to_json()
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn spawn_printer(
                 while let Some(event) = next {
                     batched += 1;
                     match mode {
-                        Mode::Json => text.push_str(&event.to_json().to_string()),
+                        Mode::Json => text.push_str(&event.to_json_line()),
                         Mode::Human { colour } => text.push_str(&human_event(&event, colour)),
                     }
                     text.push('\n');
@@ -86,9 +86,7 @@ fn human_event(event: &EngineEvent, colour: bool) -> String {
                 "webhook-dev listening on http://{addr}, {forward}; store: {store}; Ctrl-C stops"
             )
         }
-        EngineEvent::Request(exchange) => {
-            human_line(&RequestSummary::from_exchange(exchange), colour, false)
-        }
+        EngineEvent::Request(summary) => human_line(summary, colour, false),
         EngineEvent::Relay(state) => state.human(),
     }
 }

@@ -70,10 +70,10 @@ async fn forwards_byte_for_byte_and_returns_the_handlers_answer() {
     }
 
     let events = server.requests_done(1).await;
-    let EngineEvent::Request(exchange) = &events[0] else {
+    let EngineEvent::Request(summary) = &events[0] else {
         unreachable!()
     };
-    let stored = server.reader().get(&exchange.request.id).unwrap().unwrap();
+    let stored = server.reader().get(&summary.id).unwrap().unwrap();
     assert_eq!(stored.summary.method, "PUT");
     assert_eq!(stored.summary.path, "/hooks/a%20b?x=1&y=%2F&x=2");
     assert_eq!(stored.body.as_ref(), body.as_slice());
@@ -111,7 +111,7 @@ async fn forwards_byte_for_byte_and_returns_the_handlers_answer() {
     let detail = serde_json::to_value(
         server
             .reader()
-            .get(&exchange.request.id)
+            .get(&summary.id)
             .unwrap()
             .unwrap()
             .to_detail(),

@@ -74,13 +74,9 @@ async fn a_synchronous_webhook_gets_the_handlers_answer_through_the_relay() {
         vec![relay.addr.to_string()]
     );
 
-    let exchange = listener.requests(1).await.remove(0);
-    assert!(exchange.request.id.starts_with("req_"));
-    let stored = listener
-        .reader()
-        .get(&exchange.request.id)
-        .unwrap()
-        .unwrap();
+    let summary = listener.requests(1).await.remove(0);
+    assert!(summary.id.starts_with("req_"));
+    let stored = listener.reader().get(&summary.id).unwrap().unwrap();
     assert_eq!(stored.summary.path, "/hooks/avara?x=1&y=%2F");
     assert_eq!(stored.body.as_ref(), body.as_slice());
     assert!(stored
@@ -501,8 +497,8 @@ async fn a_request_id_from_the_relay_is_kept_by_the_listener() {
         None,
     )
     .await;
-    let exchange = listener.requests(1).await.remove(0);
-    assert_eq!(exchange.request.id, id);
+    let summary = listener.requests(1).await.remove(0);
+    assert_eq!(summary.id, id);
     assert!(listener
         .events
         .try_recv()

@@ -47,10 +47,10 @@ fn checks(profile: Option<&str>, secret: Option<&str>) -> Checks {
 }
 
 async fn summary_of(server: &mut Listening) -> RequestSummary {
-    let EngineEvent::Request(exchange) = server.requests_done(1).await.remove(0) else {
+    let EngineEvent::Request(summary) = server.requests_done(1).await.remove(0) else {
         unreachable!()
     };
-    RequestSummary::from_exchange(&exchange)
+    *summary
 }
 
 fn now() -> i64 {

@@ -111,9 +111,10 @@ fn follow_keeps_the_newest_selected_and_f_toggles() {
 fn exchange(n: u32) -> Message {
     use webhook_dev::engine::EngineEvent;
     use webhook_dev::model::{CapturedRequest, Exchange, RecordedResponse};
+    use webhook_dev::summary::RequestSummary;
     let r = Req::new(n, "{}");
     let stored = r.stored();
-    Message::Engine(EngineEvent::Request(Box::new(Exchange {
+    let summary = RequestSummary::from_exchange(&Exchange {
         request: std::sync::Arc::new(CapturedRequest {
             id: stored.summary.id.clone(),
             received_at: chrono::DateTime::parse_from_rfc3339(&stored.summary.received_at)
@@ -131,7 +132,8 @@ fn exchange(n: u32) -> Message {
         schema: None,
         forward: None,
         response: RecordedResponse::plain(200, "ok"),
-    })))
+    });
+    Message::Engine(EngineEvent::Request(Box::new(summary)))
 }
 
 #[test]

@@ -24,7 +24,6 @@ use crate::model::HeaderList;
 use crate::replay::Resigner;
 use crate::signature;
 use crate::store::StoredRequest;
-use crate::summary::RequestSummary;
 
 /// How long a status message stays.
 const STATUS_US: i64 = 8_000_000;
@@ -1100,10 +1099,9 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
             app.session.relay = Some(state.short());
             vec![]
         }
-        Message::Engine(EngineEvent::Request(exchange)) => {
+        Message::Engine(EngineEvent::Request(summary)) => {
             let from = app.rows.len();
-            app.rows
-                .push_summary(&RequestSummary::from_exchange(&exchange));
+            app.rows.push_summary(&summary);
             app.rows_added(from);
             vec![]
         }

@@ -12,13 +12,13 @@ use tokio::task::JoinHandle;
 
 use webhook_dev::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use webhook_dev::forward::Forwarder;
-use webhook_dev::model::Exchange;
 use webhook_dev::relay::client::{self, ClientConfig, Refused, RelayUrl};
 use webhook_dev::relay::server::{self, Relay, RelayConfig, RelayEvent};
 use webhook_dev::relay::token::{channel_token, Token};
 use webhook_dev::relay::RelayState;
 use webhook_dev::signature::Secret;
 use webhook_dev::store::{Durability, Store, StoreReader};
+use webhook_dev::summary::RequestSummary;
 
 pub const SECRET: &str = "relay-test-secret-0123456789";
 
@@ -205,14 +205,14 @@ impl RunningListener {
     }
 
     /// Waits for `n` handled requests.
-    pub async fn requests(&mut self, n: usize) -> Vec<Arc<Exchange>> {
+    pub async fn requests(&mut self, n: usize) -> Vec<RequestSummary> {
         let mut got = Vec::new();
         tokio::time::timeout(Duration::from_secs(15), async {
             while got.len() < n {
-                if let EngineEvent::Request(exchange) =
+                if let EngineEvent::Request(summary) =
                     self.events.recv().await.expect("engine alive")
                 {
-                    got.push(Arc::from(exchange));
+                    got.push(*summary);
                 }
             }
         })
