@@ -2,6 +2,7 @@
 //! it arrived. Consumers (printers, the inspector) follow it through [`EngineEvent`]s.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use crate::forward::{Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
 use crate::relay::RelayState;
 use crate::signature;
-use crate::store::{Store, StoreError};
+use crate::store::{CommitOn, Store, StoreError};
 use crate::summary::RequestSummary;
 
 /// What the engine tells its consumers.
@@ -158,6 +159,31 @@ pub struct Engine {
     config: EngineConfig,
     events: mpsc::UnboundedSender<EngineEvent>,
     ids: Mutex<ulid::Generator>,
+    /// Requests being handled right now.
+    in_flight: AtomicUsize,
+}
+
+/// Counts a request as in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    /// Counts one more; says where its writes should be committed: on the caller's thread when
+    /// it is the only request in flight, on the writer thread (batched) otherwise.
+    fn enter(count: &'a AtomicUsize) -> (Self, CommitOn) {
+        let before = count.fetch_add(1, Ordering::Relaxed);
+        let on = if before == 0 {
+            CommitOn::Caller
+        } else {
+            CommitOn::Writer
+        };
+        (Self(count), on)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The parts of a request known before its body has been read.
@@ -203,6 +229,7 @@ impl Engine {
             config,
             events,
             ids: Mutex::new(ulid::Generator::new()),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -256,6 +283,7 @@ impl Engine {
     /// Like [`Engine::handle`], returning the whole exchange, or the store error that kept the
     /// request from being accepted.
     pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, StoreError> {
+        let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
         let request = self.capture(head, body);
         let mut findings = self.config.checks.examine(
             &request.path,
@@ -268,6 +296,7 @@ impl Engine {
             findings.signature.clone(),
             findings.event_type.clone(),
             findings.schema.as_ref(),
+            commit_on,
         );
         let forwarder = findings
             .route
@@ -304,7 +333,7 @@ impl Engine {
             response,
             schema,
         };
-        self.finish(&exchange);
+        self.finish(&exchange, commit_on);
         Ok(exchange)
     }
 
@@ -315,6 +344,7 @@ impl Engine {
         head: RequestHead,
         response: RecordedResponse,
     ) -> Result<RecordedResponse, StoreError> {
+        let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
         let request = self.capture(head, Bytes::new());
         let mut signature = signature::unchecked(&request.headers);
         signature.reason = Some(format!(
@@ -323,25 +353,28 @@ impl Engine {
         ));
         if let Err(err) = self
             .store
-            .insert_request(request.clone(), signature.clone(), None, None)
+            .insert_request(request.clone(), signature.clone(), None, None, commit_on)
             .await
         {
             tracing::error!(id = %request.id, "refused request not stored: {err}");
             return Err(err);
         }
-        self.finish(&Exchange {
-            request,
-            signature,
-            event_type: None,
-            forward: None,
-            response: response.clone(),
-            schema: None,
-        });
+        self.finish(
+            &Exchange {
+                request,
+                signature,
+                event_type: None,
+                forward: None,
+                response: response.clone(),
+                schema: None,
+            },
+            commit_on,
+        );
         Ok(response)
     }
 
     /// Queues the answer for the store and, once it is committed, tells consumers.
-    fn finish(&self, exchange: &Exchange) {
+    fn finish(&self, exchange: &Exchange, on: CommitOn) {
         let events = self.events.clone();
         let answer_schema = exchange
             .schema
@@ -353,6 +386,7 @@ impl Engine {
             exchange.response.clone(),
             exchange.forward.clone(),
             answer_schema,
+            on,
             move |recorded| {
                 if let Err(err) = recorded {
                     tracing::error!(id = %summary.id, "answer not stored: {err}");
@@ -397,8 +431,14 @@ mod tests {
         };
         let event = EngineEvent::Request(Box::new(summary));
         let line = event.to_json_line();
-        assert!(line.starts_with(r#"{"event":"request","id":"req_1","#), "{line}");
-        assert!(!line.contains("replay_of"), "absent fields stay absent: {line}");
+        assert!(
+            line.starts_with(r#"{"event":"request","id":"req_1","#),
+            "{line}"
+        );
+        assert!(
+            !line.contains("replay_of"),
+            "absent fields stay absent: {line}"
+        );
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&line).unwrap(),
             event.to_json()

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use webhook_dev::capture::Limits;
 use webhook_dev::engine::EngineEvent;
-use webhook_dev::store::Committer;
+use webhook_dev::store::Durability;
 
 fn all_bytes() -> Vec<u8> {
     (0..=255u8).chain((0..=255u8).rev()).collect()
@@ -157,15 +157,15 @@ async fn a_synchronous_webhook_gets_the_handlers_answer() {
 
 #[tokio::test]
 async fn a_request_is_durable_before_the_sender_is_answered() {
-    for committer in [Committer::Runtime, Committer::Thread] {
-        durable_before_answered(committer).await;
+    for durability in [Durability::Process, Durability::Power] {
+        durable_before_answered(durability).await;
     }
 }
 
-async fn durable_before_answered(committer: Committer) {
+async fn durable_before_answered(durability: Durability) {
     let handler = Handler::start(Answer::ok("{}")).await;
     let server = Setup {
-        committer,
+        durability,
         ..Setup::forwarding_to(handler.addr)
     }
     .start()
@@ -464,20 +464,20 @@ async fn without_forward_the_sender_gets_the_configured_answer() {
 
 #[tokio::test]
 async fn three_hundred_concurrent_requests_are_each_answered_and_stored_once() {
-    for committer in [Committer::Runtime, Committer::Thread] {
-        three_hundred_concurrent(committer).await;
+    for durability in [Durability::Process, Durability::Power] {
+        three_hundred_concurrent(durability).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_hundred_concurrent_requests_on_two_threads_committing_on_the_runtime() {
-    three_hundred_concurrent(Committer::Runtime).await;
+async fn three_hundred_concurrent_requests_on_a_multi_threaded_runtime() {
+    three_hundred_concurrent(Durability::Process).await;
 }
 
-async fn three_hundred_concurrent(committer: Committer) {
+async fn three_hundred_concurrent(durability: Durability) {
     let handler = Handler::start(Answer::ok("{}")).await;
     let mut server = Setup {
-        committer,
+        durability,
         ..Setup::forwarding_to(handler.addr)
     }
     .start()
@@ -521,10 +521,10 @@ async fn three_hundred_concurrent(committer: Committer) {
 
 #[tokio::test]
 async fn the_answer_to_a_lone_request_is_stored_without_another_request_to_carry_it() {
-    for committer in [Committer::Runtime, Committer::Thread] {
+    for durability in [Durability::Process, Durability::Power] {
         let handler = Handler::start(Answer::ok(r#"{"alone":true}"#)).await;
         let mut server = Setup {
-            committer,
+            durability,
             ..Setup::forwarding_to(handler.addr)
         }
         .start()
@@ -536,7 +536,7 @@ async fn the_answer_to_a_lone_request_is_stored_without_another_request_to_carry
         let id = server.ids().pop().unwrap();
         let stored = server.reader().get(&id).unwrap().unwrap();
         let response = stored.response.expect("the answer is stored");
-        assert_eq!(response.status, 200, "{committer:?}");
+        assert_eq!(response.status, 200, "{durability:?}");
         assert_eq!(response.body.as_ref(), br#"{"alone":true}"#);
     }
 }

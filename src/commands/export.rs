@@ -14,7 +14,7 @@ use crate::fixture::Fixture;
 use crate::har;
 use crate::model::CapturedRequest;
 use crate::signature::{Status, Verdict};
-use crate::store::{Durability, Store, StoreReader, StoredRequest};
+use crate::store::{CommitOn, Durability, Store, StoreReader, StoredRequest};
 
 /// What `export` was asked for.
 pub struct ExportArgs {
@@ -132,7 +132,13 @@ pub async fn import(store_dir: &Path, file: &Path) -> anyhow::Result<()> {
             reason: Some(format!("imported from {}; not checked", file.display())),
         };
         store
-            .insert_request(request, verdict, fixture.event_type.clone(), None)
+            .insert_request(
+                request,
+                verdict,
+                fixture.event_type.clone(),
+                None,
+                CommitOn::Writer,
+            )
             .await?;
         writeln!(
             out,

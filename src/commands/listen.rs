@@ -14,7 +14,7 @@ use crate::cli::ListenArgs;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::forward::Forwarder;
 use crate::output::{self, Mode};
-use crate::store::{Committer, Store};
+use crate::store::Store;
 
 /// Whether `listen` opens the inspector: on a terminal, unless `--json` or `--no-tui`.
 pub fn opens_inspector(args: &ListenArgs) -> bool {
@@ -24,15 +24,7 @@ pub fn opens_inspector(args: &ListenArgs) -> bool {
 /// Runs `listen` until Ctrl-C (or SIGTERM).
 pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let relay = super::relay::listener_config(&args)?;
-    let use_tui = opens_inspector(&args);
-    // Without the inspector, listen runs on one thread (see `crate::runtime`): commits are made
-    // there too, with no hand-off to a writer thread.
-    let committer = if use_tui {
-        Committer::Thread
-    } else {
-        Committer::Runtime
-    };
-    let store = Store::open_with(store_dir, args.durability, committer)?;
+    let store = Store::open(store_dir, args.durability)?;
     let listener = TcpListener::bind(&args.addr).await.with_context(|| {
         format!("cannot listen on {} (is another webhook-dev or server using it? try --addr 127.0.0.1:0)", args.addr)
     })?;
@@ -42,6 +34,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     } else {
         Mode::human_for_stdout()
     };
+    let use_tui = opens_inspector(&args);
     let (events, receiver) = mpsc::unbounded_channel();
     let mut receiver = Some(receiver);
     let printer = if use_tui {

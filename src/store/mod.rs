@@ -1,13 +1,14 @@
 //! The durable store: SQLite (WAL) in one file under the store directory.
 //!
-//! Writes go through one writer thread that commits in batches; readers — including a second
+//! Writes go through one connection: the writer thread commits them in batches, or a caller
+//! with nothing else in flight commits its own (see [`CommitOn`]). Readers — including a second
 //! process running `requests list` — open their own connections.
 
 mod checkpoint;
 mod codec;
+mod connection;
 mod queue;
 mod read;
-mod runtime_writer;
 mod schema;
 mod writer;
 
@@ -30,8 +31,8 @@ use crate::checks::SchemaReport;
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
+use connection::SharedConnection;
 use queue::JobQueue;
-use runtime_writer::RuntimeWriter;
 use writer::{Job, OnCommit, Op};
 
 /// The database file inside the store directory.
@@ -46,15 +47,16 @@ pub enum Durability {
     Power,
 }
 
-/// Which thread commits the store's writes.
+/// Where a write is committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Committer {
-    /// A writer thread of the store's own: the waiting task never blocks its runtime.
-    Thread,
-    /// The tokio task that waits for the write, on its own runtime: no thread hand-off, but the
-    /// runtime is busy for the length of each commit. Only for [`Durability::Process`], whose
-    /// commits never wait for the disk; must be opened within a tokio runtime.
-    Runtime,
+pub enum CommitOn {
+    /// The writer thread, in a batch with other writes; the caller's thread is never held up.
+    Writer,
+    /// The caller's own thread, when it is the only request in flight: no hand-off between
+    /// threads either way, at the price of the caller's thread being busy for the commit (tens
+    /// of microseconds). With [`Durability::Power`], whose commits wait for the disk, this
+    /// falls back to the writer thread.
+    Caller,
 }
 
 /// Why a write could not be made durable.
@@ -77,8 +79,9 @@ pub struct Store {
 struct Inner {
     dir: PathBuf,
     jobs: Arc<JobQueue<Job>>,
-    /// Set when writes are committed on the runtime ([`Committer::Runtime`]).
-    on_runtime: Option<Arc<RuntimeWriter>>,
+    conn: Arc<SharedConnection>,
+    /// Whether callers may commit their own writes (not when commits wait for the disk).
+    callers_commit: bool,
     threads: Mutex<Option<Threads>>,
 }
 
@@ -86,16 +89,27 @@ impl Drop for Inner {
     /// A store dropped without [`Store::close`] still commits what is queued.
     fn drop(&mut self) {
         self.jobs.close();
-        if let Some(on_runtime) = &self.on_runtime {
-            on_runtime.close();
+        if let Some(threads) = self.threads.get_mut().map(Option::take).ok().flatten() {
+            threads.stop();
         }
+        self.conn.close();
     }
 }
 
 struct Threads {
-    writer: Option<JoinHandle<()>>,
+    writer: JoinHandle<()>,
     checkpointer: JoinHandle<()>,
     stop_checkpointer: mpsc::Sender<()>,
+}
+
+impl Threads {
+    /// Waits for the writer to commit what is queued (the queue must be closed), then stops
+    /// the checkpointer.
+    fn stop(self) {
+        let _ = self.writer.join();
+        let _ = self.stop_checkpointer.send(());
+        let _ = self.checkpointer.join();
+    }
 }
 
 /// Formats a time the way the store and the JSON output hold it: RFC 3339, UTC, microseconds.
@@ -123,17 +137,9 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, migrates it and starts the writer thread.
+    /// Opened within a tokio runtime, callers may also commit their own writes
+    /// ([`CommitOn::Caller`]).
     pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<Store> {
-        Self::open_with(dir, durability, Committer::Thread)
-    }
-
-    /// Like [`Store::open`], with writes committed by `committer`; [`Committer::Runtime`] falls
-    /// back to the writer thread with [`Durability::Power`], whose commits wait for the disk.
-    pub fn open_with(
-        dir: &Path,
-        durability: Durability,
-        committer: Committer,
-    ) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
         let mut conn = open_connection(&db_path(dir))?;
@@ -147,17 +153,12 @@ impl Store {
         let checkpoint_conn = open_connection(&db_path(dir))?;
         checkpoint_conn.pragma_update(None, "synchronous", synchronous)?;
         let jobs = Arc::new(JobQueue::default());
-        let (writer, on_runtime) = match (committer, durability) {
-            (Committer::Runtime, Durability::Process) => {
-                (None, Some(RuntimeWriter::start(conn, jobs.clone())))
-            }
-            _ => {
-                let jobs = jobs.clone();
-                let writer = std::thread::Builder::new()
-                    .name("store-writer".into())
-                    .spawn(move || writer::run(conn, jobs))?;
-                (Some(writer), None)
-            }
+        let conn = SharedConnection::new(conn, jobs.clone());
+        let writer = {
+            let (conn, jobs) = (conn.clone(), jobs.clone());
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || writer::run(conn, jobs))?
         };
         let (stop_checkpointer, stop) = mpsc::channel();
         let checkpointer = std::thread::Builder::new()
@@ -167,7 +168,8 @@ impl Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 jobs,
-                on_runtime,
+                conn,
+                callers_commit: durability == Durability::Process,
                 threads: Mutex::new(Some(Threads {
                     writer,
                     checkpointer,
@@ -187,37 +189,44 @@ impl Store {
         StoreReader::open(&self.inner.dir)
     }
 
-    /// Queues a write; a `deferred` one waits (briefly) for another write to share its commit.
-    fn submit(&self, op: Op, done: OnCommit, deferred: bool) {
+    fn here(&self, on: CommitOn) -> bool {
+        on == CommitOn::Caller && self.inner.callers_commit
+    }
+
+    /// Queues a write nobody waits on; it waits (briefly) for another write to share its commit.
+    fn submit_deferred(&self, op: Op, done: OnCommit, on: CommitOn) {
         let job = Job { op, done };
-        if let (Some(on_runtime), true) = (&self.inner.on_runtime, deferred) {
-            return on_runtime.defer(job);
+        if self.here(on) {
+            return self.inner.conn.defer_here(job);
         }
-        let queued = if deferred {
-            self.inner.jobs.push_deferred(job)
-        } else {
-            self.inner.jobs.push(job)
-        };
-        if let Err(unsent) = queued {
+        if let Err(unsent) = self.inner.jobs.push_deferred(job) {
             (unsent.0.done)(Err(StoreError::Closed));
         }
     }
 
-    fn submit_and_wait(&self, op: Op) -> impl std::future::Future<Output = Result<(), StoreError>> {
+    fn submit_and_wait(
+        &self,
+        op: Op,
+        on: CommitOn,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
         let (done, outcome) = oneshot::channel();
-        let done: OnCommit = Box::new(move |result| {
-            let _ = done.send(result);
-        });
-        let on_runtime = match &self.inner.on_runtime {
-            Some(on_runtime) => Some((on_runtime.clone(), Job { op, done })),
-            None => {
-                self.submit(op, done, false);
-                None
+        let job = Job {
+            op,
+            done: Box::new(move |result| {
+                let _ = done.send(result);
+            }),
+        };
+        let here = if self.here(on) {
+            Some((self.inner.conn.clone(), job))
+        } else {
+            if let Err(unsent) = self.inner.jobs.push(job) {
+                (unsent.0.done)(Err(StoreError::Closed));
             }
+            None
         };
         async move {
-            if let Some((on_runtime, job)) = on_runtime {
-                on_runtime.commit_soon(job).await;
+            if let Some((conn, job)) = here {
+                conn.commit_here(job).await;
             }
             outcome.await.unwrap_or(Err(StoreError::Closed))
         }
@@ -230,27 +239,32 @@ impl Store {
         signature: Verdict,
         event_type: Option<String>,
         schema: Option<&SchemaReport>,
+        on: CommitOn,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> {
-        self.submit_and_wait(Op::InsertRequest {
-            request,
-            signature,
-            event_type,
-            schema: schema.map(schema_json),
-        })
+        self.submit_and_wait(
+            Op::InsertRequest {
+                request,
+                signature,
+                event_type,
+                schema: schema.map(schema_json),
+            },
+            on,
+        )
     }
 
-    /// Queues the answer a request got (the request must already be stored); `on_commit` runs on
-    /// the writer thread once the answer is committed, or with the error. Nobody waits on it, so
-    /// it shares the next commit, a few milliseconds later at most.
+    /// Queues the answer a request got (the request must already be stored); `on_commit` runs
+    /// once the answer is committed, or with the error. Nobody waits on it, so it shares the
+    /// next commit, a few milliseconds later at most.
     pub fn record_response(
         &self,
         request_id: String,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
         schema: Option<&SchemaReport>,
+        on: CommitOn,
         on_commit: impl FnOnce(Result<(), StoreError>) + Send + 'static,
     ) {
-        self.submit(
+        self.submit_deferred(
             Op::RecordResponse {
                 request_id,
                 response,
@@ -258,7 +272,7 @@ impl Store {
                 schema: schema.map(schema_json),
             },
             Box::new(on_commit),
-            true,
+            on,
         );
     }
 
@@ -267,21 +281,15 @@ impl Store {
         &self,
         delivery: Delivery,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> {
-        self.submit_and_wait(Op::SaveDelivery(delivery))
+        self.submit_and_wait(Op::SaveDelivery(delivery), CommitOn::Writer)
     }
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
     pub fn close(&self) {
         self.inner.jobs.close();
-        if let Some(on_runtime) = &self.inner.on_runtime {
-            on_runtime.close();
-        }
         if let Some(threads) = self.inner.threads.lock().expect("store thread lock").take() {
-            if let Some(writer) = threads.writer {
-                let _ = writer.join();
-            }
-            let _ = threads.stop_checkpointer.send(());
-            let _ = threads.checkpointer.join();
+            threads.stop();
         }
+        self.inner.conn.close();
     }
 }

@@ -53,32 +53,47 @@ impl<T> JobQueue<T> {
 
     /// Queues a write someone waits on; wakes the consumer if it sleeps.
     pub fn push(&self, job: T) -> Result<(), Closed<T>> {
-        let mut state = self.lock();
-        if state.closed {
-            return Err(Closed(job));
-        }
-        state.urgent.push(job);
-        if state.sleeping {
-            state.sleeping = false;
-            self.ready.notify_one();
-        }
-        Ok(())
+        self.enqueue(job, false, true)
     }
 
-    /// Queues a write nobody waits on, without waking the consumer.
+    /// Queues a write someone waits on without waking the consumer: the caller commits it
+    /// itself (see [`JobQueue::take_now`]), or the consumer, already awake, finds it.
+    pub fn push_quiet(&self, job: T) -> Result<(), Closed<T>> {
+        self.enqueue(job, false, false)
+    }
+
+    /// Queues a write nobody waits on. A consumer sleeping without a deadline is woken to set
+    /// one; otherwise the write rides along with the next batch.
     pub fn push_deferred(&self, job: T) -> Result<(), Closed<T>> {
+        self.enqueue(job, true, true)
+    }
+
+    /// Queues a write nobody waits on without waking the consumer: the caller has arranged for
+    /// it to be committed within [`DEFER_LIMIT`].
+    pub fn push_deferred_quiet(&self, job: T) -> Result<(), Closed<T>> {
+        self.enqueue(job, true, false)
+    }
+
+    fn enqueue(&self, job: T, deferred: bool, wake: bool) -> Result<(), Closed<T>> {
         let mut state = self.lock();
         if state.closed {
             return Err(Closed(job));
         }
-        state.deferred.push(job);
-        if state.deferred_since.is_none() {
-            state.deferred_since = Some(Instant::now());
-            if state.sleeping {
-                // The consumer sleeps without a deadline; it must learn of this one.
-                state.sleeping = false;
-                self.ready.notify_one();
+        let wake = if deferred {
+            state.deferred.push(job);
+            let first = state.deferred_since.is_none();
+            if first {
+                state.deferred_since = Some(Instant::now());
             }
+            // A consumer asleep with deferred writes already has a deadline.
+            wake && first
+        } else {
+            state.urgent.push(job);
+            wake
+        };
+        if wake && state.sleeping {
+            state.sleeping = false;
+            self.ready.notify_one();
         }
         Ok(())
     }
@@ -215,6 +230,23 @@ mod tests {
         };
         std::thread::sleep(Duration::from_millis(20));
         queue.push_deferred(3).unwrap();
+        assert_eq!(consumer.join().unwrap().unwrap(), [3]);
+    }
+
+    #[test]
+    fn quiet_writes_leave_a_sleeping_consumer_asleep() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.push_quiet(1).unwrap();
+        queue.push_deferred_quiet(2).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!consumer.is_finished(), "woken by a quiet write");
+        assert_eq!(queue.take_now(10), [1, 2]);
+        queue.push(3).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [3]);
     }
 

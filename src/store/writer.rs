@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection};
 
 use super::codec::encode_headers;
+use super::connection::SharedConnection;
 use super::queue::JobQueue;
 use super::StoreError;
 use crate::delivery::Delivery;
@@ -56,9 +57,12 @@ pub fn next_batch<T>(jobs: &Receiver<T>, max: usize) -> Option<Vec<T>> {
 }
 
 /// Runs until the queue is closed and empty.
-pub(super) fn run(conn: Connection, jobs: Arc<JobQueue<Job>>) {
+pub(super) fn run(shared: Arc<SharedConnection>, jobs: Arc<JobQueue<Job>>) {
     while let Some(batch) = jobs.next_batch(MAX_BATCH) {
-        commit_batch(&conn, batch);
+        match shared.lock().as_ref() {
+            Some(conn) => commit_batch(conn, batch),
+            None => fail_all(batch, "the store is closed"),
+        }
     }
 }
 

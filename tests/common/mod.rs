@@ -21,7 +21,7 @@ use webhook_dev::capture::{self, Limits};
 use webhook_dev::checks::Checks;
 use webhook_dev::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use webhook_dev::forward::Forwarder;
-use webhook_dev::store::{Committer, Durability, Store, StoreReader};
+use webhook_dev::store::{Durability, Store, StoreReader};
 
 /// What the handler saw.
 #[derive(Clone, Debug)]
@@ -140,8 +140,9 @@ pub struct Setup {
     pub limits: Limits,
     pub respond: FixedAnswer,
     pub checks: Checks,
-    /// Who commits: the runtime, as `listen` without the inspector does, unless a test says.
-    pub committer: Committer,
+    /// `Process` (the default) lets a lone request commit on its own thread; `Power` sends every
+    /// write to the writer thread.
+    pub durability: Durability,
 }
 
 impl Default for Setup {
@@ -157,7 +158,7 @@ impl Default for Setup {
             },
             respond: FixedAnswer::default(),
             checks: Checks::default(),
-            committer: Committer::Runtime,
+            durability: Durability::Process,
         }
     }
 }
@@ -173,7 +174,7 @@ impl Setup {
     pub async fn start(self) -> Listening {
         let dir = tempfile::tempdir().unwrap();
         let store_dir = dir.path().join("store");
-        let store = Store::open_with(&store_dir, Durability::Process, self.committer).unwrap();
+        let store = Store::open(&store_dir, self.durability).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (events_tx, events) = mpsc::unbounded_channel();
