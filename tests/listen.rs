@@ -542,6 +542,29 @@ async fn the_answer_to_a_lone_request_is_stored_without_another_request_to_carry
 }
 
 #[tokio::test]
+async fn a_store_locked_by_another_process_holds_up_only_the_requests_waiting_for_it() {
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let server = Setup::forwarding_to(handler.addr).start().await;
+    let other = rusqlite::Connection::open(webhook_dev::store::db_path(&server.store_dir)).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let addr = server.addr;
+    let waiting = tokio::spawn(async move { send(addr, "POST", "/waits", &[], b"x").await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server still serves while that request waits for the lock.
+    let refused = tokio::time::timeout(
+        Duration::from_secs(4),
+        send_raw(server.addr, b"GARBAGE\r\n\r\n"),
+    )
+    .await
+    .expect("a malformed request is answered while the store is locked");
+    assert_eq!(parse_response(&refused).unwrap().status, 400);
+    assert!(!waiting.is_finished(), "answered before it was stored");
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(waiting.await.unwrap().status, 200);
+    assert_eq!(server.ids().len(), 1);
+}
+
+#[tokio::test]
 async fn shutdown_finishes_forwards_in_flight_and_flushes_the_store() {
     let handler = Handler::start(Answer {
         delay: Duration::from_millis(600),

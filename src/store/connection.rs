@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::queue::{JobQueue, DEFER_LIMIT};
-use super::writer::{commit_all, Job};
+use super::writer::{commit_all, commit_all_unless_locked, Job};
 
 /// The writing connection (`None` once closed) and the queue of writes for it.
 pub(super) struct SharedConnection {
@@ -73,15 +73,19 @@ impl SharedConnection {
 
     /// Commits everything queued, unless someone else holds the connection: the writer thread
     /// then finds these writes when it next looks at the queue, and another caller looks again
-    /// after letting go of it.
+    /// after letting go of it. Never waits for another process's lock on the store: what it
+    /// cannot begin goes to the writer thread, which may.
     pub fn commit_queued(&self) {
         loop {
-            {
+            let locked_out = {
                 let Ok(mut conn) = self.conn.try_lock() else {
                     return;
                 };
                 let Some(conn) = conn.as_mut() else { return };
-                commit_all(conn, &self.jobs);
+                commit_all_unless_locked(conn, &self.jobs).err()
+            };
+            if let Some(batch) = locked_out {
+                return self.jobs.requeue(batch);
             }
             if !self.jobs.has_urgent() {
                 return;

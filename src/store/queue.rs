@@ -98,6 +98,16 @@ impl<T> JobQueue<T> {
         Ok(())
     }
 
+    /// Puts writes taken but not committed back at the front of the queue, as urgent, and wakes
+    /// the consumer. Refused writes (the queue closed meanwhile) are still handed out.
+    pub fn requeue(&self, mut jobs: Vec<T>) {
+        let mut state = self.lock();
+        jobs.append(&mut state.urgent);
+        state.urgent = jobs;
+        state.sleeping = false;
+        self.ready.notify_one();
+    }
+
     /// Whether a write someone waits on is queued.
     pub fn has_urgent(&self) -> bool {
         !self.lock().urgent.is_empty()
@@ -248,6 +258,29 @@ mod tests {
         assert_eq!(queue.take_now(10), [1, 2]);
         queue.push(3).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [3]);
+    }
+
+    #[test]
+    fn requeued_writes_come_back_first() {
+        let queue = JobQueue::default();
+        queue.push_quiet(1).unwrap();
+        queue.push_quiet(2).unwrap();
+        let taken = queue.take_now(1);
+        queue.push_quiet(3).unwrap();
+        queue.requeue(taken);
+        assert_eq!(queue.take_now(10), [1, 2, 3]);
+    }
+
+    #[test]
+    fn requeued_writes_wake_a_sleeping_consumer() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.requeue(vec![7]);
+        assert_eq!(consumer.join().unwrap().unwrap(), [7]);
     }
 
     #[test]

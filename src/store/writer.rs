@@ -3,13 +3,14 @@
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::{params, Connection};
 
 use super::codec::encode_headers;
 use super::connection::SharedConnection;
 use super::queue::JobQueue;
-use super::StoreError;
+use super::{StoreError, BUSY_TIMEOUT};
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
@@ -82,10 +83,45 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(err) = run_cached(conn, "BEGIN IMMEDIATE") {
-        return fail_all(batch, &err.to_string());
+/// Commits everything queued without waiting for a write lock another process holds; gives
+/// back the batch it could not begin, for the writer thread, which may wait.
+pub(super) fn commit_all_unless_locked(
+    conn: &Connection,
+    jobs: &JobQueue<Job>,
+) -> Result<(), Vec<Job>> {
+    if let Err(err) = conn.busy_timeout(Duration::ZERO) {
+        tracing::warn!("cannot stop the store waiting for locks: {err}");
     }
+    let outcome = loop {
+        let batch = jobs.take_now(MAX_BATCH);
+        if batch.is_empty() {
+            break Ok(());
+        }
+        match run_cached(conn, "BEGIN IMMEDIATE") {
+            Err(rusqlite::Error::SqliteFailure(failure, _))
+                if failure.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                break Err(batch)
+            }
+            Err(err) => fail_all(batch, &err.to_string()),
+            Ok(()) => apply_and_commit(conn, batch),
+        }
+    };
+    if let Err(err) = conn.busy_timeout(BUSY_TIMEOUT) {
+        tracing::warn!("cannot restore the store's lock timeout: {err}");
+    }
+    outcome
+}
+
+fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+    match run_cached(conn, "BEGIN IMMEDIATE") {
+        Ok(()) => apply_and_commit(conn, batch),
+        Err(err) => fail_all(batch, &err.to_string()),
+    }
+}
+
+/// Applies a batch inside the transaction just begun and commits it.
+fn apply_and_commit(conn: &Connection, batch: Vec<Job>) {
     let results: Vec<Result<(), StoreError>> = batch
         .iter()
         .map(|job| apply(conn, &job.op).map_err(|e| StoreError::Write(e.to_string())))
