@@ -251,7 +251,7 @@ impl Queue {
 }
 
 fn run_writer(mut conn: Connection, jobs: Receiver<Job>) {
-    while let Some(batch) = crate::store::next_batch(&jobs, MAX_BATCH) {
+    while let Some(batch) = next_batch(&jobs, MAX_BATCH) {
         commit_batch(&mut conn, batch);
     }
 }
@@ -321,6 +321,19 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
 /// The highest `seq` in `entries`, or 0.
 pub fn last_seq(entries: &[QueuedEntry]) -> i64 {
     entries.iter().map(|e| e.seq).max().unwrap_or(0)
+}
+
+/// Waits for the next job, then takes whatever else is already queued, up to `max`: one batch
+/// for one transaction. `None` once every sender is gone and the queue is empty.
+fn next_batch<T>(jobs: &std::sync::mpsc::Receiver<T>, max: usize) -> Option<Vec<T>> {
+    let mut batch = vec![jobs.recv().ok()?];
+    while batch.len() < max {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 #[cfg(test)]

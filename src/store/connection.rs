@@ -4,32 +4,42 @@
 //! most of what a lone request costs. Under load writes go to the writer thread instead, which
 //! batches them and keeps SQLite off the thread serving connections.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::queue::{JobQueue, DEFER_LIMIT};
-use super::writer::{commit_all, commit_all_unless_locked, Job};
+use super::writer::{commit_all, commit_unless_locked, Job, MAX_BATCH};
+use super::StoreError;
 
 /// The writing connection (`None` once closed) and the queue of writes for it.
 pub(super) struct SharedConnection {
     conn: Mutex<Option<Connection>>,
+    closed: AtomicBool,
     jobs: Arc<JobQueue<Job>>,
     /// Wakes the task that commits deferred writes a caller left behind.
     deferred: Arc<Notify>,
-    /// Whether that task runs: only when the store was opened within a tokio runtime.
+    /// Whether that task runs.
     flushes: bool,
 }
 
 impl SharedConnection {
-    /// Shares `conn`; within a tokio runtime, also starts the task that commits deferred writes
-    /// callers left behind once they have waited [`DEFER_LIMIT`].
-    pub fn new(conn: Connection, jobs: Arc<JobQueue<Job>>) -> Arc<SharedConnection> {
-        let runtime = tokio::runtime::Handle::try_current().ok();
+    /// Shares `conn`. With `callers_commit` and within a tokio runtime, also starts the task that
+    /// commits deferred writes callers left behind once they have waited [`DEFER_LIMIT`].
+    pub fn new(
+        conn: Connection,
+        jobs: Arc<JobQueue<Job>>,
+        callers_commit: bool,
+    ) -> Arc<SharedConnection> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|_| callers_commit);
         let deferred = Arc::new(Notify::new());
         let shared = Arc::new(SharedConnection {
             conn: Mutex::new(Some(conn)),
+            closed: AtomicBool::new(false),
             jobs,
             deferred: deferred.clone(),
             flushes: runtime.is_some(),
@@ -40,25 +50,27 @@ impl SharedConnection {
         shared
     }
 
-    /// The connection, for the writer thread; `None` once closed.
+    /// Waits for the connection; `None` once closed. For the writer thread and for closing;
+    /// the serving thread uses [`SharedConnection::commit_queued`], which never waits.
     pub fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues a write someone waits on and commits it on this thread, with whatever else is
-    /// queued, once the other ready tasks have run (the forward that was just started, for one).
-    pub async fn commit_here(&self, job: Job) {
+    /// Queues a write someone waits on, to be committed on the caller's thread by
+    /// [`PendingCommit::commit`].
+    pub fn queue_here(self: &Arc<Self>, job: Job) -> PendingCommit {
         if let Err(unsent) = self.jobs.push_quiet(job) {
-            return (unsent.0.done)(Err(super::StoreError::Closed));
+            (unsent.0.done)(Err(StoreError::Closed));
         }
-        tokio::task::yield_now().await;
-        self.commit_queued();
+        PendingCommit {
+            shared: Some(self.clone()),
+        }
     }
 
     /// Queues a write nobody waits on without waking the writer thread; it rides along with the
-    /// next commit, or is committed here after [`DEFER_LIMIT`].
+    /// next commit, or is committed on the runtime after [`DEFER_LIMIT`].
     pub fn defer_here(&self, job: Job) {
         let queued = if self.flushes {
             self.jobs.push_deferred_quiet(job)
@@ -66,43 +78,69 @@ impl SharedConnection {
             self.jobs.push_deferred(job)
         };
         match queued {
-            Ok(()) => self.deferred.notify_one(),
-            Err(unsent) => (unsent.0.done)(Err(super::StoreError::Closed)),
+            Ok(()) if self.flushes => self.deferred.notify_one(),
+            Ok(()) => {}
+            Err(unsent) => (unsent.0.done)(Err(StoreError::Closed)),
         }
     }
 
-    /// Commits everything queued, unless someone else holds the connection: the writer thread
-    /// then finds these writes when it next looks at the queue, and another caller looks again
-    /// after letting go of it. Never waits for another process's lock on the store: what it
-    /// cannot begin goes to the writer thread, which may.
+    /// Commits one batch of what is queued on this thread, if the connection is free; never
+    /// waits, neither for the writer thread nor for another process's lock on the store. What is
+    /// left — the rest of a backlog, a batch another process's lock kept out — is the writer
+    /// thread's, which is woken for it.
     pub fn commit_queued(&self) {
-        loop {
-            let locked_out = {
-                let Ok(mut conn) = self.conn.try_lock() else {
-                    return;
-                };
-                let Some(conn) = conn.as_mut() else { return };
-                commit_all_unless_locked(conn, &self.jobs).err()
-            };
-            if let Some(batch) = locked_out {
-                return self.jobs.requeue(batch);
+        let mut guard = match self.conn.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return self.jobs.wake(),
+        };
+        if let Some(conn) = guard.as_mut() {
+            let batch = self.jobs.take_now(MAX_BATCH);
+            if !batch.is_empty() {
+                if let Err(locked_out) = commit_unless_locked(conn, batch) {
+                    // Put back before letting go of the connection, so that `close` finds it.
+                    self.jobs.requeue(locked_out);
+                }
             }
-            if !self.jobs.has_urgent() {
-                return;
-            }
+        }
+        drop(guard);
+        if !self.jobs.is_empty() {
+            self.jobs.wake();
         }
     }
 
     /// Commits whatever is still queued and closes the connection.
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         self.deferred.notify_one();
         if let Some(conn) = self.lock().take() {
             commit_all(&conn, &self.jobs);
         }
     }
+}
 
-    fn is_closed(&self) -> bool {
-        self.lock().is_none()
+/// A write queued by [`SharedConnection::queue_here`] and not yet committed. Dropped before
+/// [`PendingCommit::commit`] (its request was cancelled), it hands the write to the writer thread.
+pub(super) struct PendingCommit {
+    shared: Option<Arc<SharedConnection>>,
+}
+
+impl PendingCommit {
+    /// Lets the other ready tasks run first (the forward that was just started, other requests
+    /// queuing theirs), then commits what is queued.
+    pub async fn commit(mut self) {
+        tokio::task::yield_now().await;
+        if let Some(shared) = self.shared.take() {
+            shared.commit_queued();
+        }
+    }
+}
+
+impl Drop for PendingCommit {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared.jobs.wake();
+        }
     }
 }
 
@@ -113,7 +151,7 @@ async fn flush_deferred(shared: Weak<SharedConnection>, deferred: Arc<Notify>) {
         deferred.notified().await;
         tokio::time::sleep(DEFER_LIMIT).await;
         match shared.upgrade() {
-            Some(shared) if !shared.is_closed() => shared.commit_queued(),
+            Some(shared) if !shared.closed.load(Ordering::Acquire) => shared.commit_queued(),
             _ => return,
         }
     }

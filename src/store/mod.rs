@@ -25,7 +25,6 @@ use tokio::sync::oneshot;
 pub use codec::{decode_headers, encode_headers};
 pub use read::{StoreReader, StoredRequest};
 pub use schema::migrate_with;
-pub use writer::next_batch;
 
 use crate::checks::SchemaReport;
 use crate::delivery::Delivery;
@@ -140,8 +139,8 @@ fn open_connection(path: &Path) -> anyhow::Result<Connection> {
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, migrates it and starts the writer thread.
-    /// Opened within a tokio runtime, callers may also commit their own writes
-    /// ([`CommitOn::Caller`]).
+    /// With [`Durability::Process`], callers may commit their own writes ([`CommitOn::Caller`]);
+    /// opened within a tokio runtime, the answers they defer are then committed on it too.
     pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
@@ -156,7 +155,8 @@ impl Store {
         let checkpoint_conn = open_connection(&db_path(dir))?;
         checkpoint_conn.pragma_update(None, "synchronous", synchronous)?;
         let jobs = Arc::new(JobQueue::default());
-        let conn = SharedConnection::new(conn, jobs.clone());
+        let callers_commit = durability == Durability::Process;
+        let conn = SharedConnection::new(conn, jobs.clone(), callers_commit);
         let writer = {
             let (conn, jobs) = (conn.clone(), jobs.clone());
             std::thread::Builder::new()
@@ -172,7 +172,7 @@ impl Store {
                 dir: dir.to_path_buf(),
                 jobs,
                 conn,
-                callers_commit: durability == Durability::Process,
+                callers_commit,
                 threads: Mutex::new(Some(Threads {
                     writer,
                     checkpointer,
@@ -220,7 +220,7 @@ impl Store {
             }),
         };
         let here = if self.here(on) {
-            Some((self.inner.conn.clone(), job))
+            Some(self.inner.conn.queue_here(job))
         } else {
             if let Err(unsent) = self.inner.jobs.push(job) {
                 (unsent.0.done)(Err(StoreError::Closed));
@@ -228,14 +228,15 @@ impl Store {
             None
         };
         async move {
-            if let Some((conn, job)) = here {
-                conn.commit_here(job).await;
+            if let Some(pending) = here {
+                pending.commit().await;
             }
             outcome.await.unwrap_or(Err(StoreError::Closed))
         }
     }
 
-    /// Queues a captured request; the returned future resolves once it is committed.
+    /// Queues a captured request; the returned future resolves once it is committed. With
+    /// [`CommitOn::Caller`] the future makes the commit itself, when polled.
     pub fn insert_request(
         &self,
         request: Arc<CapturedRequest>,
@@ -290,8 +291,14 @@ impl Store {
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
     pub fn close(&self) {
         self.inner.jobs.close();
-        if let Some(threads) = self.inner.threads.lock().expect("store thread lock").take() {
-            threads.stop();
+        // Held until the end, so that a second `close` returns only once everything is committed.
+        let mut threads = self
+            .inner
+            .threads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(running) = threads.take() {
+            running.stop();
         }
         self.inner.conn.close();
     }

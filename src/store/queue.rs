@@ -20,14 +20,27 @@ struct State<T> {
     deferred: Vec<T>,
     /// When the oldest deferred write was queued.
     deferred_since: Option<Instant>,
-    /// The consumer is asleep and waits for an urgent write (or for the deferral to run out).
-    sleeping: bool,
+    /// How the consumer sleeps, if it does.
+    sleep: Sleep,
     closed: bool,
 }
 
-/// Why a job was not queued: the queue is closed. Gives the job back.
+/// What the consumer is doing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sleep {
+    Awake,
+    /// Asleep until an urgent write comes or the queue closes.
+    Indefinitely,
+    /// Asleep until then too, or until the oldest deferred write is due.
+    UntilDeferredDue,
+}
+
+/// Why a job was not queued: the queue is closed.
 #[derive(Debug)]
-pub struct Closed<T>(pub T);
+pub struct Closed<T>(
+    /// The job, given back.
+    pub T,
+);
 
 impl<T> Default for JobQueue<T> {
     fn default() -> Self {
@@ -36,7 +49,7 @@ impl<T> Default for JobQueue<T> {
                 urgent: Vec::new(),
                 deferred: Vec::new(),
                 deferred_since: None,
-                sleeping: false,
+                sleep: Sleep::Awake,
                 closed: false,
             }),
             ready: Condvar::new(),
@@ -57,7 +70,8 @@ impl<T> JobQueue<T> {
     }
 
     /// Queues a write someone waits on without waking the consumer: the caller commits it
-    /// itself (see [`JobQueue::take_now`]), or the consumer, already awake, finds it.
+    /// itself (see [`JobQueue::take_now`]), or wakes the consumer ([`JobQueue::wake`]) if it
+    /// cannot.
     pub fn push_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, false, false)
     }
@@ -69,7 +83,7 @@ impl<T> JobQueue<T> {
     }
 
     /// Queues a write nobody waits on without waking the consumer: the caller has arranged for
-    /// it to be committed within [`DEFER_LIMIT`].
+    /// it to be committed within [`DEFER_LIMIT`], or wakes the consumer if it cannot.
     pub fn push_deferred_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, true, false)
     }
@@ -81,36 +95,44 @@ impl<T> JobQueue<T> {
         }
         let wake = if deferred {
             state.deferred.push(job);
-            let first = state.deferred_since.is_none();
-            if first {
-                state.deferred_since = Some(Instant::now());
-            }
-            // A consumer asleep with deferred writes already has a deadline.
-            wake && first
+            state.deferred_since.get_or_insert_with(Instant::now);
+            // A consumer asleep with a deadline already comes back for deferred writes.
+            wake && state.sleep == Sleep::Indefinitely
         } else {
             state.urgent.push(job);
             wake
         };
-        if wake && state.sleeping {
-            state.sleeping = false;
-            self.ready.notify_one();
+        if wake {
+            self.wake_locked(&mut state);
         }
         Ok(())
     }
 
+    fn wake_locked(&self, state: &mut State<T>) {
+        if state.sleep != Sleep::Awake {
+            state.sleep = Sleep::Awake;
+            self.ready.notify_one();
+        }
+    }
+
+    /// Wakes the consumer if it sleeps, to look at what is queued.
+    pub fn wake(&self) {
+        self.wake_locked(&mut self.lock());
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        let state = self.lock();
+        state.urgent.is_empty() && state.deferred.is_empty()
+    }
+
     /// Puts writes taken but not committed back at the front of the queue, as urgent, and wakes
-    /// the consumer. Refused writes (the queue closed meanwhile) are still handed out.
+    /// the consumer. This works on a closed queue too: they were accepted before it closed.
     pub fn requeue(&self, mut jobs: Vec<T>) {
         let mut state = self.lock();
         jobs.append(&mut state.urgent);
         state.urgent = jobs;
-        state.sleeping = false;
-        self.ready.notify_one();
-    }
-
-    /// Whether a write someone waits on is queued.
-    pub fn has_urgent(&self) -> bool {
-        !self.lock().urgent.is_empty()
+        self.wake_locked(&mut state);
     }
 
     /// Takes up to `max` queued writes without waiting, urgent ones first; empty if none are
@@ -123,7 +145,7 @@ impl<T> JobQueue<T> {
     pub fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
-        self.ready.notify_one();
+        self.wake_locked(&mut state);
     }
 
     /// Waits until there is an urgent write, a deferred one has waited [`DEFER_LIMIT`], or the
@@ -143,7 +165,11 @@ impl<T> JobQueue<T> {
             {
                 break;
             }
-            state.sleeping = true;
+            state.sleep = if deferred_due.is_some() {
+                Sleep::UntilDeferredDue
+            } else {
+                Sleep::Indefinitely
+            };
             state = match deferred_due {
                 Some(due) => {
                     self.ready
@@ -156,7 +182,7 @@ impl<T> JobQueue<T> {
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
             };
-            state.sleeping = false;
+            state.sleep = Sleep::Awake;
         }
         let batch = take_batch(&mut state, max);
         if batch.is_empty() {
@@ -261,6 +287,32 @@ mod tests {
     }
 
     #[test]
+    fn a_deferred_write_wakes_a_consumer_that_sleeps_past_quiet_ones() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.push_deferred_quiet(1).unwrap();
+        queue.push_deferred(2).unwrap();
+        assert_eq!(consumer.join().unwrap().unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn waking_makes_a_sleeping_consumer_look_again() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.push_quiet(5).unwrap();
+        queue.wake();
+        assert_eq!(consumer.join().unwrap().unwrap(), [5]);
+    }
+
+    #[test]
     fn requeued_writes_come_back_first() {
         let queue = JobQueue::default();
         queue.push_quiet(1).unwrap();
@@ -287,11 +339,12 @@ mod tests {
     fn taking_now_never_waits() {
         let queue = JobQueue::default();
         assert!(queue.take_now(10).is_empty());
+        assert!(queue.is_empty());
         queue.push_deferred(1).unwrap();
-        assert!(!queue.has_urgent());
         queue.push(2).unwrap();
-        assert!(queue.has_urgent());
+        assert!(!queue.is_empty());
         assert_eq!(queue.take_now(10), [2, 1]);
+        assert!(queue.is_empty());
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The single writer thread: takes writes from a queue and commits them in batches (group commit).
 //! A caller's write is acknowledged only after the transaction that holds it has committed.
 
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,53 +15,62 @@ use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 
 /// The most writes committed in one transaction.
-const MAX_BATCH: usize = 256;
+pub(super) const MAX_BATCH: usize = 256;
 
 /// Called with a write's outcome once its transaction has committed (or failed).
 pub type OnCommit = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// One write, with what to do once its outcome is known.
 pub(super) struct Job {
+    /// The write.
     pub op: Op,
+    /// Called exactly once, after the transaction holding the write committed or failed.
     pub done: OnCommit,
 }
 
 /// A write to the store.
 pub(super) enum Op {
+    /// A captured request, before its answer is known.
     InsertRequest {
         request: Arc<CapturedRequest>,
         signature: Verdict,
         event_type: Option<String>,
+        /// The schema report as JSON.
         schema: Option<String>,
     },
+    /// The answer a stored request got.
     RecordResponse {
         request_id: String,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
+        /// The schema report as JSON, when the answer changed it.
         schema: Option<String>,
     },
+    /// A delivery made by trigger or replay, inserted or updated by id.
     SaveDelivery(Delivery),
-}
-
-/// Waits for the next job, then takes whatever else is already queued, up to `max`: one batch
-/// for one transaction. `None` once every sender is gone and the queue is empty.
-pub fn next_batch<T>(jobs: &Receiver<T>, max: usize) -> Option<Vec<T>> {
-    let mut batch = vec![jobs.recv().ok()?];
-    while batch.len() < max {
-        match jobs.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-        }
-    }
-    Some(batch)
 }
 
 /// Runs until the queue is closed and empty.
 pub(super) fn run(shared: Arc<SharedConnection>, jobs: Arc<JobQueue<Job>>) {
+    let _fails_the_rest_if_it_panics = FailOnPanic(&jobs);
     while let Some(batch) = jobs.next_batch(MAX_BATCH) {
         match shared.lock().as_ref() {
             Some(conn) => commit_batch(conn, batch),
-            None => fail_all(batch, "the store is closed"),
+            None => fail_closed(batch),
+        }
+    }
+}
+
+/// Should the writer thread die, closes its queue and fails what is in it, so that nobody waits
+/// for a commit that will never come.
+struct FailOnPanic<'a>(&'a JobQueue<Job>);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!("the store's writer thread failed; writes are refused from now on");
+            self.0.close();
+            fail_closed(self.0.take_now(usize::MAX));
         }
     }
 }
@@ -83,34 +91,31 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-/// Commits everything queued without waiting for a write lock another process holds; gives
-/// back the batch it could not begin, for the writer thread, which may wait.
-pub(super) fn commit_all_unless_locked(
-    conn: &Connection,
-    jobs: &JobQueue<Job>,
-) -> Result<(), Vec<Job>> {
+/// Commits `batch` unless another process holds the store's write lock; then gives it back
+/// untouched, for the writer thread, which may wait.
+pub(super) fn commit_unless_locked(conn: &Connection, batch: Vec<Job>) -> Result<(), Vec<Job>> {
     if let Err(err) = conn.busy_timeout(Duration::ZERO) {
         tracing::warn!("cannot stop the store waiting for locks: {err}");
     }
-    let outcome = loop {
-        let batch = jobs.take_now(MAX_BATCH);
-        if batch.is_empty() {
-            break Ok(());
-        }
-        match run_cached(conn, "BEGIN IMMEDIATE") {
-            Err(rusqlite::Error::SqliteFailure(failure, _))
-                if failure.code == rusqlite::ErrorCode::DatabaseBusy =>
-            {
-                break Err(batch)
-            }
-            Err(err) => fail_all(batch, &err.to_string()),
-            Ok(()) => apply_and_commit(conn, batch),
-        }
-    };
+    let begun = run_cached(conn, "BEGIN IMMEDIATE");
     if let Err(err) = conn.busy_timeout(BUSY_TIMEOUT) {
         tracing::warn!("cannot restore the store's lock timeout: {err}");
     }
-    outcome
+    match begun {
+        Ok(()) => {
+            apply_and_commit(conn, batch);
+            Ok(())
+        }
+        Err(rusqlite::Error::SqliteFailure(failure, _))
+            if failure.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            Err(batch)
+        }
+        Err(err) => {
+            fail_all(batch, &err.to_string());
+            Ok(())
+        }
+    }
 }
 
 fn commit_batch(conn: &Connection, batch: Vec<Job>) {
@@ -134,6 +139,12 @@ fn apply_and_commit(conn: &Connection, batch: Vec<Job>) {
     }
     for (job, result) in batch.into_iter().zip(results) {
         (job.done)(result);
+    }
+}
+
+fn fail_closed(batch: Vec<Job>) {
+    for job in batch {
+        (job.done)(Err(StoreError::Closed));
     }
 }
 

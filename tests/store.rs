@@ -1,0 +1,145 @@
+//! The store's write paths: commits made by the caller, by the writer thread, and on close.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use webhook_dev::model::{CapturedRequest, RecordedResponse};
+use webhook_dev::signature;
+use webhook_dev::store::{CommitOn, Durability, Store, StoreReader};
+
+fn request(n: u32) -> Arc<CapturedRequest> {
+    Arc::new(CapturedRequest {
+        id: format!("req_{n:026}"),
+        received_at: chrono::Utc::now(),
+        peer: None,
+        method: "POST".into(),
+        path: format!("/store/{n}"),
+        headers: vec![("content-type".into(), b"application/json".to_vec())],
+        body: Bytes::from(format!("{{\"n\":{n}}}")),
+        replay_of: None,
+    })
+}
+
+fn insert(
+    store: &Store,
+    n: u32,
+    on: CommitOn,
+) -> impl std::future::Future<Output = Result<(), webhook_dev::store::StoreError>> {
+    store.insert_request(
+        request(n),
+        signature::unchecked(&Vec::new()),
+        None,
+        None,
+        on,
+    )
+}
+
+async fn count_reaches(dir: &std::path::Path, n: u64) {
+    let reader = StoreReader::open(dir).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while reader.count().unwrap() < n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{n} requests stored"));
+}
+
+#[tokio::test]
+async fn a_write_whose_caller_gives_up_before_committing_it_is_still_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    // Let the writer thread go to sleep on its empty queue first.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(insert(&store, 1, CommitOn::Caller));
+    count_reaches(dir.path(), 1).await;
+}
+
+#[tokio::test]
+async fn an_answer_deferred_by_a_lone_caller_is_committed_without_another_write() {
+    for durability in [Durability::Process, Durability::Power] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), durability).unwrap();
+        insert(&store, 1, CommitOn::Caller).await.unwrap();
+        let (done, committed) = tokio::sync::oneshot::channel();
+        store.record_response(
+            request(1).id.clone(),
+            RecordedResponse::plain(202, "later"),
+            None,
+            None,
+            CommitOn::Caller,
+            move |outcome| {
+                let _ = done.send(outcome.is_ok());
+            },
+        );
+        let committed = tokio::time::timeout(Duration::from_secs(5), committed).await;
+        assert_eq!(
+            committed.ok().and_then(Result::ok),
+            Some(true),
+            "{durability:?}"
+        );
+        let stored = StoreReader::open(dir.path())
+            .unwrap()
+            .get(&request(1).id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.response.unwrap().status, 202);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_closes_at_once_both_return_once_everything_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    let writes: Vec<_> = (0..200)
+        .map(|n| {
+            let on = if n % 2 == 0 {
+                CommitOn::Writer
+            } else {
+                CommitOn::Caller
+            };
+            tokio::spawn(insert(&store, n, on))
+        })
+        .collect();
+    let closes: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            let dir = dir.path().to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                store.close();
+                StoreReader::open(&dir).unwrap().count().unwrap()
+            })
+        })
+        .collect();
+    let mut accepted: u64 = 0;
+    for write in writes {
+        match write.await.unwrap() {
+            Ok(()) => accepted += 1,
+            Err(err) => assert!(
+                matches!(err, webhook_dev::store::StoreError::Closed),
+                "{err}"
+            ),
+        }
+    }
+    for close in closes {
+        assert_eq!(close.await.unwrap(), accepted, "a close returned early");
+    }
+}
+
+#[tokio::test]
+async fn writes_after_close_are_refused_as_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    let closing = store.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .unwrap();
+    for on in [CommitOn::Caller, CommitOn::Writer] {
+        let refused = insert(&store, 1, on).await.unwrap_err();
+        assert!(
+            matches!(refused, webhook_dev::store::StoreError::Closed),
+            "{refused}"
+        );
+    }
+}
