@@ -151,11 +151,9 @@ impl Store {
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_SIZE_LIMIT)?;
         schema::migrate(&mut conn)?;
         let checkpoint_conn = open_connection(&db_path(dir))?;
         checkpoint_conn.pragma_update(None, "synchronous", synchronous)?;
-        checkpoint_conn.pragma_update(None, "journal_size_limit", checkpoint::WAL_SIZE_LIMIT)?;
         let jobs = Arc::new(JobQueue::default());
         let callers_commit = durability == Durability::Process;
         let conn = SharedConnection::new(conn, jobs.clone(), callers_commit);
