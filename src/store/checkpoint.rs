@@ -49,14 +49,7 @@ fn run_with(conn: Connection, stop: Receiver<()>, interval: Duration, wal_kept: 
 
 /// Truncates the WAL, unless a commit is under way: then the next quiet interval tries again.
 fn truncate_unless_busy(conn: &Connection) {
-    if let Err(err) = conn.busy_timeout(Duration::ZERO) {
-        tracing::warn!("cannot stop the checkpoint waiting for locks: {err}");
-        return;
-    }
-    checkpoint(conn, "TRUNCATE");
-    if let Err(err) = conn.busy_timeout(super::BUSY_TIMEOUT) {
-        tracing::warn!("cannot restore the checkpoint's lock timeout: {err}");
-    }
+    super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
 }
 
 /// Runs a checkpoint; the frames in the WAL and the frames copied into the database, unless it

@@ -84,14 +84,26 @@ struct Inner {
     threads: Mutex<Option<Threads>>,
 }
 
+impl Inner {
+    /// Commits everything queued, stops the threads and closes the connection.
+    fn close(&self) {
+        self.jobs.close();
+        // Held until the end, so that a second `close` returns only once everything is committed.
+        let mut threads = self
+            .threads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(running) = threads.take() {
+            running.stop();
+        }
+        self.conn.close();
+    }
+}
+
 impl Drop for Inner {
     /// A store dropped without [`Store::close`] still commits what is queued.
     fn drop(&mut self) {
-        self.jobs.close();
-        if let Some(threads) = self.threads.get_mut().map(Option::take).ok().flatten() {
-            threads.stop();
-        }
-        self.conn.close();
+        self.close();
     }
 }
 
@@ -127,6 +139,20 @@ pub fn db_path(dir: &Path) -> PathBuf {
 
 /// How long a write waits for a lock another process holds on the store.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `work` on `conn` with SQLite giving up at once on a lock another process holds, instead
+/// of waiting up to [`BUSY_TIMEOUT`]; `None`, without running it, if that cannot be set.
+fn without_waiting_for_locks<T>(conn: &Connection, work: impl FnOnce() -> T) -> Option<T> {
+    if let Err(err) = conn.busy_timeout(std::time::Duration::ZERO) {
+        tracing::warn!("cannot stop the store waiting for locks: {err}");
+        return None;
+    }
+    let done = work();
+    if let Err(err) = conn.busy_timeout(BUSY_TIMEOUT) {
+        tracing::warn!("cannot restore the store's lock timeout: {err}");
+    }
+    Some(done)
+}
 
 fn open_connection(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
@@ -290,16 +316,6 @@ impl Store {
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
     pub fn close(&self) {
-        self.inner.jobs.close();
-        // Held until the end, so that a second `close` returns only once everything is committed.
-        let mut threads = self
-            .inner
-            .threads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(running) = threads.take() {
-            running.stop();
-        }
-        self.inner.conn.close();
+        self.inner.close();
     }
 }

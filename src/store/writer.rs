@@ -2,14 +2,13 @@
 //! A caller's write is acknowledged only after the transaction that holds it has committed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rusqlite::{params, Connection};
 
 use super::codec::encode_headers;
 use super::connection::SharedConnection;
 use super::queue::JobQueue;
-use super::{StoreError, BUSY_TIMEOUT};
+use super::{without_waiting_for_locks, StoreError};
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
@@ -94,13 +93,10 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// Commits `batch` unless another process holds the store's write lock; then gives it back
 /// untouched, for the writer thread, which may wait.
 pub(super) fn commit_unless_locked(conn: &Connection, batch: Vec<Job>) -> Result<(), Vec<Job>> {
-    if let Err(err) = conn.busy_timeout(Duration::ZERO) {
-        tracing::warn!("cannot stop the store waiting for locks: {err}");
-    }
-    let begun = run_cached(conn, "BEGIN IMMEDIATE");
-    if let Err(err) = conn.busy_timeout(BUSY_TIMEOUT) {
-        tracing::warn!("cannot restore the store's lock timeout: {err}");
-    }
+    let Some(begun) = without_waiting_for_locks(conn, || run_cached(conn, "BEGIN IMMEDIATE"))
+    else {
+        return Err(batch);
+    };
     match begun {
         Ok(()) => {
             apply_and_commit(conn, batch);
