@@ -147,9 +147,10 @@ impl Checks {
         };
         let check = profile.map(|p| (p, p.check_event(headers, body)));
         let event_type = check.as_ref().and_then(|(_, c)| c.event.clone());
-        let schema = check.and_then(|(p, check)| {
-            let known = check.event.as_deref().is_some_and(|e| p.event(e).is_some());
-            known.then(|| SchemaReport {
+        // An event type outside the profile's catalog is reported too ("avara has no event ..."),
+        // so a typo or a new event is never silently left unchecked.
+        let schema = check.and_then(|(_, check)| {
+            check.event.is_some().then(|| SchemaReport {
                 event: check.event,
                 problems: check.problems,
                 answer_problems: Vec::new(),
@@ -167,10 +168,18 @@ impl Checks {
 
 impl Findings<'_> {
     /// What is wrong with the handler's answer to `event`, when the provider reads the answer.
-    pub fn answer_problems(&self, event: &str, status: u16, answer: &[u8]) -> Vec<String> {
+    pub fn answer_problems(
+        &self,
+        event: &str,
+        status: u16,
+        answer: &[u8],
+        request: &[u8],
+    ) -> Vec<String> {
         match self.profile {
-            Some(profile) if profile.event(event).is_some_and(|spec| spec.synchronous) => {
-                profile.check_answer(event, status, answer).problems
+            Some(profile) if profile.reads_answer(event) => {
+                profile
+                    .check_answer(event, status, answer, request)
+                    .problems
             }
             _ => Vec::new(),
         }

@@ -19,7 +19,13 @@ pub const DEFAULT_PORT: u16 = 9797;
 
 /// webhook-dev: capture, inspect, verify, forward and replay webhooks on your machine.
 #[derive(Debug, Parser)]
-#[command(name = "webhook-dev", version, about, propagate_version = true)]
+#[command(
+    name = "webhook-dev",
+    version,
+    long_version = long_version(),
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     /// The store directory.
     #[arg(
@@ -112,6 +118,27 @@ pub enum Command {
     /// The delivery log of trigger and replay.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// Print a shell completion script: `webhook-dev completions bash > ~/.local/share/bash-completion/completions/webhook-dev`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `webhook-dev man | man -l -`.
+    Man,
+}
+
+/// `--version`: the version and the schema versions of the store and relay queue it reads.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\nstore schema {}, relay queue schema {}",
+            env!("CARGO_PKG_VERSION"),
+            crate::store::SCHEMA_VERSION,
+            crate::relay::queue::SCHEMA_VERSION
+        )
+    })
 }
 
 /// `webhook-dev inspect`.
@@ -195,9 +222,12 @@ pub struct ReplayArgs {
     /// Send to TARGET instead of where each request was forwarded.
     #[arg(long, value_name = "TARGET")]
     pub to: Option<Target>,
-    /// Give each request a fresh timestamp (and message id) and sign it again.
+    /// Give each request a fresh timestamp and sign it again; a message id (webhook-id) is kept.
     #[arg(long)]
     pub resign: bool,
+    /// With --resign, also give each request a new message id (a new message, not a resend).
+    #[arg(long, requires = "resign")]
+    pub new_id: bool,
     /// The profile to sign with (default: the one the request was checked with).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
@@ -244,7 +274,7 @@ pub struct ListenArgs {
     #[arg(long, value_name = "STATUS[:BODY]", default_value = "200")]
     pub respond: FixedAnswer,
     /// Print one JSON object per line: a `listening` event, then one per request.
-    #[arg(long, conflicts_with = "no_tui")]
+    #[arg(long)]
     pub json: bool,
     /// Print one line per request instead of opening the inspector.
     #[arg(long)]

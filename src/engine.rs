@@ -322,7 +322,7 @@ impl Engine {
         if let (Some(report), Some(outcome)) = (schema.as_mut(), forward.as_ref()) {
             if let (Some(event), None) = (report.event.as_deref(), outcome.error.as_ref()) {
                 report.answer_problems =
-                    findings.answer_problems(event, response.status, &response.body);
+                    findings.answer_problems(event, response.status, &response.body, &request.body);
             }
         }
         let exchange = Exchange {

@@ -97,5 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deliveries(cli::DeliveriesCommand::List { json, status }) => {
             commands::deliveries::list(&cli.store, json, status)
         }
+        Command::Completions { shell } => commands::docs::completions(shell),
+        Command::Man => commands::docs::man(),
     }
 }

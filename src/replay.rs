@@ -129,18 +129,35 @@ pub struct Resigner {
     pub scheme: Scheme,
     /// The secret to sign with.
     pub secret: Secret,
+    /// Mint a new message id instead of keeping the request's (Standard Webhooks: a resent
+    /// message keeps its id, so handlers can de-duplicate on it).
+    pub new_id: bool,
 }
 
 impl Resigner {
     /// Replaces the scheme's signature headers with a new signature over `body`, with a fresh
-    /// timestamp (`now_unix`) and, where the scheme has one, a fresh message id.
+    /// timestamp (`now_unix`). Where the scheme signs a message id, the request's own is kept
+    /// (a new one is minted when it has none, or with `new_id`).
     pub fn apply(
         &self,
         headers: &mut HeaderList,
         body: &[u8],
         now_unix: i64,
     ) -> anyhow::Result<()> {
-        let msg_id = format!("msg_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+        let kept = signature::message_id_header(&self.scheme)
+            .filter(|_| !self.new_id)
+            .and_then(|name| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .and_then(|(_, v)| std::str::from_utf8(v).ok())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            });
+        let msg_id = kept.unwrap_or_else(|| {
+            format!("msg_{}", ulid::Ulid::new().to_string().to_ascii_lowercase())
+        });
         let fresh = signature::sign(&self.scheme, &self.secret, body, &msg_id, now_unix)
             .map_err(|e| anyhow::anyhow!("cannot re-sign: {e}"))?;
         headers.retain(|(name, _)| !fresh.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)));
@@ -195,8 +212,22 @@ pub fn delivery_for(
     created_at: String,
 ) -> Delivery {
     let forward = exchange.forward.as_ref();
-    let ok = forward.is_some_and(|f| f.error.is_none())
-        && (200..300).contains(&exchange.response.status);
+    let failure = forward.and_then(|f| f.error.clone());
+    let status = exchange.response.status;
+    let answered = forward.is_some() && failure.is_none();
+    let ok = answered && (200..300).contains(&status);
+    let error_message = match (&failure, answered && !ok) {
+        (Some(error), _) => Some(format!("the handler never answered: {error}")),
+        (None, true) => Some(format!(
+            "the handler answered {status}{}; only a 2xx counts as delivered",
+            hyper::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default()
+        )),
+        (None, false) => None,
+    };
     Delivery {
         id: format!("dlv_{}", ulid::Ulid::new()),
         event_type: exchange.event_type.clone(),
@@ -207,9 +238,11 @@ pub fn delivery_for(
             DeliveryStatus::Failed
         },
         attempt_count,
-        response_status_code: Some(exchange.response.status),
-        response_body: Some(String::from_utf8_lossy(&exchange.response.body).into_owned()),
-        error_message: forward.and_then(|f| f.error.clone()),
+        // Our own 502/504 is not the handler's answer: a handler that never answered has none.
+        response_status_code: answered.then_some(status),
+        response_body: answered
+            .then(|| String::from_utf8_lossy(&exchange.response.body).into_owned()),
+        error_message,
         created_at,
         kind: kind.to_string(),
         request_id: Some(exchange.request.id.clone()),
@@ -326,6 +359,7 @@ mod tests {
         let resigner = Resigner {
             scheme: Scheme::Github,
             secret: Secret::new("It's a Secret to Everybody"),
+            new_id: false,
         };
         let mut headers = vec![
             ("x-hub-signature-256".to_string(), b"sha256=old".to_vec()),

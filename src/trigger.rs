@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::engine::{Engine, RequestHead};
 use crate::model::Exchange;
-use crate::providers::{fresh_sample, set_field, EventSpec, Profile};
+use crate::providers::{fresh_sample, set_field, EventSpec, Fill, Profile, SchemaCheck};
 use crate::replay::delivery_for;
 use crate::signature::{self, Secret};
 use crate::store::{format_time, Store};
@@ -96,8 +96,46 @@ pub struct TriggerPlan<'a> {
 pub struct TriggerAttempt {
     /// The stored request and its answer, or why the attempt could not be made.
     pub exchange: Result<Exchange, String>,
+    /// What the provider would make of the answer (problems fail the delivery; notes do not).
+    pub answer: SchemaCheck,
     /// The delivery record after this attempt.
     pub delivery: Delivery,
+}
+
+/// What the provider would make of the handler's answer to the event: its status, its body
+/// against the event's answer schema and echoes, and for a synchronous event the time it took.
+pub fn judge_answer(profile: &Profile, event: &EventSpec, exchange: &Exchange) -> SchemaCheck {
+    let Some(forward) = exchange.forward.as_ref().filter(|f| f.error.is_none()) else {
+        return SchemaCheck::default();
+    };
+    if !profile.reads_answer(&event.name) {
+        return SchemaCheck::default();
+    }
+    let mut check = profile.check_answer(
+        &event.name,
+        exchange.response.status,
+        &exchange.response.body,
+        &exchange.request.body,
+    );
+    if let (true, Some(limit)) = (event.synchronous, profile.answer_time_limit) {
+        let took = Duration::from_secs_f64(forward.duration_ms / 1000.0);
+        if took > limit {
+            let problem = format!(
+                "answered in {:.1} ms; {} waits at most {}",
+                forward.duration_ms,
+                profile.name,
+                crate::forward::humanize(limit)
+            );
+            if event.soft_synchronous {
+                check
+                    .notes
+                    .push(format!("{problem}, then takes the answer as empty"));
+            } else {
+                check.problems.push(problem);
+            }
+        }
+    }
+    check
 }
 
 impl Attempt for TriggerAttempt {
@@ -106,17 +144,43 @@ impl Attempt for TriggerAttempt {
     }
 }
 
-fn signed_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut headers: Vec<(String, Vec<u8>)> = plan
+/// The headers every attempt of one event carries besides its signature: the content type, the
+/// event header, the provider's `send_headers` (filled once, so ids stay the same across
+/// retries) and a user agent unless the provider names its own.
+fn unsigned_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Vec<(String, String)> {
+    let body = serde_json::from_slice::<serde_json::Value>(&plan.body).ok();
+    let fill = Fill {
+        event: &plan.event.name,
+        msg_id,
+        body: body.as_ref(),
+        now: Utc::now(),
+    };
+    let mut headers = plan.profile.request_headers(&plan.event.name);
+    for (name, value) in plan
         .profile
-        .request_headers(&plan.event.name)
-        .into_iter()
-        .map(|(n, v)| (n, v.into_bytes()))
+        .send_headers(plan.event, &fill, &mut rand::rng())
+    {
+        headers.retain(|(n, _)| *n != name);
+        headers.push((name, value));
+    }
+    if !headers.iter().any(|(n, _)| n == "user-agent") {
+        headers.push((
+            "user-agent".into(),
+            format!("webhook-dev-trigger/{}", env!("CARGO_PKG_VERSION")),
+        ));
+    }
+    headers
+}
+
+fn signed_headers(
+    plan: &TriggerPlan<'_>,
+    unsigned: &[(String, String)],
+    msg_id: &str,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut headers: Vec<(String, Vec<u8>)> = unsigned
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
         .collect();
-    headers.push((
-        "user-agent".into(),
-        format!("webhook-dev-trigger/{}", env!("CARGO_PKG_VERSION")).into_bytes(),
-    ));
     if let Some(secret) = &plan.secret {
         let signed = signature::sign(
             &plan.profile.scheme,
@@ -144,10 +208,11 @@ pub async fn trigger(
     let created_at = format_time(&Utc::now());
     let delivery_id = format!("dlv_{}", ulid::Ulid::new());
     let total = plan.schedule.len() as u32 + 1;
+    let unsigned = unsigned_headers(plan, &msg_id);
     with_retries(
         &plan.schedule,
         |number| {
-            let headers = signed_headers(plan, &msg_id);
+            let headers = signed_headers(plan, &unsigned, &msg_id);
             let (delivery_id, created_at) = (delivery_id.clone(), created_at.clone());
             async move {
                 let exchange = match headers {
@@ -159,6 +224,10 @@ pub async fn trigger(
                         .await
                         .map_err(|e| e.to_string()),
                     Err(err) => Err(err),
+                };
+                let answer = match &exchange {
+                    Ok(exchange) => judge_answer(plan.profile, plan.event, exchange),
+                    Err(_) => SchemaCheck::default(),
                 };
                 let mut delivery = match &exchange {
                     Ok(exchange) => delivery_for(exchange, "trigger", None, number, created_at),
@@ -179,13 +248,25 @@ pub async fn trigger(
                 };
                 delivery.id = delivery_id;
                 delivery.event_type = Some(plan.event.name.clone());
+                if delivery.status == DeliveryStatus::Success && !answer.problems.is_empty() {
+                    delivery.status = DeliveryStatus::Failed;
+                    delivery.error_message = Some(format!(
+                        "{} would not accept the answer: {}",
+                        plan.profile.name,
+                        answer.problems.join("; ")
+                    ));
+                }
                 if delivery.status == DeliveryStatus::Failed && number < total {
                     delivery.status = DeliveryStatus::Pending;
                 }
                 if let Err(err) = store.save_delivery(delivery.clone()).await {
                     tracing::error!("delivery not recorded: {err}");
                 }
-                TriggerAttempt { exchange, delivery }
+                TriggerAttempt {
+                    exchange,
+                    answer,
+                    delivery,
+                }
             }
         },
         report,

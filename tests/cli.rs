@@ -235,3 +235,83 @@ fn a_busy_port_is_explained() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot listen on {addr}")));
 }
+
+#[test]
+fn json_with_no_tui_is_accepted_and_an_unknown_event_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cli(&dir.path().join("s"))
+        .args([
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--json",
+            "--no-tui",
+            "--profile",
+            "avara",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(listening["event"], "listening", "{listening}");
+    let addr = listening["addr"].as_str().unwrap().to_string();
+    let answer = post(
+        &addr,
+        "/avara",
+        br#"{"id":"whe_1","type":"study.deleted","data":{}}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let request: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(request["event_type"], "study.deleted");
+    let problem = request["schema"]["problems"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        problem.starts_with("avara has no event `study.deleted` (known: report.delivered, "),
+        "{request}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn completions_man_page_and_version_describe_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef webhook-dev"),
+        ("fish", "complete -c webhook-dev"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = cli(dir.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(
+            script.contains("trigger") && script.contains("--resign"),
+            "{shell}"
+        );
+    }
+    let man = cli(dir.path()).arg("man").output().unwrap();
+    assert!(man.status.success());
+    let page = String::from_utf8(man.stdout).unwrap();
+    assert!(
+        page.contains(".TH webhook-dev 1") && page.contains("listen"),
+        "{page:.300}"
+    );
+    let version = cli(dir.path()).arg("--version").output().unwrap();
+    let text = String::from_utf8(version.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "webhook-dev {}\nstore schema ",
+            env!("CARGO_PKG_VERSION")
+        )) && text.contains("relay queue schema "),
+        "{text}"
+    );
+}

@@ -198,10 +198,11 @@ async fn a_resigned_replay_of_an_hour_old_event_is_accepted() {
                 tolerance_secs: 300,
             },
             secret: Secret::new(secret),
+            new_id: false,
         }),
         ..options()
     };
-    replay(&server.store, sources, &opts).await.unwrap();
+    replay(&server.store, sources.clone(), &opts).await.unwrap();
     let replayed = &handler.seen()[1];
     let ts = &replayed.header_values("webhook-timestamp")[0];
     let msg_id = &replayed.header_values("webhook-id")[0];
@@ -210,7 +211,7 @@ async fn a_resigned_replay_of_an_hour_old_event_is_accepted() {
         (chrono::Utc::now().timestamp() - ts.parse::<i64>().unwrap()).abs() < 10,
         "fresh timestamp"
     );
-    assert_ne!(msg_id, "msg_old", "fresh message id");
+    assert_eq!(msg_id, "msg_old", "a resent message keeps its id");
     assert_eq!(
         replayed.header_values("webhook-signature").len(),
         1,
@@ -222,6 +223,23 @@ async fn a_resigned_replay_of_an_hour_old_event_is_accepted() {
     ));
     assert!(!standard_webhooks_accepts(
         secret, "msg_old", &old, body, signature
+    ));
+
+    let mut minting = opts.clone();
+    if let Some(resigner) = minting.resign.as_mut() {
+        resigner.new_id = true;
+    }
+    replay(&server.store, sources, &minting).await.unwrap();
+    let minted = &handler.seen()[2];
+    let new_id = &minted.header_values("webhook-id")[0];
+    assert_ne!(new_id, "msg_old", "--new-id mints a message id");
+    assert!(new_id.starts_with("msg_"), "{new_id}");
+    assert!(standard_webhooks_accepts(
+        secret,
+        new_id,
+        &minted.header_values("webhook-timestamp")[0],
+        body,
+        &minted.header_values("webhook-signature")[0]
     ));
 }
 

@@ -157,6 +157,10 @@ async fn failed_attempts_are_retried_and_logged_as_one_delivery() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["attempt_count"], 3);
     assert_eq!(lines[0]["response_status_code"], 503);
+    assert_eq!(
+        lines[0]["error_message"],
+        "the handler answered 503 Service Unavailable; only a 2xx counts as delivered"
+    );
     assert_eq!(lines[0]["event_type"], "task.completed");
     let stored = cli(dir.path())
         .args(["requests", "list", "--json"])
@@ -239,5 +243,70 @@ fn an_unknown_event_lists_the_profiles_events() {
     assert!(
         stderr.contains("report.delivered") && stderr.contains("study.access_requested"),
         "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_never_answers_leaves_no_response_status_and_says_why() {
+    let dead = dead_addr().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path())
+        .args([
+            "trigger",
+            "avala",
+            "task.completed",
+            "--to",
+            &dead.to_string(),
+            "--secret",
+            "s",
+            "--retry-schedule",
+            "none",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let delivery = &ndjson(&out.stdout)[0];
+    assert_eq!(delivery["status"], "failed");
+    assert!(delivery["response_status_code"].is_null(), "{delivery}");
+    assert!(delivery["response_body"].is_null(), "{delivery}");
+    let error = delivery["error_message"].as_str().unwrap();
+    assert!(error.starts_with("the handler never answered: "), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_the_provider_would_refuse_is_a_failed_delivery() {
+    let wrong = Handler::start(Answer::ok(r#"{"challenge":"nope"}"#)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(dir.path())
+        .args([
+            "trigger",
+            "slack",
+            "url_verification",
+            "--to",
+            &wrong.addr.to_string(),
+            "--secret",
+            "8f742231b10e8888abcd99yyyzzz85a5",
+            "--retry-schedule",
+            "none",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("answer's `challenge` is \"nope\", but the request's is"),
+        "{stderr}"
+    );
+    let delivery = &ndjson(&out.stdout)[0];
+    assert_eq!(delivery["status"], "failed", "{delivery}");
+    assert_eq!(delivery["response_status_code"], 200);
+    assert!(
+        delivery["error_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("slack would not accept the answer: answer's `challenge`"),
+        "{delivery}"
     );
 }

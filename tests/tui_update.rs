@@ -377,7 +377,11 @@ fn capital_r_re_signs_with_a_fresh_signature() {
             .collect::<Vec<_>>()
     };
     assert_eq!(get("webhook-id").len(), 1, "replaced, not added");
-    assert_ne!(get("webhook-id")[0], "msg_2", "a fresh message id");
+    assert_eq!(
+        get("webhook-id")[0],
+        "msg_2",
+        "a resent message keeps its id"
+    );
     assert_eq!(
         get("webhook-timestamp"),
         [(app.now_us / 1_000_000).to_string()]

@@ -2,6 +2,7 @@
 
 pub mod deliveries;
 pub mod diff;
+pub mod docs;
 pub mod export;
 pub mod inspect;
 pub mod listen;

@@ -33,6 +33,7 @@ pub fn resigner_for(
     Ok(Resigner {
         scheme: profile.scheme.clone(),
         secret: crate::secrets::resolve(secret)?,
+        new_id: false,
     })
 }
 
@@ -42,12 +43,15 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     let sources = Source::load_all(reader.as_ref(), &args.sources)?;
     let (catalog, profile) = super::setup::catalog(None, args.profile.as_deref())?;
     let resign = if args.resign {
-        Some(resigner_for(
-            &catalog,
-            profile.as_deref(),
-            &sources,
-            args.secret.as_deref(),
-        )?)
+        Some(Resigner {
+            new_id: args.new_id,
+            ..resigner_for(
+                &catalog,
+                profile.as_deref(),
+                &sources,
+                args.secret.as_deref(),
+            )?
+        })
     } else {
         None
     };

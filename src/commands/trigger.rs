@@ -111,45 +111,30 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&last.delivery)?)?;
     }
-    let exchange = match &last.exchange {
-        Ok(exchange) if last.delivery.status == crate::delivery::DeliveryStatus::Success => {
-            exchange
-        }
-        _ => anyhow::bail!("{} attempt(s), none answered with 2xx", attempts.len()),
-    };
-    let mut problems = Vec::new();
-    if event.synchronous {
-        let answer = &exchange.response.body;
-        if !args.json {
+    if let Ok(exchange) = &last.exchange {
+        if event.synchronous && !args.json {
+            let answer = &exchange.response.body;
             let shown = serde_json::from_slice::<serde_json::Value>(answer)
                 .ok()
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
                 .unwrap_or_else(|| String::from_utf8_lossy(answer).into_owned());
             writeln!(out, "{}", inert(&shown, true))?;
         }
-        problems = profile
-            .check_answer(&event.name, exchange.response.status, answer)
-            .problems;
-        if let (Some(limit), Some(forward)) = (profile.answer_time_limit, &exchange.forward) {
-            let took = Duration::from_secs_f64(forward.duration_ms / 1000.0);
-            if took > limit {
-                problems.push(format!(
-                    "answered in {:.1} ms; {} waits at most {}",
-                    forward.duration_ms,
-                    profile.name,
-                    humanize(limit)
-                ));
-            }
-        }
-        for problem in &problems {
-            eprintln!("answer: {}", inert(problem, false));
-        }
-        if problems.is_empty() {
-            eprintln!("answer: matches what {} expects", profile.name);
-        }
     }
-    if !problems.is_empty() {
-        anyhow::bail!("{} would not accept this answer", profile.name);
+    for note in &last.answer.notes {
+        eprintln!("answer: note: {}", inert(note, false));
+    }
+    for problem in &last.answer.problems {
+        eprintln!("answer: {}", inert(problem, false));
+    }
+    if last.delivery.status != crate::delivery::DeliveryStatus::Success {
+        if !last.answer.problems.is_empty() {
+            anyhow::bail!("{} would not accept this answer", profile.name);
+        }
+        anyhow::bail!("{} attempt(s), none answered with 2xx", attempts.len());
+    }
+    if profile.reads_answer(&event.name) {
+        eprintln!("answer: matches what {} expects", profile.name);
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::profile::{EventSpec, EventTypeSource, Profile};
+use super::send_headers::HeaderTemplate;
 use crate::signature::Scheme;
 
 #[derive(Deserialize)]
@@ -21,6 +22,10 @@ struct ProfileFile {
     #[serde(default)]
     retry_schedule: Vec<String>,
     answer_time_limit: Option<String>,
+    #[serde(default)]
+    send_headers: toml::Table,
+    #[serde(default)]
+    answers_in_either_case: bool,
     #[serde(default)]
     events: Vec<EventFile>,
 }
@@ -41,6 +46,14 @@ struct EventFile {
     description: String,
     #[serde(default)]
     synchronous: bool,
+    /// The provider waits for the answer but treats a failed or missing one as empty.
+    #[serde(default)]
+    soft_synchronous: bool,
+    #[serde(default)]
+    send_headers: toml::Table,
+    /// JSON pointers the answer must repeat from the request.
+    #[serde(default)]
+    answer_echoes: Vec<String>,
     sample: toml::Value,
     schema: Option<toml::Value>,
     answer_schema: Option<toml::Value>,
@@ -93,6 +106,7 @@ pub(super) fn parse(text: &str, default_name: &str) -> Result<Profile, String> {
         .as_deref()
         .map(|text| duration(text).map_err(|e| format!("answer_time_limit: {e}")))
         .transpose()?;
+    let send_headers = header_templates(file.send_headers)?;
     let mut seen = HashSet::new();
     let mut events = Vec::with_capacity(file.events.len());
     for event in file.events {
@@ -110,8 +124,23 @@ pub(super) fn parse(text: &str, default_name: &str) -> Result<Profile, String> {
         event_type,
         retry_schedule,
         answer_time_limit,
+        send_headers,
+        answers_in_either_case: file.answers_in_either_case,
         events,
     })
+}
+
+fn header_templates(table: toml::Table) -> Result<Vec<HeaderTemplate>, String> {
+    table
+        .into_iter()
+        .map(|(name, value)| match value {
+            toml::Value::String(text) => HeaderTemplate::parse(&name, &text),
+            other => Err(format!(
+                "send_headers.{name} must be a string, not a {}",
+                other.type_str()
+            )),
+        })
+        .collect()
 }
 
 /// Check what [`parse`] leaves to first use: every schema compiles and every sample matches.
@@ -169,7 +198,22 @@ fn event_spec(event: EventFile) -> Result<EventSpec, String> {
             "event `{name}`: answer_sample is given without an answer_schema"
         ));
     }
-    let spec = EventSpec::new(&name, event.description, event.synchronous, sample, schema);
+    let send_headers =
+        header_templates(event.send_headers).map_err(|e| format!("event `{name}`: {e}"))?;
+    let mut spec = EventSpec::new(&name, event.description, event.synchronous, sample, schema);
+    spec.soft_synchronous = event.soft_synchronous;
+    spec.send_headers = send_headers;
+    if let Some(bad) = event.answer_echoes.iter().find(|p| !p.starts_with('/')) {
+        return Err(format!(
+            "event `{name}`: answer_echoes entry {bad:?} must be a JSON pointer such as \"/challenge\""
+        ));
+    }
+    spec.answer_echoes = event.answer_echoes;
+    if spec.soft_synchronous && !spec.synchronous {
+        return Err(format!(
+            "event `{name}`: soft_synchronous needs synchronous = true"
+        ));
+    }
     Ok(match answer_schema {
         Some(answer_schema) => spec.with_answer(answer_schema, answer_sample),
         None => spec,

@@ -8,6 +8,7 @@
 //! in words, describes a profile for `webhook-dev profiles NAME`, and makes fresh payloads for
 //! `trigger`.
 
+mod answer;
 mod body;
 mod builtin;
 mod catalog;
@@ -17,6 +18,7 @@ mod file;
 mod fresh;
 mod profile;
 mod schema;
+mod send_headers;
 mod set_field;
 
 #[cfg(test)]
@@ -27,4 +29,5 @@ pub use error::ProviderError;
 pub use fresh::{fresh_sample, fresh_sample_at};
 pub use profile::{EventSpec, EventTypeSource, Profile};
 pub use schema::SchemaCheck;
+pub use send_headers::{Fill, HeaderTemplate};
 pub use set_field::set_field;

@@ -4,7 +4,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::schema::{Compiled, SchemaCheck};
-use super::{body, file, ProviderError};
+use super::send_headers::{self, Fill, HeaderTemplate};
+use super::{answer, body, file, ProviderError};
 use crate::signature::{Headers, Scheme};
 
 /// One provider: how it signs, where its event type is, how it retries, and its events.
@@ -27,6 +28,10 @@ pub struct Profile {
     pub retry_schedule: Vec<Duration>,
     /// How long the provider waits for an answer, when it documents it.
     pub answer_time_limit: Option<Duration>,
+    /// Headers sent with every event besides the signature (`send_headers`).
+    pub send_headers: Vec<HeaderTemplate>,
+    /// Answers may spell the answer schema's camelCase field names in snake_case.
+    pub answers_in_either_case: bool,
     /// The events the provider sends, in file order.
     pub events: Vec<EventSpec>,
 }
@@ -51,6 +56,13 @@ pub struct EventSpec {
     pub description: String,
     /// Whether the provider waits for the handler's answer and uses its body.
     pub synchronous: bool,
+    /// The provider waits for the answer but treats a failed, late or invalid one as empty
+    /// (Avara's enrichment requests), so a bad answer is a warning, not a failure.
+    pub soft_synchronous: bool,
+    /// Headers this event carries beyond the profile's, overriding them by name.
+    pub send_headers: Vec<HeaderTemplate>,
+    /// JSON pointers whose value the answer must repeat from the request (`/challenge`).
+    pub answer_echoes: Vec<String>,
     /// A realistic complete payload.
     pub sample: Value,
     /// JSON Schema (draft 2020-12 unless `$schema` says otherwise) of the payload.
@@ -76,6 +88,9 @@ impl EventSpec {
             name: name.into(),
             description: description.into(),
             synchronous,
+            soft_synchronous: false,
+            send_headers: Vec::new(),
+            answer_echoes: Vec::new(),
             sample,
             schema,
             answer_schema: None,
@@ -128,6 +143,20 @@ impl Profile {
         headers
     }
 
+    /// The provider's other headers for `event` (`send_headers`), filled in for one event: each
+    /// `{uuid}` is new, so call this once per event and keep the result across retries.
+    pub fn send_headers(
+        &self,
+        event: &EventSpec,
+        fill: &Fill<'_>,
+        rng: &mut impl rand::Rng,
+    ) -> Vec<(String, String)> {
+        send_headers::merged(&self.send_headers, &event.send_headers)
+            .into_iter()
+            .filter_map(|t| Some((t.name.clone(), t.render(fill, rng)?)))
+            .collect()
+    }
+
     /// The event named `name`.
     pub fn event(&self, name: &str) -> Option<&EventSpec> {
         self.events.iter().find(|e| e.name == name)
@@ -147,30 +176,93 @@ impl Profile {
                 Ok(value) => spec.body_problems(&value),
                 Err(problem) => vec![problem],
             },
-            None => Vec::new(),
+            None => vec![self.unknown_event(&name)],
         };
         SchemaCheck {
             event: Some(name),
             problems,
+            notes: Vec::new(),
         }
     }
 
+    /// "avara has no event `x.y` (known: ...)", for an event type outside the catalog.
+    pub fn unknown_event(&self, name: &str) -> String {
+        let known: Vec<&str> = self.events.iter().map(|e| e.name.as_str()).collect();
+        format!(
+            "{} has no event `{}` (known: {}); nothing in it was checked",
+            self.name,
+            crate::inert::inert(name, false),
+            known.join(", ")
+        )
+    }
+
     /// Problems of the handler's answer to `event` ("answer lacks `urls`", "answer is not JSON:
-    /// ..."): a status outside 2xx, and for a 2xx answer, a body that does not match the event's
-    /// answer schema. Events without an answer schema only have their status checked.
-    pub fn check_answer(&self, event: &str, status: u16, answer_body: &[u8]) -> SchemaCheck {
+    /// ..."): a status outside 2xx; for a 2xx answer, a body that does not match the event's
+    /// answer schema or does not repeat what it must of `request_body` (Slack's `challenge`).
+    /// A profile with `answers_in_either_case` accepts snake_case field names for the schema's
+    /// camelCase ones and notes which it saw. For a soft-synchronous event every problem is a
+    /// note instead: the provider takes a bad answer as an empty one.
+    pub fn check_answer(
+        &self,
+        event: &str,
+        status: u16,
+        answer_body: &[u8],
+        request_body: &[u8],
+    ) -> SchemaCheck {
+        let spec = self.event(event);
+        let mut notes = Vec::new();
         let mut problems = Vec::new();
         if !(200..300).contains(&status) {
             problems.push(format!(
                 "answer status {status} is not 2xx, so {} counts the delivery as failed",
                 self.name
             ));
-        } else if let Some(spec) = self.event(event) {
+        } else if let Some(spec) = spec {
+            let answer = serde_json::from_slice::<Value>(answer_body).ok();
             problems = spec.answer_problems(answer_body);
+            if let (true, Some(value)) = (self.answers_in_either_case, answer.as_ref()) {
+                if let Some(casing) = answer::casing(value) {
+                    if casing == answer::Casing::Snake && !problems.is_empty() {
+                        let camel = answer::camel_keys(value);
+                        problems = spec.answer_problems(camel.to_string().as_bytes());
+                    }
+                    notes.push(format!(
+                        "the answer's field names are {}; {} is read in camelCase and snake_case",
+                        casing.name(),
+                        self.name
+                    ));
+                }
+            }
+            let request = serde_json::from_slice::<Value>(request_body)
+                .ok()
+                .filter(|_| problems.is_empty());
+            problems.extend(answer::echo_problems(
+                &spec.answer_echoes,
+                request.as_ref(),
+                answer.as_ref(),
+                answer_body,
+                &self.name,
+            ));
+        }
+        if spec.is_some_and(|spec| spec.soft_synchronous) && !problems.is_empty() {
+            notes.extend(problems.drain(..).map(|problem| {
+                format!(
+                    "{problem} ({} takes a failed or invalid answer to this event as an empty one)",
+                    self.name
+                )
+            }));
         }
         SchemaCheck {
             event: Some(event.to_owned()),
             problems,
+            notes,
         }
+    }
+
+    /// Whether the provider reads the answer to `event` beyond its status.
+    pub fn reads_answer(&self, event: &str) -> bool {
+        self.event(event).is_some_and(|spec| {
+            spec.synchronous || spec.answer_schema.is_some() || !spec.answer_echoes.is_empty()
+        })
     }
 }

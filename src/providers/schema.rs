@@ -23,6 +23,10 @@ pub struct SchemaCheck {
     pub event: Option<String>,
     /// What does not match, in words; empty when the payload matches or was not checked.
     pub problems: Vec<String>,
+    /// What was noticed without being wrong: the casing an answer used, a bad answer that a
+    /// soft-synchronous provider takes as empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl SchemaCheck {

@@ -35,9 +35,17 @@ fn body(value: &Value) -> Vec<u8> {
 
 /// The headers `trigger` would send with `event`, as captured headers.
 fn event_headers(profile: &Profile, event: &str) -> Vec<(String, Vec<u8>)> {
+    let spec = profile.event(event).expect("the event is in the catalog");
+    let fill = crate::providers::Fill {
+        event,
+        msg_id: "msg_1",
+        body: Some(&spec.sample),
+        now: Utc::now(),
+    };
     profile
         .request_headers(event)
         .into_iter()
+        .chain(profile.send_headers(spec, &fill, &mut StdRng::seed_from_u64(9)))
         .map(|(n, v)| (n, v.into_bytes()))
         .collect()
 }
@@ -271,12 +279,13 @@ fn avara_id_formats_are_enforced_with_their_paths() {
 fn unknown_or_untyped_payloads_are_not_checked() {
     let avara = profile("avara");
     let unknown = avara.check_event(&[], br#"{"type": "study.deleted", "id": 5}"#);
-    assert_eq!(
-        unknown,
-        SchemaCheck {
-            event: Some("study.deleted".into()),
-            problems: vec![]
-        }
+    assert_eq!(unknown.event.as_deref(), Some("study.deleted"));
+    assert_eq!(unknown.problems.len(), 1);
+    assert!(
+        unknown.problems[0]
+            .starts_with("avara has no event `study.deleted` (known: report.delivered, "),
+        "{:?}",
+        unknown.problems
     );
     assert_eq!(avara.check_event(&[], b"not json"), SchemaCheck::default());
     assert_eq!(
@@ -288,21 +297,26 @@ fn unknown_or_untyped_payloads_are_not_checked() {
 #[test]
 fn answers_are_checked_in_words() {
     let avara = profile("avara");
-    let lacks = avara.check_answer("study.access_requested", 200, br#"{"authorized": true}"#);
+    let lacks = avara.check_answer(
+        "study.access_requested",
+        200,
+        br#"{"authorized": true}"#,
+        b"{}",
+    );
     assert_eq!(lacks.problems, ["answer lacks `urls`"]);
     assert!(lacks.problems[0].contains("urls"));
-    let not_json = avara.check_answer("study.access_requested", 200, b"<html>ok</html>");
+    let not_json = avara.check_answer("study.access_requested", 200, b"<html>ok</html>", b"{}");
     assert!(
         not_json.problems[0].starts_with("answer is not JSON"),
         "{:?}",
         not_json.problems
     );
-    let empty = avara.check_answer("study.access_requested", 200, b"");
+    let empty = avara.check_answer("study.access_requested", 200, b"", b"{}");
     assert_eq!(empty.problems, ["answer is empty, expected JSON"]);
     let media = avara.check_answer(
         "study.access_requested",
         200,
-        br#"{"authorized": true, "urls": [], "media_urls": [{"mime_type": "image/png", "url": "nope"}]}"#,
+        br#"{"authorized": true, "urls": [], "media_urls": [{"mime_type": "image/png", "url": "nope"}]}"#, b"{}"
     );
     assert_eq!(
         media.problems,
@@ -312,9 +326,10 @@ fn answers_are_checked_in_words() {
         "study.access_requested",
         200,
         br#"{"authorized": false, "urls": [], "error": "unknown study"}"#,
+        b"{}",
     );
     assert!(refused.is_ok());
-    let failed = avara.check_answer("study.access_requested", 503, b"");
+    let failed = avara.check_answer("study.access_requested", 503, b"", b"{}");
     assert_eq!(
         failed.problems,
         ["answer status 503 is not 2xx, so avara counts the delivery as failed"]
@@ -323,9 +338,10 @@ fn answers_are_checked_in_words() {
         "secondary_capture.access_requested",
         200,
         br#"{"authorized": true, "urls": []}"#,
+        b"{}",
     );
     assert_eq!(upload.problems, ["answer lacks `upload_urls`"]);
-    let ack = avara.check_answer("report.delivered", 200, br#"{"success": "yes"}"#);
+    let ack = avara.check_answer("report.delivered", 200, br#"{"success": "yes"}"#, b"{}");
     assert_eq!(
         ack.problems,
         [r#"answer.success: expected boolean, found string "yes""#]
@@ -333,7 +349,9 @@ fn answers_are_checked_in_words() {
     for e in &avara.events {
         let answer = e.answer_sample.as_ref().unwrap();
         assert!(
-            avara.check_answer(&e.name, 200, &body(answer)).is_ok(),
+            avara
+                .check_answer(&e.name, 200, &body(answer), b"{}")
+                .is_ok(),
             "{}",
             e.name
         );
@@ -341,20 +359,39 @@ fn answers_are_checked_in_words() {
 
     let stripe = profile("stripe");
     assert!(stripe
-        .check_answer("invoice.paid", 200, b"anything")
+        .check_answer("invoice.paid", 200, b"anything", b"{}")
         .is_ok());
-    assert!(!stripe.check_answer("invoice.paid", 302, b"").is_ok());
+    assert!(!stripe.check_answer("invoice.paid", 302, b"", b"{}").is_ok());
 
     let slack = profile("slack");
     assert!(slack
-        .check_answer("url_verification", 200, br#"{"challenge": "abc"}"#)
+        .check_answer(
+            "url_verification",
+            200,
+            br#"{"challenge": "abc"}"#,
+            br#"{"type":"url_verification","challenge":"abc"}"#
+        )
         .is_ok());
     assert!(
-        slack.check_answer("url_verification", 200, b"abc").is_ok(),
+        slack
+            .check_answer(
+                "url_verification",
+                200,
+                b"abc",
+                br#"{"type":"url_verification","challenge":"abc"}"#
+            )
+            .is_ok(),
         "a bare challenge is accepted"
     );
     assert_eq!(
-        slack.check_answer("url_verification", 200, b"{}").problems,
+        slack
+            .check_answer(
+                "url_verification",
+                200,
+                b"{}",
+                br#"{"type":"url_verification","challenge":"abc"}"#
+            )
+            .problems,
         ["answer lacks `challenge`"]
     );
 }
@@ -865,7 +902,7 @@ proptest! {
                 prop_assert!(check.problems.is_empty());
             }
             for e in &p.events {
-                let _ = p.check_answer(&e.name, status, &b);
+                let _ = p.check_answer(&e.name, status, &b, b"{}");
             }
         }
     }

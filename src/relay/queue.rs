@@ -26,6 +26,9 @@ pub const QUEUE_FILE: &str = "relay-queue.sqlite3";
 const MAX_BATCH: usize = 512;
 
 /// Migrations, oldest first; migration `i` moves the queue from version `i` to `i + 1`.
+/// The relay queue's schema version this build writes and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 const MIGRATIONS: &[&str] = &["CREATE TABLE queue (
         seq          INTEGER PRIMARY KEY,
         channel      TEXT NOT NULL,

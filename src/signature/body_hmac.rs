@@ -13,6 +13,9 @@ pub(crate) struct BodyMac<'a> {
     prefix: Option<&'a str>,
     /// Described in reasons when the format varies between senders.
     describe_form: bool,
+    /// The provider's own verifier compares the header's text with the canonical encoding
+    /// (lower-case hex, padded base64) rather than the decoded bytes.
+    exact_text: bool,
 }
 
 impl<'a> BodyMac<'a> {
@@ -24,6 +27,7 @@ impl<'a> BodyMac<'a> {
             encoding: Encoding::Base64,
             prefix: None,
             describe_form: false,
+            exact_text: true,
         }
     }
 
@@ -35,6 +39,7 @@ impl<'a> BodyMac<'a> {
             encoding: Encoding::Hex,
             prefix: None,
             describe_form: true,
+            exact_text: true,
         }
     }
 
@@ -51,6 +56,7 @@ impl<'a> BodyMac<'a> {
             encoding,
             prefix: prefix.filter(|p| !p.is_empty()),
             describe_form: true,
+            exact_text: false,
         }
     }
 
@@ -62,6 +68,7 @@ impl<'a> BodyMac<'a> {
             encoding: Encoding::Hex,
             prefix: Some("sha256="),
             describe_form: false,
+            exact_text: true,
         }
     }
 
@@ -73,6 +80,7 @@ impl<'a> BodyMac<'a> {
             encoding: Encoding::Hex,
             prefix: Some("sha1="),
             describe_form: false,
+            exact_text: true,
         }
     }
 
@@ -92,17 +100,42 @@ impl<'a> BodyMac<'a> {
 
 const GITHUB_HEADERS: [&str; 2] = ["x-hub-signature-256", "x-hub-signature"];
 
-/// GitHub: `X-Hub-Signature-256`, or the legacy SHA-1 `X-Hub-Signature` when it is absent.
+/// GitHub: `X-Hub-Signature-256`. A request signed only with the legacy SHA-1
+/// `X-Hub-Signature` is refused, as GitHub's own libraries (`@octokit/webhooks`) refuse it; the
+/// reason says whether the legacy signature would have matched.
 pub(crate) fn verify_github(req: &Request<'_>) -> Verdict {
     if support::has(req.headers, "x-hub-signature-256") {
-        check(req, &BodyMac::github_256(), &GITHUB_HEADERS)
+        let verdict = check(req, &BodyMac::github_256(), &GITHUB_HEADERS);
+        if verdict.status == Status::Verified && req.body.is_empty() {
+            return Verdict::failed(
+                Status::Invalid,
+                req.profile,
+                "the body is empty: GitHub never sends an empty webhook, and @octokit/webhooks-methods' verify refuses an empty payload even when the signature matches".to_owned(),
+            );
+        }
+        verdict
     } else if support::has(req.headers, "x-hub-signature") {
-        check(req, &BodyMac::github_legacy(), &GITHUB_HEADERS)
+        let legacy = check(req, &BodyMac::github_legacy(), &GITHUB_HEADERS);
+        let found = if legacy.status == Status::Verified {
+            "it matches".to_owned()
+        } else {
+            format!(
+                "it does not match either ({})",
+                legacy.reason.unwrap_or_default()
+            )
+        };
+        Verdict::failed(
+            Status::Missing,
+            req.profile,
+            format!(
+                "X-Hub-Signature-256 is missing; only the legacy SHA-1 X-Hub-Signature is present and {found}. GitHub's libraries (@octokit/webhooks) verify X-Hub-Signature-256 only: GitHub sends both, so a request without it was not sent by GitHub as it is today"
+            ),
+        )
     } else {
         diagnose::missing(
             req,
             &["X-Hub-Signature-256"],
-            &["X-Hub-Signature-256 (or the legacy X-Hub-Signature)"],
+            &["X-Hub-Signature-256"],
             &GITHUB_HEADERS,
         )
     }
@@ -159,6 +192,93 @@ fn tokens<'h>(headers: &'h super::Headers, spec: &BodyMac<'_>) -> (Vec<&'h str>,
     }
     (out, not_utf8)
 }
+
+/// Why a signature that matches as bytes would still be refused by the provider's verifier,
+/// which compares the exact text (`sha256=` and lower-case hex, or padded base64).
+fn inexact_text(req: &Request<'_>, spec: &BodyMac<'_>, check: &MacCheck<'_>) -> Option<String> {
+    let mac = support::mac(spec.algorithm, &check.key, &[req.body]);
+    let canonical = support::encode(spec.encoding, &mac);
+    let canonical = format!("{}{canonical}", spec.prefix.unwrap_or_default());
+    let values = support::values(req.headers, spec.header)
+        .filter_map(|raw| std::str::from_utf8(raw).ok())
+        .collect::<Vec<_>>();
+    let exact = matches!(values.as_slice(), [only]
+        if subtle::ConstantTimeEq::ct_eq(only.as_bytes(), canonical.as_bytes()).into());
+    if exact {
+        return None;
+    }
+    let what = match spec.encoding {
+        Encoding::Hex if values.iter().any(|v| v.bytes().any(|b| b.is_ascii_uppercase())) => {
+            "it is written in upper case or mixed case, and the provider's verifier compares lower-case hex exactly"
+        }
+        _ if values.len() > 1 => "it arrived in several values (or headers), and the provider's verifier compares the one header's whole text with its own signature",
+        _ => "it is not written exactly as the provider writes it (canonical encoding, no spaces or lists), and the provider's verifier compares the text exactly",
+    };
+    Some(format!(
+        "{} matches the body as bytes, but {what}: {} would refuse it. The provider sends {}",
+        spec.display,
+        verifier_name(spec.header),
+        quote(&format!(
+            "{}{}",
+            spec.prefix.unwrap_or_default(),
+            match spec.encoding {
+                Encoding::Hex => "<lower-case hex>",
+                Encoding::Base64 => "<base64>",
+            }
+        ))
+    ))
+}
+
+fn verifier_name(header: &str) -> &'static str {
+    match header {
+        "x-hub-signature-256" | "x-hub-signature" => "@octokit/webhooks-methods' verify",
+        "x-shopify-hmac-sha256" => "@shopify/shopify-api's webhooks.validate",
+        "x-avala-signature" => "Avala's verifier (hmac.compare_digest of the hex digest)",
+        _ => "the provider's verifier",
+    }
+}
+
+/// Shopify: the HMAC of a non-empty body, and the headers `@shopify/shopify-api`'s
+/// `webhooks.validate` requires of every webhook.
+pub(crate) fn verify_shopify(req: &Request<'_>) -> Verdict {
+    let spec = BodyMac::shopify();
+    let verdict = verify(req, &spec);
+    if verdict.status != Status::Verified {
+        return verdict;
+    }
+    if req.body.is_empty() {
+        return Verdict::failed(
+            Status::Invalid,
+            req.profile,
+            "the body is empty: Shopify never sends an empty webhook, and @shopify/shopify-api's webhooks.validate refuses one (MissingBody) even when the HMAC matches".to_owned(),
+        );
+    }
+    let missing: Vec<&str> = SHOPIFY_REQUIRED
+        .iter()
+        .filter(|(name, _)| !support::values(req.headers, name).any(|v| !v.is_empty()))
+        .map(|(_, display)| *display)
+        .collect();
+    if missing.is_empty() {
+        return verdict;
+    }
+    Verdict::failed(
+        Status::Invalid,
+        req.profile,
+        format!(
+            "the HMAC matches, but {} {} missing: Shopify sends them with every webhook, and @shopify/shopify-api's webhooks.validate refuses a request without them (MissingHeaders)",
+            support::join_and(&missing),
+            if missing.len() == 1 { "is" } else { "are" }
+        ),
+    )
+}
+
+/// The headers besides the HMAC that Shopify's library requires, lower-case and as displayed.
+const SHOPIFY_REQUIRED: [(&str, &str); 4] = [
+    ("x-shopify-topic", "X-Shopify-Topic"),
+    ("x-shopify-shop-domain", "X-Shopify-Shop-Domain"),
+    ("x-shopify-api-version", "X-Shopify-API-Version"),
+    ("x-shopify-webhook-id", "X-Shopify-Webhook-Id"),
+];
 
 fn check(req: &Request<'_>, spec: &BodyMac<'_>, own: &[&str]) -> Verdict {
     let invalid = |reason: String| Verdict::failed(Status::Invalid, req.profile, reason);
@@ -234,6 +354,11 @@ fn check(req: &Request<'_>, spec: &BodyMac<'_>, own: &[&str]) -> Verdict {
         return invalid(reason);
     }
     if check.matches(req.body) {
+        if spec.exact_text {
+            if let Some(reason) = inexact_text(req, spec, &check) {
+                return invalid(reason);
+            }
+        }
         return Verdict::verified(req.profile);
     }
     let mut reason = diagnose::explain(&Mismatch {
@@ -330,12 +455,27 @@ mod tests {
         }
 
         #[test]
-        fn legacy_sha1_header_when_256_absent() {
+        fn legacy_sha1_header_alone_is_refused_as_octokit_refuses_it() {
             let out = sign(&Scheme::Github, &Secret::new(SECRET), BODY, "", 0).unwrap();
             let v = gh(&[("x-hub-signature", &out[1].1)], BODY, SECRET);
-            assert_eq!(v.status, Status::Verified, "{v:?}");
+            assert_eq!(v.status, Status::Missing, "{v:?}");
+            assert!(
+                reason(&v)
+                    .contains("only the legacy SHA-1 X-Hub-Signature is present and it matches"),
+                "{v:?}"
+            );
             let v = gh(&[("x-hub-signature", &out[1].1)], b"tampered", SECRET);
-            assert_eq!(v.status, Status::Invalid);
+            assert_eq!(v.status, Status::Missing);
+            assert!(reason(&v).contains("does not match either"), "{v:?}");
+        }
+
+        #[test]
+        fn upper_case_hex_is_refused_as_octokit_refuses_it() {
+            let upper = format!("sha256={}", SIG["sha256=".len()..].to_ascii_uppercase());
+            let v = gh(&[("x-hub-signature-256", &upper)], BODY, SECRET);
+            assert_eq!(v.status, Status::Invalid, "{v:?}");
+            assert!(reason(&v).contains("upper case"), "{v:?}");
+            assert!(reason(&v).contains("@octokit/webhooks-methods"), "{v:?}");
         }
 
         #[test]
@@ -353,7 +493,7 @@ mod tests {
             assert_eq!(
                 reason(&v),
                 "missing header X-Hub-Signature-256; the profile github expects \
-                 X-Hub-Signature-256 (or the legacy X-Hub-Signature)"
+                 X-Hub-Signature-256"
             );
             let zero = format!("sha256={}", "0".repeat(64));
             let v = gh(
@@ -361,7 +501,8 @@ mod tests {
                 BODY,
                 SECRET,
             );
-            assert_eq!(v.status, Status::Verified, "{v:?}");
+            assert_eq!(v.status, Status::Invalid, "{v:?}");
+            assert!(reason(&v).contains("several values"), "{v:?}");
         }
 
         #[test]
@@ -430,16 +571,52 @@ mod tests {
         const BODY: &[u8] = br#"{"foo": "bar"}"#;
         const SIG: &str = "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=";
 
+        /// The headers besides the HMAC that `@shopify/shopify-api` requires.
+        const OTHERS: [(&str, &str); 4] = [
+            ("x-shopify-topic", "orders/create"),
+            ("x-shopify-shop-domain", "example.myshopify.com"),
+            ("x-shopify-api-version", "2025-10"),
+            (
+                "x-shopify-webhook-id",
+                "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+            ),
+        ];
+
+        fn with_others<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+            let mut h = extra.to_vec();
+            h.extend(OTHERS);
+            h
+        }
+
         #[test]
         fn documented_vector_verifies() {
             // Source: Shopify's documented scheme; vector from shared/signature-vectors.md.
+            let h = with_others(&[("x-shopify-hmac-sha256", SIG)]);
+            let v = check(&Scheme::Shopify, &h, BODY, SECRET);
+            assert_eq!(v.status, Status::Verified, "{v:?}");
+        }
+
+        #[test]
+        fn what_shopify_api_refuses_is_refused_with_its_reason() {
             let v = check(
                 &Scheme::Shopify,
                 &[("x-shopify-hmac-sha256", SIG)],
                 BODY,
                 SECRET,
             );
-            assert_eq!(v.status, Status::Verified, "{v:?}");
+            assert_eq!(v.status, Status::Invalid, "{v:?}");
+            assert!(
+                reason(&v).contains("X-Shopify-Topic, X-Shopify-Shop-Domain, X-Shopify-API-Version and X-Shopify-Webhook-Id are missing"),
+                "{v:?}"
+            );
+            let empty = super::super::super::support::encode(
+                Encoding::Base64,
+                &super::super::super::support::mac(Algorithm::Sha256, SECRET.as_bytes(), &[b""]),
+            );
+            let h = with_others(&[("x-shopify-hmac-sha256", &empty)]);
+            let v = check(&Scheme::Shopify, &h, b"", SECRET);
+            assert_eq!(v.status, Status::Invalid, "{v:?}");
+            assert!(reason(&v).contains("the body is empty"), "{v:?}");
         }
 
         #[test]
@@ -466,17 +643,16 @@ mod tests {
                 reason(&v),
                 "missing header X-Shopify-Hmac-Sha256; the profile p expects X-Shopify-Hmac-Sha256"
             );
-            let two = [
+            let two = with_others(&[
                 (
                     "x-shopify-hmac-sha256",
                     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 ),
                 ("x-shopify-hmac-sha256", SIG),
-            ];
-            assert_eq!(
-                check(&Scheme::Shopify, &two, BODY, SECRET).status,
-                Status::Verified
-            );
+            ]);
+            let v = check(&Scheme::Shopify, &two, BODY, SECRET);
+            assert_eq!(v.status, Status::Invalid, "{v:?}");
+            assert!(reason(&v).contains("several values"), "{v:?}");
         }
 
         #[test]
@@ -536,7 +712,8 @@ mod tests {
                 BODY,
                 SECRET,
             );
-            assert_eq!(v.status, Status::Verified, "{v:?}");
+            assert_eq!(v.status, Status::Invalid, "{v:?}");
+            assert!(reason(&v).contains("upper case"), "{v:?}");
         }
 
         #[test]
@@ -573,7 +750,8 @@ mod tests {
                 BODY,
                 SECRET,
             );
-            assert_eq!(v.status, Status::Verified, "{v:?}");
+            assert_eq!(v.status, Status::Invalid, "{v:?}");
+            assert!(reason(&v).contains("compares the text exactly"), "{v:?}");
         }
 
         #[test]

@@ -142,6 +142,27 @@ impl<'a> MacCheck<'a> {
             .any(|sig| mac_matches(algorithm, key, &parts, sig))
     }
 
+    /// Whether a presented signature is exactly the canonical text of the expected MAC
+    /// (lower-case hex, padded base64), as verifiers that compare strings require.
+    pub fn matches_exactly(&self, body: &[u8]) -> bool {
+        let mac = support::mac(self.algorithm, &self.key, &[&self.content_prefix, body]);
+        let expected = support::encode(self.encoding, &mac);
+        self.presented
+            .iter()
+            .any(|p| subtle::ConstantTimeEq::ct_eq(p.as_bytes(), expected.as_bytes()).into())
+    }
+
+    /// For a provider whose verifier compares hex text exactly (`hmac.compare_digest` of two
+    /// hexdigests): why a signature that matches only as decoded bytes is refused.
+    pub fn inexact_hex_reason(&self, body: &[u8], display: &str, verifier: &str) -> Option<String> {
+        (self.matches(body) && !self.matches_exactly(body)).then(|| {
+            format!(
+                "{display} matches the body only when its hex is read case-insensitively; \
+                 {verifier} compares the lower-case hex text exactly and would refuse it"
+            )
+        })
+    }
+
     /// The reason a header full of undecodable signatures is unparseable.
     pub fn undecodable_reason(&self, display: &str) -> String {
         let encoding = encoding_name(self.encoding);

@@ -225,7 +225,7 @@ pub fn verify(
         } => standard_webhooks::verify(&req, header_prefix, *tolerance_secs, now_unix),
         Scheme::Stripe { tolerance_secs } => stripe::verify(&req, *tolerance_secs, now_unix),
         Scheme::Github => body_hmac::verify_github(&req),
-        Scheme::Shopify => body_hmac::verify(&req, &body_hmac::BodyMac::shopify()),
+        Scheme::Shopify => body_hmac::verify_shopify(&req),
         Scheme::Slack { tolerance_secs } => slack::verify(&req, *tolerance_secs, now_unix),
         Scheme::Avala => body_hmac::verify(&req, &body_hmac::BodyMac::avala()),
         Scheme::StaticToken { header } => static_token::verify(&req, header),
@@ -271,6 +271,14 @@ pub fn sign(
             secret,
             body,
         ),
+    }
+}
+
+/// The header holding the message id that `scheme` signs, if it signs one (`webhook-id`).
+pub fn message_id_header(scheme: &Scheme) -> Option<String> {
+    match scheme {
+        Scheme::StandardWebhooks { header_prefix, .. } => Some(format!("{header_prefix}-id")),
+        _ => None,
     }
 }
 

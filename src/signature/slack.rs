@@ -62,6 +62,11 @@ pub(crate) fn verify(req: &Request<'_>, tolerance: u64, now: i64) -> Verdict {
     if check.signatures.is_empty() {
         return invalid(check.undecodable_reason(SIGNATURE_DISPLAY));
     }
+    if let Some(reason) =
+        check.inexact_hex_reason(req.body, SIGNATURE_DISPLAY, "slack_sdk's SignatureVerifier")
+    {
+        return invalid(reason);
+    }
     let expiry = support::out_of_tolerance(timestamp, now, tolerance);
     diagnose::timestamped_verdict(req, &check, expiry, || Mismatch {
         req,

@@ -127,7 +127,13 @@ pub(crate) fn verify(req: &Request<'_>, tolerance: u64, now: i64) -> Verdict {
     if check.signatures.is_empty() {
         return invalid(check.undecodable_reason(DISPLAY));
     }
-    let expiry = support::out_of_tolerance(timestamp, now, tolerance);
+    if let Some(reason) =
+        check.inexact_hex_reason(req.body, DISPLAY, "Stripe's Webhook.construct_event")
+    {
+        return invalid(reason);
+    }
+    // Stripe's libraries refuse only timestamps older than the tolerance: one in the future passes.
+    let expiry = support::out_of_tolerance(timestamp, now, tolerance).filter(|_| timestamp < now);
     let key_use = if secret.starts_with("whsec_") {
         "literal bytes, as given, whsec_ included"
     } else {
@@ -223,19 +229,27 @@ mod tests {
     }
 
     #[test]
-    fn expired_and_future() {
+    fn expired_but_never_too_new_as_in_stripes_library() {
         let v = check(&vector_header(), BODY, SECRET, TS + 301);
         assert_eq!(v.status, Status::Expired);
         assert_eq!(
             reason(&v),
             "timestamp is 301 s old against a 300 s tolerance"
         );
-        let v = check(&vector_header(), BODY, SECRET, TS - 301);
-        assert_eq!(v.status, Status::Expired);
-        assert_eq!(
-            reason(&v),
-            "timestamp is 301 s in the future against a 300 s tolerance"
-        );
+        // stripe-python's verify_header refuses only `timestamp < now - tolerance`.
+        let v = check(&vector_header(), BODY, SECRET, TS - 600);
+        assert_eq!(v.status, Status::Verified, "{v:?}");
+    }
+
+    #[test]
+    fn upper_case_hex_is_refused_as_stripes_library_refuses_it() {
+        let upper = vector_header()
+            .to_ascii_uppercase()
+            .replace("T=", "t=")
+            .replace("V1=", "v1=");
+        let v = check(&upper, BODY, SECRET, TS);
+        assert_eq!(v.status, Status::Invalid, "{v:?}");
+        assert!(reason(&v).contains("lower-case hex"), "{v:?}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 pub use codec::{decode_headers, encode_headers};
 pub use read::{StoreReader, StoredRequest};
-pub use schema::migrate_with;
+pub use schema::{migrate_with, SCHEMA_VERSION};
 
 use crate::checks::SchemaReport;
 use crate::delivery::Delivery;

@@ -3,6 +3,9 @@
 use rusqlite::Connection;
 
 /// Migrations, oldest first; migration `i` moves the store from version `i` to `i + 1`.
+/// The schema version this build writes and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 const MIGRATIONS: &[&str] = &[
     // 1: captured requests, with the answer each got (written once it is known). The small
     // columns come first and the blobs last, so listing never reads through a body's pages.

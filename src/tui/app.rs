@@ -233,6 +233,7 @@ pub fn resigner_for(
         Resigner {
             scheme: profile.scheme.clone(),
             secret,
+            new_id: false,
         },
     ))
 }
