@@ -6,6 +6,7 @@
 
 mod body_hmac;
 mod diagnose;
+mod ed25519;
 mod secret;
 mod slack;
 mod standard_webhooks;
@@ -199,6 +200,9 @@ pub enum SignError {
     /// The scheme signs a timestamp and it is before 1970.
     #[error("timestamp {0} is negative; a Unix timestamp in seconds is expected")]
     NegativeTimestamp(i64),
+    /// The key given cannot sign: a public key, or a malformed secret key (the words say which).
+    #[error("{0}")]
+    Key(String),
 }
 
 /// Check `body` and `headers` against `scheme` with `secret`, as of `now_unix` (seconds).

@@ -1,6 +1,8 @@
-//! Standard Webhooks and Svix: `v1,<base64>` HMAC-SHA256 of `{id}.{timestamp}.{body}`.
+//! Standard Webhooks and Svix: `v1,<base64>` HMAC-SHA256 of `{id}.{timestamp}.{body}`, and
+//! `v1a,<base64>` ed25519 signatures of the same content (see [`super::ed25519`]).
 
 use super::diagnose::{self, MacCheck, Mismatch};
+use super::ed25519::{self, KeyKind};
 use super::support::{self, base64_decode, quote};
 use super::{Algorithm, Encoding, Request, Secret, SignError, Status, Verdict};
 
@@ -98,6 +100,7 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
     };
 
     let mut presented = Vec::new();
+    let mut asymmetric = Vec::new();
     let mut other_versions = Vec::new();
     let mut unversioned = 0usize;
     let mut not_utf8 = 0usize;
@@ -109,10 +112,37 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
         for entry in text.split_ascii_whitespace() {
             match entry.split_once(',') {
                 Some(("v1", sig)) => presented.push(sig),
+                Some(("v1a", sig)) => asymmetric.push(sig),
                 Some((version, _)) => other_versions.push(quote(version)),
                 None => unversioned += 1,
             }
         }
+    }
+    let secret = req.secret.expose();
+    let content_prefix = format!("{id}.{timestamp_text}.");
+    match ed25519::kind(secret) {
+        KeyKind::Public => {
+            let expiry = support::out_of_tolerance(timestamp, now, tolerance);
+            return verify_v1a(
+                req,
+                &names.signature,
+                secret,
+                &content_prefix,
+                &asymmetric,
+                presented.len(),
+                expiry,
+            );
+        }
+        KeyKind::Secret => {
+            return secret_key_given(req, &names.signature, secret, &content_prefix, &asymmetric)
+        }
+        KeyKind::Symmetric if presented.is_empty() && !asymmetric.is_empty() => {
+            return invalid(format!(
+                "{} has only v1a (ed25519) signatures; verify them with the sender's whpk_ public key (a whsec_ secret verifies v1 signatures)",
+                names.signature
+            ));
+        }
+        KeyKind::Symmetric => {}
     }
     if presented.is_empty() {
         let mut found = Vec::new();
@@ -144,12 +174,11 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
         ));
     }
 
-    let secret = req.secret.expose();
     let check = MacCheck::new(
         Algorithm::Sha256,
         Encoding::Base64,
         key(secret),
-        format!("{id}.{timestamp_text}.").into_bytes(),
+        content_prefix.into_bytes(),
         presented,
     );
     if check.signatures.is_empty() {
@@ -173,6 +202,88 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
     })
 }
 
+/// v1a with a `whpk_` public key: any valid ed25519 signature in the list, within tolerance.
+fn verify_v1a(
+    req: &Request<'_>,
+    display: &str,
+    secret: &str,
+    content_prefix: &str,
+    asymmetric: &[&str],
+    symmetric: usize,
+    expiry: Option<String>,
+) -> Verdict {
+    let invalid = |reason: String| Verdict::failed(Status::Invalid, req.profile, reason);
+    let key = match ed25519::public_key(secret) {
+        Ok(key) => key,
+        Err(reason) => return invalid(reason),
+    };
+    if asymmetric.is_empty() {
+        return invalid(format!(
+            "{display} has no v1a,<base64> signature{}; a whpk_ public key verifies v1a (ed25519) signatures only",
+            if symmetric > 0 {
+                format!(" (found {})", support::count(symmetric, "v1 HMAC signature, which needs the whsec_ secret", "v1 HMAC signatures, which need the whsec_ secret"))
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let content = [content_prefix.as_bytes(), req.body].concat();
+    let (valid, undecodable) = ed25519::any_valid(&key, &content, asymmetric);
+    match (valid, expiry) {
+        (true, None) => Verdict::verified(req.profile),
+        (true, Some(reason)) => Verdict::failed(Status::Expired, req.profile, reason),
+        (false, expiry) => {
+            let mut reason = format!(
+                "no v1a signature matched ({} checked{}) with this whpk_ public key; check that it is the sender's key and that the body, {} and timestamp are unchanged",
+                asymmetric.len(),
+                if undecodable > 0 {
+                    format!(", {undecodable} not a base64 ed25519 signature")
+                } else {
+                    String::new()
+                },
+                "message id"
+            );
+            if let Some(expiry) = expiry {
+                reason.push_str("; also, ");
+                reason.push_str(&expiry);
+            }
+            invalid(reason)
+        }
+    }
+}
+
+/// A `whsk_` secret key given to verify: refused, saying whether its public key would match.
+fn secret_key_given(
+    req: &Request<'_>,
+    display: &str,
+    secret: &str,
+    content_prefix: &str,
+    asymmetric: &[&str],
+) -> Verdict {
+    let found = match ed25519::signing_key(secret) {
+        Ok(key) => {
+            let content = [content_prefix.as_bytes(), req.body].concat();
+            let (valid, _) = ed25519::any_valid(&key.verifying_key(), &content, asymmetric);
+            if valid {
+                format!(
+                    "; the v1a signature does match its public key, {}",
+                    ed25519::public_key_text(&key)
+                )
+            } else {
+                String::new()
+            }
+        }
+        Err(reason) => format!(" ({reason})"),
+    };
+    Verdict::failed(
+        Status::Invalid,
+        req.profile,
+        format!(
+            "a whsk_ secret key was given where the public whpk_ key is needed to verify {display}{found}. The secret key signs; keep it on the sending side"
+        ),
+    )
+}
+
 pub(crate) fn sign(
     header_prefix: &str,
     secret: &Secret,
@@ -189,12 +300,26 @@ pub(crate) fn sign(
     }
     let id = support::header_value(&id_header, msg_id.to_owned())?;
     let timestamp = support::nonnegative(timestamp)?.to_string();
-    let tag = support::mac(
-        Algorithm::Sha256,
-        &key(secret.expose()),
-        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
-    );
-    let signature = format!("v1,{}", support::encode(Encoding::Base64, &tag));
+    let signature = match ed25519::kind(secret.expose()) {
+        KeyKind::Secret => {
+            let key = ed25519::signing_key(secret.expose()).map_err(SignError::Key)?;
+            let content = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body].concat();
+            ed25519::sign(&key, &content)
+        }
+        KeyKind::Public => {
+            return Err(SignError::Key(
+                "a whpk_ public key cannot sign: give the whsk_ secret key to sign v1a".into(),
+            ))
+        }
+        KeyKind::Symmetric => {
+            let tag = support::mac(
+                Algorithm::Sha256,
+                &key(secret.expose()),
+                &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+            );
+            format!("v1,{}", support::encode(Encoding::Base64, &tag))
+        }
+    };
     Ok(vec![
         (id_header, id),
         (timestamp_header, timestamp),
@@ -549,5 +674,69 @@ mod tests {
             sign(&scheme("webhook"), &s, BODY, ID, -1),
             Err(super::SignError::NegativeTimestamp(-1))
         );
+    }
+
+    mod v1a {
+        use super::*;
+
+        // Source: made with Python's `cryptography` 51.0.1 (Ed25519PrivateKey.from_private_bytes
+        // of the seed 00 01 .. 1f, signing `{ID}.{TS}.{BODY}`).
+        const SECRET_KEY: &str = "whsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        const SECRET_KEY_64: &str = "whsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8DoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==";
+        const PUBLIC_KEY: &str = "whpk_A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+        const V1A: &str = "v1a,yoUrgEkc12aGqm0n4Sydmdz55xJfTz4AsAgieHFjmkR7LJtqVCZOQYzvvHjI5kAey+r4iaBGxTFRrl2iBQxtDQ==";
+
+        #[test]
+        fn the_vector_verifies_with_the_public_key() {
+            let v = check("webhook", V1A, BODY, PUBLIC_KEY, TS);
+            assert_eq!(v.status, Status::Verified, "{v:?}");
+            let mixed = format!("{SIG} {V1A}");
+            let v = check("webhook", &mixed, BODY, PUBLIC_KEY, TS);
+            assert_eq!(v.status, Status::Verified, "{v:?}");
+            let v = check("webhook", &mixed, BODY, SECRET, TS);
+            assert_eq!(v.status, Status::Verified, "v1 in a mixed list: {v:?}");
+        }
+
+        #[test]
+        fn signing_with_either_secret_key_form_reproduces_the_vector() {
+            for key in [SECRET_KEY, SECRET_KEY_64] {
+                let out = sign(&scheme("webhook"), &Secret::new(key), BODY, ID, TS).unwrap();
+                assert_eq!(out[2], ("webhook-signature".to_owned(), V1A.to_owned()));
+            }
+            let err = sign(&scheme("webhook"), &Secret::new(PUBLIC_KEY), BODY, ID, TS).unwrap_err();
+            assert!(
+                err.to_string().contains("a whpk_ public key cannot sign"),
+                "{err}"
+            );
+        }
+
+        #[test]
+        fn failures_are_diagnosed() {
+            let v = check("webhook", V1A, b"{}", PUBLIC_KEY, TS);
+            assert_eq!(v.status, Status::Invalid);
+            assert!(
+                reason(&v).starts_with("no v1a signature matched (1 checked)"),
+                "{v:?}"
+            );
+            let v = check("webhook", V1A, BODY, PUBLIC_KEY, TS + 301);
+            assert_eq!(v.status, Status::Expired, "{v:?}");
+            let v = check("webhook", V1A, BODY, SECRET_KEY, TS);
+            assert_eq!(v.status, Status::Invalid);
+            assert!(
+                reason(&v).starts_with(
+                    "a whsk_ secret key was given where the public whpk_ key is needed"
+                ) && reason(&v).contains(PUBLIC_KEY),
+                "{v:?}"
+            );
+            let v = check("webhook", V1A, BODY, SECRET, TS);
+            assert!(
+                reason(&v).contains("has only v1a (ed25519) signatures"),
+                "{v:?}"
+            );
+            let v = check("webhook", SIG, BODY, PUBLIC_KEY, TS);
+            assert!(reason(&v).contains("found 1 v1 HMAC signature"), "{v:?}");
+            let v = check("webhook", V1A, BODY, "whpk_AAAA", TS);
+            assert!(reason(&v).contains("an ed25519 public key is 32"), "{v:?}");
+        }
     }
 }
