@@ -126,6 +126,9 @@ pub enum Command {
     },
     /// Print the manual page (roff): `webhook-dev man | man -l -`.
     Man,
+    /// Serve the Model Context Protocol on stdio, so a coding agent can read, verify, replay and
+    /// trigger the webhooks captured here.
+    Mcp,
 }
 
 /// `--version`: the version and the schema versions of the store and relay queue it reads.

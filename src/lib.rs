@@ -19,6 +19,7 @@ pub mod fixture;
 pub mod forward;
 pub mod har;
 pub mod inert;
+pub mod mcp;
 pub mod model;
 pub mod output;
 pub mod providers;
@@ -99,5 +100,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Man => commands::docs::man(),
+        Command::Mcp => {
+            let store = cli.store.clone();
+            tokio::task::spawn_blocking(move || {
+                mcp::serve(&store, std::io::stdin().lock(), std::io::stdout().lock())
+            })
+            .await?
+        }
     }
 }
