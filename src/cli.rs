@@ -144,9 +144,34 @@ fn long_version() -> &'static str {
     })
 }
 
+/// How `https://` handlers are trusted; shared by every command that forwards or replays.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HandlerTlsArgs {
+    /// For an https:// target, also trust the CA certificate(s) in this PEM file (mkcert's root
+    /// is `$(mkcert -CAROOT)/rootCA.pem`).
+    #[arg(long, value_name = "FILE")]
+    pub forward_ca: Option<PathBuf>,
+    /// For an https:// target, accept any certificate (a development server's self-signed one).
+    #[arg(long)]
+    pub forward_insecure: bool,
+}
+
+impl HandlerTlsArgs {
+    /// The settings these flags ask for.
+    pub fn tls(&self) -> crate::handler_tls::HandlerTls {
+        crate::handler_tls::HandlerTls {
+            ca_file: self.forward_ca.clone(),
+            insecure: self.forward_insecure,
+        }
+    }
+}
+
 /// `webhook-dev inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Trust for https:// handlers.
+    #[command(flatten)]
+    pub handler_tls: HandlerTlsArgs,
     /// Send replays (r, R, e) to TARGET instead of each request's recorded forward target.
     #[arg(long, value_name = "TARGET")]
     pub forward: Option<Target>,
@@ -192,6 +217,9 @@ pub enum DeliveriesCommand {
 /// `webhook-dev trigger`.
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
+    /// Trust for https:// handlers.
+    #[command(flatten)]
+    pub handler_tls: HandlerTlsArgs,
     /// The provider profile (`webhook-dev profiles` lists them).
     pub profile: String,
     /// The event (`webhook-dev profiles NAME` lists them).
@@ -219,6 +247,9 @@ pub struct TriggerArgs {
 /// `webhook-dev replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// Trust for https:// handlers.
+    #[command(flatten)]
+    pub handler_tls: HandlerTlsArgs,
     /// Stored request ids (unique prefixes allowed) or fixture files.
     #[arg(required = true, value_name = "ID|FILE")]
     pub sources: Vec<String>,
@@ -257,6 +288,9 @@ pub struct ReplayArgs {
 /// `webhook-dev listen`.
 #[derive(Debug, Args)]
 pub struct ListenArgs {
+    /// Trust for https:// handlers.
+    #[command(flatten)]
+    pub handler_tls: HandlerTlsArgs,
     /// Address to listen on: HOST:PORT or PORT.
     #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"), value_parser = parse_addr)]
     pub addr: String,

@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use crate::checks::Route;
 use crate::forward::Forwarder;
+use crate::handler_tls::HandlerTls;
 use crate::secrets::SecretSpec;
 use crate::target::Target;
 
@@ -84,7 +85,7 @@ impl Config {
     }
 
     /// The routes, with secrets resolved and forwarders built.
-    pub fn routes(&self, timeout: Duration) -> anyhow::Result<Vec<Route>> {
+    pub fn routes(&self, timeout: Duration, tls: &HandlerTls) -> anyhow::Result<Vec<Route>> {
         self.routes
             .iter()
             .map(|r| {
@@ -97,7 +98,9 @@ impl Config {
                 let forwarder = r
                     .forward
                     .as_deref()
-                    .map(|t| t.parse::<Target>().map(|t| Forwarder::new(t, timeout)))
+                    .map(|t| -> anyhow::Result<Forwarder> {
+                        Forwarder::with_tls(t.parse::<Target>()?, timeout, tls)
+                    })
                     .transpose()
                     .with_context(|| format!("route {}", r.path))?;
                 Ok(Route {
@@ -127,7 +130,9 @@ mod tests {
         .unwrap();
         let config = Config::load(&path).unwrap();
         assert_eq!(config.providers, Some(dir.path().join("profiles")));
-        let routes = config.routes(Duration::from_secs(1)).unwrap();
+        let routes = config
+            .routes(Duration::from_secs(1), &HandlerTls::default())
+            .unwrap();
         assert_eq!(routes[0].secret.as_ref().unwrap().expose(), "shhh");
         assert_eq!(
             routes[0].forwarder.as_ref().unwrap().target().to_string(),

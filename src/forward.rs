@@ -1,14 +1,18 @@
 //! Sends a captured request to the handler and brings back its whole answer.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+
+use crate::handler_tls::{HandlerTls, LocalhostBothFamilies};
 
 use crate::model::{CapturedRequest, ForwardOutcome, HeaderList, RecordedResponse};
 use crate::target::Target;
@@ -29,10 +33,12 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// A pooled HTTP client bound to one target.
+type Connector = HttpsConnector<HttpConnector<LocalhostBothFamilies>>;
+
+/// A pooled HTTP or HTTPS client bound to one target.
 #[derive(Clone)]
 pub struct Forwarder {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     target: Target,
     timeout: Duration,
 }
@@ -77,18 +83,31 @@ impl std::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
-    /// A forwarder to `target` that gives up after `timeout`.
+    /// A forwarder to `target` that gives up after `timeout`, trusting the system's roots for
+    /// an `https://` target.
     pub fn new(target: Target, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        Self::with_tls(target, timeout, &HandlerTls::default())
+            .expect("the system's roots alone always make a TLS configuration")
+    }
+
+    /// A forwarder whose `https://` connections trust as `tls` says.
+    pub fn with_tls(target: Target, timeout: Duration, tls: &HandlerTls) -> anyhow::Result<Self> {
+        let mut http = HttpConnector::new_with_resolver(LocalhostBothFamilies::default());
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(Arc::unwrap_or_clone(tls.client_config()?))
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Self {
+        Ok(Self {
             client,
             target,
             timeout,
-        }
+        })
     }
 
     /// The target requests go to.
@@ -222,6 +241,11 @@ fn describe(error: &hyper_util::client::legacy::Error) -> String {
         cause = inner;
     }
     let innermost = cause.to_string();
+    if innermost.contains("invalid peer certificate") || innermost.contains("UnknownIssuer") {
+        return format!(
+            "certificate not trusted ({innermost}): pass --forward-ca mkcert-root.pem (the CA that signed the handler's certificate) or --forward-insecure"
+        );
+    }
     if error.is_connect() {
         if innermost.contains("refused") {
             format!("{innermost} (is your handler running?)")

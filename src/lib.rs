@@ -17,6 +17,7 @@ pub mod engine;
 pub mod export;
 pub mod fixture;
 pub mod forward;
+pub mod handler_tls;
 pub mod har;
 pub mod inert;
 pub mod mcp;

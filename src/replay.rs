@@ -18,6 +18,7 @@ use crate::delivery::{Delivery, DeliveryStatus};
 use crate::engine::{Engine, EngineConfig, FixedAnswer, RequestHead};
 use crate::fixture::Fixture;
 use crate::forward::Forwarder;
+use crate::handler_tls::HandlerTls;
 use crate::model::{Exchange, HeaderList};
 use crate::signature::{self, Scheme, Secret};
 use crate::store::{format_time, Store, StoreReader, StoredRequest};
@@ -181,6 +182,8 @@ pub struct ReplayOptions {
     pub shuffle: bool,
     /// Give up on an answer after this long.
     pub timeout: Duration,
+    /// Trust for https:// handlers.
+    pub tls: HandlerTls,
     /// What to verify on each replayed request.
     pub checks: Checks,
 }
@@ -287,20 +290,26 @@ pub async fn replay(
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (source, target) in plan {
-        let engine = engines
-            .entry(target.to_string())
-            .or_insert_with(|| {
-                Arc::new(Engine::new(
+        let engine = match engines.get(&target.to_string()) {
+            Some(engine) => engine.clone(),
+            None => {
+                let engine = Arc::new(Engine::new(
                     store.clone(),
                     EngineConfig {
-                        forwarder: Some(Forwarder::new(target.clone(), options.timeout)),
+                        forwarder: Some(Forwarder::with_tls(
+                            target.clone(),
+                            options.timeout,
+                            &options.tls,
+                        )?),
                         respond: FixedAnswer::default(),
                         checks: options.checks.clone(),
                     },
                     events.clone(),
-                ))
-            })
-            .clone();
+                ));
+                engines.insert(target.to_string(), engine.clone());
+                engine
+            }
+        };
         let permits = permits.clone();
         let store = store.clone();
         let resigner = options.resign.clone();

@@ -1,4 +1,5 @@
-//! Where requests are forwarded: `3000`, `localhost:3000` or `http://host:port/base`.
+//! Where requests are forwarded: `3000`, `localhost:3000`, `http://host:port/base` or
+//! `https://host:port/base`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,13 +9,14 @@ use hyper::Uri;
 /// A parsed forward target: scheme and authority, plus a base path prefixed to every request path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    secure: bool,
     authority: String,
     base_path: String,
 }
 
 /// Why a TARGET could not be understood.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid forward target {input:?}: {problem} (use 3000, localhost:3000 or http://host:port/base)")]
+#[error("invalid forward target {input:?}: {problem} (use 3000, localhost:3000, http://host:port/base or https://host:port/base)")]
 pub struct TargetError {
     input: String,
     problem: &'static str,
@@ -31,9 +33,23 @@ impl Target {
         &self.base_path
     }
 
+    /// Whether requests go over TLS (`https://`).
+    pub fn is_https(&self) -> bool {
+        self.secure
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.secure {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The same host and port without the base path.
     pub fn root(&self) -> Target {
         Target {
+            secure: self.secure,
             authority: self.authority.clone(),
             base_path: String::new(),
         }
@@ -46,7 +62,13 @@ impl Target {
         } else {
             format!("/{path_and_query}")
         };
-        format!("http://{}{}{}", self.authority, self.base_path, path)
+        format!(
+            "{}://{}{}{}",
+            self.scheme(),
+            self.authority,
+            self.base_path,
+            path
+        )
     }
 }
 
@@ -70,11 +92,11 @@ impl FromStr for Target {
             format!("http://{trimmed}")
         };
         let uri: Uri = url.parse().map_err(|_| fail("it is not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(fail("https targets are not supported yet")),
-            _ => return Err(fail("the scheme must be http")),
-        }
+        let secure = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(fail("the scheme must be http or https")),
+        };
         let authority = uri.authority().ok_or_else(|| fail("it has no host"))?;
         if authority.host().is_empty() {
             return Err(fail("it has no host"));
@@ -82,11 +104,14 @@ impl FromStr for Target {
         if uri.query().is_some() {
             return Err(fail("a target cannot carry a query"));
         }
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority
+            .port_u16()
+            .unwrap_or(if secure { 443 } else { 80 });
         if port == 0 {
             return Err(fail("port 0 is not a port"));
         }
         Ok(Target {
+            secure,
             authority: format!("{}:{}", authority.host(), port),
             base_path: uri.path().trim_end_matches('/').to_string(),
         })
@@ -95,7 +120,13 @@ impl FromStr for Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.authority, self.base_path)
+        write!(
+            f,
+            "{}://{}{}",
+            self.scheme(),
+            self.authority,
+            self.base_path
+        )
     }
 }
 
@@ -133,15 +164,19 @@ mod tests {
     }
 
     #[test]
+    fn https_targets_keep_their_scheme_and_default_to_443() {
+        let t: Target = "https://localhost:5001/api/".parse().unwrap();
+        assert!(t.is_https());
+        assert_eq!(t.to_string(), "https://localhost:5001/api");
+        assert_eq!(t.uri_for("/hook"), "https://localhost:5001/api/hook");
+        assert_eq!(t.root().to_string(), "https://localhost:5001");
+        let t: Target = "https://example.test".parse().unwrap();
+        assert_eq!(t.authority(), "example.test:443");
+    }
+
+    #[test]
     fn bad_targets_are_explained() {
-        for bad in [
-            "",
-            "ftp://x:1",
-            "https://x:1",
-            "http://x:1/?q=1",
-            "0",
-            "::::",
-        ] {
+        for bad in ["", "ftp://x:1", "http://x:1/?q=1", "0", "::::"] {
             let err = bad.parse::<Target>().unwrap_err().to_string();
             assert!(err.contains("invalid forward target"), "{bad}: {err}");
         }

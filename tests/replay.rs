@@ -20,6 +20,7 @@ fn options() -> ReplayOptions {
         concurrency: 1,
         shuffle: false,
         timeout: Duration::from_secs(5),
+        tls: Default::default(),
         checks: Checks::default(),
     }
 }

@@ -285,6 +285,7 @@ async fn config_routes_choose_profile_secret_and_target_by_path() {
         None,
         None,
         std::time::Duration::from_secs(5),
+        &Default::default(),
     )
     .unwrap();
     let mut server = Setup {

@@ -17,8 +17,15 @@ pub async fn run(store_dir: &Path, args: InspectArgs) -> anyhow::Result<()> {
         args.profile.as_deref(),
         args.secret.as_deref(),
         args.timeout,
+        &args.handler_tls.tls(),
     )?;
-    crate::tui::for_inspect(store_dir, args.forward, args.timeout, checks)?
-        .run()
-        .await
+    crate::tui::for_inspect(
+        store_dir,
+        args.forward,
+        args.timeout,
+        args.handler_tls.tls(),
+        checks,
+    )?
+    .run()
+    .await
 }

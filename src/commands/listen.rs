@@ -50,11 +50,13 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         args.profile.as_deref(),
         args.secret.as_deref(),
         args.timeout,
+        &args.handler_tls.tls(),
     )?;
     let checks_for_tui = checks.clone();
     let forwarder = args
         .forward
-        .map(|target| Forwarder::new(target, args.timeout));
+        .map(|target| Forwarder::with_tls(target, args.timeout, &args.handler_tls.tls()))
+        .transpose()?;
     let engine = Arc::new(Engine::new(
         store.clone(),
         EngineConfig {

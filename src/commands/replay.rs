@@ -72,6 +72,7 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         shuffle: args.shuffle,
         timeout: args.timeout,
+        tls: args.handler_tls.tls(),
         checks,
     };
     let store = Store::open(store_dir, Durability::Process)?;

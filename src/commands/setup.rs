@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::checks::{Checks, Route};
 use crate::config::Config;
+use crate::handler_tls::HandlerTls;
 use crate::providers::{Catalog, Profile};
 
 /// The provider catalog: builtin, plus the config's profile directory, plus `--profile FILE`.
@@ -33,11 +34,12 @@ pub fn checks(
     profile: Option<&str>,
     secret: Option<&str>,
     timeout: Duration,
+    tls: &HandlerTls,
 ) -> anyhow::Result<Checks> {
     let config = config_file.map(Config::load).transpose()?;
     let (catalog, profile) = catalog(config.as_ref(), profile)?;
     let mut routes = match &config {
-        Some(config) => config.routes(timeout)?,
+        Some(config) => config.routes(timeout, tls)?,
         None => Vec::new(),
     };
     let secret = secret.map(crate::secrets::resolve).transpose()?;

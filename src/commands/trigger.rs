@@ -67,7 +67,11 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
     let engine = Engine::new(
         store.clone(),
         EngineConfig {
-            forwarder: Some(Forwarder::new(args.to.root(), timeout)),
+            forwarder: Some(Forwarder::with_tls(
+                args.to.root(),
+                timeout,
+                &args.handler_tls.tls(),
+            )?),
             respond: FixedAnswer::default(),
             checks,
         },

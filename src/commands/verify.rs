@@ -39,6 +39,7 @@ pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
         profile.as_deref(),
         args.secret,
         std::time::Duration::from_secs(30),
+        &crate::handler_tls::HandlerTls::default(),
     )?;
     let (head, body) = source.request()?;
     let received = match &source {

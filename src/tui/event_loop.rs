@@ -22,6 +22,7 @@ use crate::checks::Checks;
 use crate::delivery::DeliveryStatus;
 use crate::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use crate::forward::Forwarder;
+use crate::handler_tls::HandlerTls;
 use crate::replay::delivery_for;
 use crate::store::format_time;
 use crate::store::{Durability, Store};
@@ -42,6 +43,8 @@ pub enum Replayer {
         forward: Option<Target>,
         /// Forward timeout.
         timeout: Duration,
+        /// Trust for https:// handlers.
+        tls: HandlerTls,
         /// What replays are checked with (as `listen` would).
         checks: Checks,
         /// The writer, opened at the first replay.
@@ -61,6 +64,7 @@ impl Replayer {
                 dir,
                 forward,
                 timeout,
+                tls,
                 checks,
                 store,
                 engines,
@@ -90,7 +94,10 @@ impl Replayer {
                 let engine = Arc::new(Engine::new(
                     store.clone().expect("just opened"),
                     EngineConfig {
-                        forwarder: Some(Forwarder::new(target, *timeout)),
+                        forwarder: Some(
+                            Forwarder::with_tls(target, *timeout, tls)
+                                .map_err(|e| format!("cannot set up TLS to the handler: {e:#}"))?,
+                        ),
                         respond: FixedAnswer::default(),
                         checks: checks.clone(),
                     },

@@ -67,6 +67,7 @@ pub fn for_inspect(
     store_dir: &Path,
     forward: Option<Target>,
     timeout: Duration,
+    tls: crate::handler_tls::HandlerTls,
     checks: Checks,
 ) -> anyhow::Result<Inspector> {
     let mut rows = Rows::new();
@@ -87,6 +88,7 @@ pub fn for_inspect(
             dir: store_dir.to_path_buf(),
             forward,
             timeout,
+            tls,
             checks,
             store: None,
             engines: Default::default(),

@@ -70,7 +70,11 @@ pub struct Handler {
 
 impl Handler {
     pub async fn start(answer: Answer) -> Handler {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), answer).await
+    }
+
+    /// A handler on a listener the test bound (another address family, a known port).
+    pub async fn start_on(listener: TcpListener, answer: Answer) -> Handler {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let recorded = seen.clone();
