@@ -98,7 +98,7 @@ pub enum Command {
         /// The signing secret: a literal, env:VAR or file:PATH.
         #[arg(long, value_name = "SECRET")]
         secret: Option<SecretSpec>,
-        /// Routes by path prefix from a TOML file.
+        /// Routes by path prefix from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Judge timestamps against now, not against when the request was received.
@@ -112,7 +112,7 @@ pub enum Command {
     Trigger(TriggerArgs),
     /// List provider profiles, or show one: scheme, headers, events.
     Profiles {
-        /// A profile name.
+        /// A profile name, or a profile file (./my-provider.toml).
         name: Option<String>,
     },
     /// The delivery log of trigger and replay.
@@ -126,6 +126,13 @@ pub enum Command {
     },
     /// Print the manual page (roff): `webhook-dev man | man -l -`.
     Man,
+    /// Show the configuration in effect here: the store, the config file and where it was
+    /// found, its routes with secrets redacted.
+    Config {
+        /// The config file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Serve the Model Context Protocol on stdio, so a coding agent can read, verify, replay and
     /// trigger the webhooks captured here.
     Mcp,
@@ -184,7 +191,7 @@ pub struct InspectArgs {
     /// The signing secret for R: a literal, env:VAR or file:PATH.
     #[arg(long, value_name = "SECRET")]
     pub secret: Option<SecretSpec>,
-    /// Routes by path prefix (profile, secret) from a TOML file, as for `listen`.
+    /// Routes by path prefix (profile, secret) from a TOML file, as for `listen` (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -262,6 +269,10 @@ pub struct ReplayArgs {
     /// With --resign, also give each request a new message id (a new message, not a resend).
     #[arg(long, requires = "resign")]
     pub new_id: bool,
+    /// Routes by path prefix (profile, secret) from a TOML file, as for `listen` (default:
+    /// $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// The profile to sign with (default: the one the request was checked with).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
@@ -304,7 +315,7 @@ pub struct ListenArgs {
     /// detected from each request's headers.
     #[arg(long, value_name = "SECRET")]
     pub secret: Option<SecretSpec>,
-    /// Routes by path prefix (profile, secret, forward target) from a TOML file.
+    /// Routes by path prefix (profile, secret, forward target) from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// With no --forward, answer senders with STATUS or STATUS:BODY.

@@ -28,6 +28,55 @@ use crate::handler_tls::HandlerTls;
 use crate::secrets::SecretSpec;
 use crate::target::Target;
 
+/// The file name looked for in the current directory.
+pub const DEFAULT_FILE: &str = "webhook-dev.toml";
+
+/// Where the config file in effect was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `--config FILE`.
+    Flag,
+    /// `$WEBHOOK_DEV_CONFIG`.
+    Environment,
+    /// `./webhook-dev.toml`.
+    CurrentDirectory,
+}
+
+impl Origin {
+    /// How the origin reads in `webhook-dev config`.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Origin::Flag => "--config",
+            Origin::Environment => "$WEBHOOK_DEV_CONFIG",
+            Origin::CurrentDirectory => "webhook-dev.toml in the current directory",
+        }
+    }
+}
+
+/// The config file every command uses: `--config FILE`, else `$WEBHOOK_DEV_CONFIG`, else
+/// `./webhook-dev.toml` when it exists; `none` (as the flag or the variable) turns it off.
+pub fn locate(flag: Option<&Path>) -> anyhow::Result<Option<(PathBuf, Origin)>> {
+    let off = |p: &Path| p.as_os_str() == "none";
+    if let Some(path) = flag {
+        return Ok((!off(path)).then(|| (path.to_owned(), Origin::Flag)));
+    }
+    if let Some(value) = std::env::var_os("WEBHOOK_DEV_CONFIG").filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(value);
+        if off(&path) {
+            return Ok(None);
+        }
+        if !path.is_file() {
+            anyhow::bail!(
+                "$WEBHOOK_DEV_CONFIG names {}, which is not a file (set it to none to use no config file)",
+                path.display()
+            );
+        }
+        return Ok(Some((path, Origin::Environment)));
+    }
+    let here = PathBuf::from(DEFAULT_FILE);
+    Ok(here.is_file().then_some((here, Origin::CurrentDirectory)))
+}
+
 /// The parsed config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -101,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Man => commands::docs::man(),
+        Command::Config { config } => commands::config::run(&cli.store, config.as_deref()),
         Command::Mcp => {
             let store = cli.store.clone();
             tokio::task::spawn_blocking(move || {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod config;
 pub mod deliveries;
 pub mod diff;
 pub mod docs;

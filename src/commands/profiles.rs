@@ -19,8 +19,9 @@ pub fn run(name: Option<&str>) -> anyhow::Result<()> {
             )?;
         }
         Some(name) => {
-            let profile = catalog.require(name)?;
-            write!(out, "{}", profile.describe())?;
+            let (catalog, name) = super::setup::catalog(None, Some(name))?;
+            let name = name.expect("a name was given");
+            write!(out, "{}", catalog.require(&name)?.describe())?;
         }
     }
     Ok(())

@@ -12,27 +12,34 @@ use crate::replay::{replay, ReplayOptions, Resigner, Source};
 use crate::store::{Durability, Store, StoreReader};
 use crate::summary::RequestSummary;
 
-/// Builds the re-signer for `--resign`: the profile given, else the one the request was checked
-/// with, and the secret given.
+/// Builds the re-signer for `--resign`: the profile given, else the config route's for the
+/// request's path, else the one the request was checked with; the secret given, else the
+/// route's (so `replay --resign` finds what `listen` used from the same webhook-dev.toml).
 pub fn resigner_for(
     catalog: &Catalog,
     profile: Option<&str>,
     sources: &[Source],
     secret: Option<&str>,
+    route: Option<&Route>,
 ) -> anyhow::Result<Resigner> {
-    let name = match profile {
-        Some(name) => name.to_string(),
-        None => sources.iter().find_map(Source::profile).ok_or_else(|| {
-            anyhow::anyhow!("--resign needs a profile: none was recorded for these requests, so pass --profile NAME")
-        })?,
-    };
+    let name = profile
+        .map(str::to_string)
+        .or_else(|| route.and_then(|r| r.profile.clone()))
+        .or_else(|| sources.iter().find_map(Source::profile))
+        .ok_or_else(|| {
+            anyhow::anyhow!("--resign needs a profile: none was recorded for these requests and no config route names one, so pass --profile NAME")
+        })?;
     let profile = catalog.require(&name)?;
-    let secret = secret.ok_or_else(|| {
-        anyhow::anyhow!("--resign needs --secret (a literal, env:VAR or file:PATH)")
-    })?;
+    let secret = match (secret, route.and_then(|r| r.secret.clone())) {
+        (Some(spec), _) => crate::secrets::resolve(spec)?,
+        (None, Some(secret)) => secret,
+        (None, None) => anyhow::bail!(
+            "--resign needs --secret (a literal, env:VAR or file:PATH), or a config route with a secret for this path"
+        ),
+    };
     Ok(Resigner {
         scheme: profile.scheme.clone(),
-        secret: crate::secrets::resolve(secret)?,
+        secret,
         new_id: false,
     })
 }
@@ -41,7 +48,27 @@ pub fn resigner_for(
 pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     let reader = StoreReader::open(store_dir).ok();
     let sources = Source::load_all(reader.as_ref(), &args.sources)?;
-    let (catalog, profile) = super::setup::catalog(None, args.profile.as_deref())?;
+    let configured = super::setup::checks(
+        args.config.as_deref(),
+        args.profile.as_deref(),
+        None,
+        args.timeout,
+        &args.handler_tls.tls(),
+    )?;
+    let catalog = configured.catalog().clone();
+    let profile = args
+        .profile
+        .as_deref()
+        .map(|p| super::setup::catalog(None, Some(p)).map(|(_, name)| name))
+        .transpose()?
+        .flatten();
+    let first_path = match sources.first().map(Source::request).transpose()? {
+        Some((head, _)) => head.path,
+        None => String::new(),
+    };
+    let route = configured
+        .route_for(&first_path)
+        .filter(|r| r.profile.is_some() || r.secret.is_some());
     let resign = if args.resign {
         Some(Resigner {
             new_id: args.new_id,
@@ -50,6 +77,7 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
                 profile.as_deref(),
                 &sources,
                 args.secret.as_deref(),
+                route,
             )?
         })
     } else {
@@ -57,13 +85,15 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     };
     let checks = match &resign {
         Some(resigner) => {
-            let profile = profile.or_else(|| sources.iter().find_map(Source::profile));
+            let profile = profile
+                .or_else(|| route.and_then(|r| r.profile.clone()))
+                .or_else(|| sources.iter().find_map(Source::profile));
             Checks::new(
                 catalog,
                 vec![Route::everywhere(profile, Some(resigner.secret.clone()))],
             )?
         }
-        None => Checks::new(catalog, Vec::new())?,
+        None => configured,
     };
     let options = ReplayOptions {
         to: args.to,

@@ -36,7 +36,9 @@ pub fn checks(
     timeout: Duration,
     tls: &HandlerTls,
 ) -> anyhow::Result<Checks> {
-    let config = config_file.map(Config::load).transpose()?;
+    let config = crate::config::locate(config_file)?
+        .map(|(path, _)| Config::load(&path))
+        .transpose()?;
     let (catalog, profile) = catalog(config.as_ref(), profile)?;
     let mut routes = match &config {
         Some(config) => config.routes(timeout, tls)?,
