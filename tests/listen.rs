@@ -141,7 +141,7 @@ async fn a_synchronous_webhook_gets_the_handlers_answer() {
     let urls = r#"{"authorized":true,"urls":["https://pacs.example/1.dcm?sig=abc"]}"#;
     let handler = Handler::start(Answer::ok(urls)).await;
     let server = Setup::forwarding_to(handler.addr).start().await;
-    let event = br#"{"id":"whe_0123456789abcdef0123456789abcdef","type":"study.access_requested","data":{"study_id":"stu_0123456789abcdef0123456789abcdef","study_instance_uid":"1.2.840.10008.5.1.4.1.1.2"}}"#;
+    let event = br#"{"id":"whe_0123456789abcdef0123456789abcdef","type":"study.access_requested","data":{"studyId":"stu_0123456789abcdef0123456789abcdef","studyInstanceUid":"1.2.840.10008.5.1.4.1.1.2"}}"#;
     let answer = send(
         server.addr,
         "POST",

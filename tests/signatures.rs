@@ -11,7 +11,7 @@ use webhook_dev::signature::{sign, Scheme, Secret, Status};
 use webhook_dev::summary::RequestSummary;
 
 const AVARA_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const STUDY_ACCESS: &[u8] = br#"{"id":"whe_0123456789abcdef0123456789abcdef","type":"study.access_requested","data":{"study_id":"stu_0123456789abcdef0123456789abcdef","study_instance_uid":"1.2.840.10008.5.1.4.1.1.2"}}"#;
+const STUDY_ACCESS: &[u8] = br#"{"id":"whe_0123456789abcdef0123456789abcdef","type":"study.access_requested","data":{"studyId":"stu_0123456789abcdef0123456789abcdef","studyInstanceUid":"1.2.840.10008.5.1.4.1.1.2"}}"#;
 
 fn avara() -> Scheme {
     Catalog::builtin().get("avara").unwrap().scheme.clone()
@@ -247,14 +247,14 @@ async fn a_body_off_its_schema_is_reported_by_path() {
     }
     .start()
     .await;
-    let bad = br#"{"id":"whe_0123456789abcdef0123456789abcdef","type":"study.access_requested","data":{"study_id":"stu_1","study_instance_uid":"1.2.840.10008.5.1.4.1.1.2"}}"#;
+    let bad = br#"{"id":"whe_0123456789abcdef0123456789abcdef","type":"study.access_requested","data":{"studyId":"stu_1","studyInstanceUid":"1.2.840.10008.5.1.4.1.1.2"}}"#;
     send(server.addr, "POST", "/x", &[], bad).await;
     let summary = summary_of(&mut server).await;
     let problems = summary.schema.unwrap().problems;
     assert!(
         problems
             .iter()
-            .any(|p| p.contains("data.study_id") && p.contains("stu_1")),
+            .any(|p| p.contains("data.studyId") && p.contains("stu_1")),
         "{problems:?}"
     );
     assert_eq!(summary.signature.status, Status::Unchecked);

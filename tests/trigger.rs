@@ -209,7 +209,7 @@ async fn a_synchronous_answer_is_checked_against_what_the_provider_expects() {
             "--to",
             &complete.addr.to_string(),
             "--set",
-            "data.study_instance_uid=1.2.3",
+            "data.studyInstanceUid=1.2.3",
         ])
         .output()
         .unwrap();
@@ -227,7 +227,7 @@ async fn a_synchronous_answer_is_checked_against_what_the_provider_expects() {
         );
     }
     let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
-    assert_eq!(body["data"]["study_instance_uid"], "1.2.3");
+    assert_eq!(body["data"]["studyInstanceUid"], "1.2.3");
     assert!(body["id"].as_str().unwrap().starts_with("whe_"));
 }
 

@@ -221,11 +221,9 @@ impl Profile {
             let answer = serde_json::from_slice::<Value>(answer_body).ok();
             problems = spec.answer_problems(answer_body);
             if let (true, Some(value)) = (self.answers_in_either_case, answer.as_ref()) {
+                // Checked as camelCase, so a snake_case field is held to the same schema.
+                problems = spec.answer_problems(answer::camel_keys(value).to_string().as_bytes());
                 if let Some(casing) = answer::casing(value) {
-                    if casing == answer::Casing::Snake && !problems.is_empty() {
-                        let camel = answer::camel_keys(value);
-                        problems = spec.answer_problems(camel.to_string().as_bytes());
-                    }
                     notes.push(format!(
                         "the answer's field names are {}; {} is read in camelCase and snake_case",
                         casing.name(),

@@ -121,7 +121,24 @@ fn seed_events_are_all_covered() {
         [
             ("report.delivered", false),
             ("study.access_requested", true),
-            ("secondary_capture.access_requested", true)
+            ("secondary_capture.access_requested", true),
+            ("ephemeral.access_requested", true),
+            ("modality_worklist.requested", true),
+            ("patient_study.enrichment_requested", true),
+            ("clinical_context.enrichment_requested", true)
+        ]
+    );
+    let soft: Vec<&str> = avara
+        .events
+        .iter()
+        .filter(|e| e.soft_synchronous)
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(
+        soft,
+        [
+            "patient_study.enrichment_requested",
+            "clinical_context.enrichment_requested"
         ]
     );
     assert!(avara.events.iter().all(|e| e.answer_schema.is_some()));
@@ -180,12 +197,12 @@ fn seed_events_are_all_covered() {
 #[test]
 fn avara_id_formats_are_enforced_with_their_paths() {
     let bad_study = avara_check("study.access_requested", |s| {
-        s["data"]["study_id"] = json!("stu_1")
+        s["data"]["studyId"] = json!("stu_1")
     });
     assert_eq!(bad_study.event.as_deref(), Some("study.access_requested"));
     assert_eq!(
         bad_study.problems,
-        [r#"data.study_id: "stu_1" does not match ^stu_[0-9a-f]{32}$"#]
+        [r#"data.studyId: "stu_1" does not match ^stu_[0-9a-f]{32}$"#]
     );
 
     let upper = avara_check("report.delivered", |s| {
@@ -197,72 +214,70 @@ fn avara_id_formats_are_enforced_with_their_paths() {
         upper.problems
     );
     let rep = avara_check("report.delivered", |s| {
-        s["data"]["report_id"] = json!("stu_9b1d3f5a7c9e4b2d8f6a1c3e5b7d9f20")
+        s["data"]["reportId"] = json!("stu_9b1d3f5a7c9e4b2d8f6a1c3e5b7d9f20")
     });
     assert!(
-        rep.problems[0].starts_with("data.report_id:"),
+        rep.problems[0].starts_with("data.reportId:"),
         "{:?}",
         rep.problems
     );
     let url = avara_check("report.delivered", |s| {
-        s["data"]["presigned_url"] = json!("not a url")
+        s["data"]["presignedUrl"] = json!("not a url")
     });
     assert_eq!(
         url.problems,
-        [r#"data.presigned_url: "not a url" is not a valid uri"#]
+        [r#"data.presignedUrl: "not a url" is not a valid uri"#]
     );
     let critical = avara_check("report.delivered", |s| {
-        s["data"]["is_critical"] = json!("no")
+        s["data"]["isCritical"] = json!("no")
     });
     assert_eq!(
         critical.problems,
-        [r#"data.is_critical: expected boolean, found string "no""#]
+        [r#"data.isCritical: expected boolean, found string "no""#]
     );
     let missing = avara_check("report.delivered", |s| {
-        s["data"].as_object_mut().unwrap().remove("is_critical");
+        s["data"].as_object_mut().unwrap().remove("isCritical");
     });
-    assert_eq!(missing.problems, ["data lacks `is_critical`"]);
+    assert_eq!(missing.problems, ["data lacks `isCritical`"]);
     let no_text = avara_check("report.delivered", |s| {
-        s["data"].as_object_mut().unwrap().remove("plain_text");
+        s["data"].as_object_mut().unwrap().remove("plainText");
     });
     assert!(
         no_text.is_ok(),
-        "plain_text is optional: {:?}",
+        "plainText is optional: {:?}",
         no_text.problems
     );
-    let null_text = avara_check("report.delivered", |s| {
-        s["data"]["plain_text"] = Value::Null
-    });
+    let null_text = avara_check("report.delivered", |s| s["data"]["plainText"] = Value::Null);
     assert!(null_text.is_ok());
 
     let uid = avara_check("study.access_requested", |s| {
-        s["data"]["study_instance_uid"] = json!("1.2.03")
+        s["data"]["studyInstanceUid"] = json!("1.2.03")
     });
     assert!(
-        uid.problems[0].starts_with("data.study_instance_uid:"),
+        uid.problems[0].starts_with("data.studyInstanceUid:"),
         "{:?}",
         uid.problems
     );
     let long = "1.".repeat(32) + "1";
     let long_uid = avara_check("study.access_requested", |s| {
-        s["data"]["study_instance_uid"] = json!(long)
+        s["data"]["studyInstanceUid"] = json!(long)
     });
     assert_eq!(
         long_uid.problems,
-        ["data.study_instance_uid: 65 characters long, more than the 64 allowed"]
+        ["data.studyInstanceUid: 65 characters long, more than the 64 allowed"]
     );
     let sop = avara_check("secondary_capture.access_requested", |s| {
-        s["data"]["sop_instance_uid"] = json!("1.2.x")
+        s["data"]["sopInstanceUid"] = json!("1.2.x")
     });
     assert!(
-        sop.problems[0].starts_with("data.sop_instance_uid:"),
+        sop.problems[0].starts_with("data.sopInstanceUid:"),
         "{:?}",
         sop.problems
     );
     let optional = avara_check("secondary_capture.access_requested", |s| {
         let data = s["data"].as_object_mut().unwrap();
-        data.remove("sop_instance_uid");
-        data.insert("series_instance_uid".into(), Value::Null);
+        data.remove("sopInstanceUid");
+        data.insert("seriesInstanceUid".into(), Value::Null);
     });
     assert!(optional.is_ok(), "{:?}", optional.problems);
     let wrong_type = avara_check("study.access_requested", |s| {
@@ -320,7 +335,37 @@ fn answers_are_checked_in_words() {
     );
     assert_eq!(
         media.problems,
-        [r#"answer.media_urls[0].url: "nope" is not a valid uri"#]
+        [r#"answer.mediaUrls[0].url: "nope" is not a valid uri"#],
+        "a snake_case answer is held to the same schema"
+    );
+    assert!(
+        media.notes[0].starts_with("the answer's field names are snake_case"),
+        "{:?}",
+        media.notes
+    );
+    let camel = avara.check_answer(
+        "study.access_requested",
+        200,
+        br#"{"authorized": true, "urls": [], "mediaUrls": [{"mimeType": "image/png", "url": "https://x.test/a.png"}]}"#,
+        b"{}",
+    );
+    assert!(camel.is_ok(), "{:?}", camel.problems);
+    assert!(camel.notes[0].contains("camelCase"), "{:?}", camel.notes);
+    let neither = avara.check_answer(
+        "secondary_capture.access_requested",
+        200,
+        br#"{"authorized": true, "uploadURLs": []}"#,
+        b"{}",
+    );
+    assert_eq!(neither.problems, ["answer lacks `uploadUrls`"]);
+    let refused_ack = avara.check_answer("report.delivered", 200, br#"{"success": false}"#, b"{}");
+    assert_eq!(refused_ack.problems, ["answer.success: false is not true"]);
+    let soft = avara.check_answer("patient_study.enrichment_requested", 500, b"", b"{}");
+    assert!(soft.is_ok(), "a soft-synchronous failure is not a problem");
+    assert!(
+        soft.notes[0].contains("takes a failed or invalid answer"),
+        "{:?}",
+        soft.notes
     );
     let refused = avara.check_answer(
         "study.access_requested",
@@ -340,12 +385,9 @@ fn answers_are_checked_in_words() {
         br#"{"authorized": true, "urls": []}"#,
         b"{}",
     );
-    assert_eq!(upload.problems, ["answer lacks `upload_urls`"]);
+    assert_eq!(upload.problems, ["answer lacks `uploadUrls`"]);
     let ack = avara.check_answer("report.delivered", 200, br#"{"success": "yes"}"#, b"{}");
-    assert_eq!(
-        ack.problems,
-        [r#"answer.success: expected boolean, found string "yes""#]
-    );
+    assert_eq!(ack.problems, [r#"answer.success: "yes" is not true"#]);
     for e in &avara.events {
         let answer = e.answer_sample.as_ref().unwrap();
         assert!(
@@ -546,8 +588,8 @@ fn fresh_avara_ids_keep_their_formats_and_links() {
     let fresh = fresh_sample_at(&avara, event, &mut StdRng::seed_from_u64(1), now);
     for (field, prefix) in [
         ("/id", "whe_"),
-        ("/data/report_id", "rep_"),
-        ("/data/study_id", "stu_"),
+        ("/data/reportId", "rep_"),
+        ("/data/studyId", "stu_"),
     ] {
         let id = fresh.pointer(field).unwrap().as_str().unwrap();
         let hex = id.strip_prefix(prefix).unwrap();
@@ -556,22 +598,18 @@ fn fresh_avara_ids_keep_their_formats_and_links() {
             "{id}"
         );
     }
-    let report_id = fresh["data"]["report_id"].as_str().unwrap();
-    assert!(fresh["data"]["presigned_url"]
+    let report_id = fresh["data"]["reportId"].as_str().unwrap();
+    assert!(fresh["data"]["presignedUrl"]
         .as_str()
         .unwrap()
         .contains(report_id));
 
     let sc = avara.event("secondary_capture.access_requested").unwrap();
     let fresh = fresh_sample_at(&avara, sc, &mut StdRng::seed_from_u64(1), now);
-    let uids: Vec<&str> = [
-        "study_instance_uid",
-        "series_instance_uid",
-        "sop_instance_uid",
-    ]
-    .iter()
-    .map(|k| fresh["data"][k].as_str().unwrap())
-    .collect();
+    let uids: Vec<&str> = ["studyInstanceUid", "seriesInstanceUid", "sopInstanceUid"]
+        .iter()
+        .map(|k| fresh["data"][k].as_str().unwrap())
+        .collect();
     for uid in &uids {
         let decimal = uid.strip_prefix("2.25.").unwrap();
         assert!(
@@ -699,7 +737,7 @@ fn user_files_add_and_override_builtins() {
         avara.retry_schedule,
         [Duration::from_secs(10), Duration::from_secs(60)]
     );
-    assert_eq!(avara.events.len(), 3);
+    assert_eq!(avara.events.len(), 7);
     let acme = catalog.get("acme").unwrap();
     assert_eq!(
         acme.event_type,
@@ -813,7 +851,7 @@ fn summaries_and_request_headers() {
     assert!(
         avara.starts_with("avara ")
             && avara.contains("standard-webhooks")
-            && avara.contains("3 events (2 sync)"),
+            && avara.contains("7 events (6 sync)"),
         "{avara}"
     );
     assert!(profile("infermedica").summary().contains("static-token"));
