@@ -192,6 +192,8 @@ impl Forwarder {
         let mut forwarded_proto = None;
         for (name, value) in end_to_end_headers(&request.headers) {
             match name.as_str() {
+                // The length is that of the body actually sent, whatever a fixture or relay said.
+                "content-length" => {}
                 "host" => original_host = Some(value),
                 "x-forwarded-for" => forwarded_for = Some(value),
                 "x-forwarded-proto" => forwarded_proto = Some(value),

@@ -57,6 +57,18 @@ pub struct RecordedResponse {
     pub body: Bytes,
 }
 
+/// Headers that frame a message on one connection; webhook-dev sets its own.
+pub const FRAMING: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
 impl RecordedResponse {
     /// A plain-text answer that webhook-dev gives on its own behalf.
     pub fn plain(status: u16, message: impl Into<String>) -> Self {
@@ -71,14 +83,31 @@ impl RecordedResponse {
         }
     }
 
-    /// The hyper response for this answer; headers hyper cannot carry are left out.
+    /// The hyper response for this answer. webhook-dev frames every body itself: the answer's own
+    /// `Content-Length`, `Transfer-Encoding` and other hop-by-hop headers are never passed on (a
+    /// handler's wrong length could otherwise smuggle a second response onto the sender's
+    /// connection), and a 1xx is never sent as a final answer. Headers hyper cannot carry are
+    /// left out.
     pub fn into_hyper(self) -> hyper::Response<http_body_util::Full<Bytes>> {
         use hyper::header::{HeaderName, HeaderValue};
+        if self.status < 200 {
+            return RecordedResponse::plain(
+                502,
+                format!(
+                    "webhook-dev: the handler answered {}, an interim status that cannot be passed on as the answer",
+                    self.status
+                ),
+            )
+            .into_hyper();
+        }
         let mut response = hyper::Response::new(http_body_util::Full::new(self.body));
         *response.status_mut() =
             hyper::StatusCode::from_u16(self.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
         let headers = response.headers_mut();
         for (name, value) in self.headers {
+            if FRAMING.contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
             if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_bytes(&value),
