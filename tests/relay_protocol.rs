@@ -45,7 +45,7 @@ async fn relay_session(
     let relay = Relay::open(config, dir, Durability::Process, Some(events_tx)).unwrap();
     let (client, server) = pair().await;
     let serving = relay.clone();
-    tokio::spawn(async move { serving.serve_listener("acme", server, None).await });
+    tokio::spawn(async move { serving.serve_listener("acme", server, None, None).await });
     (client, relay, events)
 }
 
@@ -300,7 +300,7 @@ async fn an_oversized_frame_ends_the_session_and_says_why() {
             Some(protocol::websocket_config()),
         )
         .await;
-        serving.serve_listener("acme", server, None).await
+        serving.serve_listener("acme", server, None, None).await
     });
     send(&mut ws, &hello(VERSION, token("acme"))).await;
     assert!(matches!(recv(&mut ws).await, RelayMessage::Welcome { .. }));

@@ -7,6 +7,7 @@
 //! - [`token`]: channel tokens, derived from the relay's secret.
 
 pub mod client;
+pub mod pre_hello;
 pub mod protocol;
 pub mod queue;
 pub mod server;

@@ -40,6 +40,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::pre_hello::{PreHelloLimit, Verified};
 use super::protocol::{
     self, ClientMessage, ProtocolError, RefusedCode, RelayMessage, WireRequest, VERSION,
 };
@@ -523,13 +524,17 @@ impl Relay {
         tokio::spawn(async move {
             match upgrade.await {
                 Ok(upgraded) => {
+                    let verified = Verified::default();
+                    let io = PreHelloLimit::new(TokioIo::new(upgraded), verified.clone());
                     let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
+                        io,
                         Role::Server,
                         Some(protocol::websocket_config()),
                     )
                     .await;
-                    relay.serve_listener(&channel, ws, Some(peer)).await;
+                    relay
+                        .serve_listener(&channel, ws, Some(peer), Some(verified))
+                        .await;
                 }
                 Err(err) => tracing::debug!(%peer, "upgrade failed: {err}"),
             }
@@ -800,13 +805,15 @@ impl Relay {
     }
 
     /// Runs one listener's session over an upgraded WebSocket: the handshake, then delivery until
-    /// the socket ends, the listener is replaced, or the relay shuts down. Public so that tests
-    /// can drive it over `tokio::io::duplex`.
+    /// the socket ends, the listener is replaced, or the relay shuts down. `verified` lifts the
+    /// connection's pre-hello byte budget once the token checks out. Public so that tests can
+    /// drive it over `tokio::io::duplex`.
     pub async fn serve_listener<S>(
         &self,
         channel_name: &str,
         mut ws: WebSocketStream<S>,
         peer: Option<SocketAddr>,
+        verified: Option<Verified>,
     ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -870,6 +877,9 @@ impl Relay {
                 .await;
             }
             return;
+        }
+        if let Some(verified) = verified {
+            verified.set();
         }
 
         let channel = self.channel(channel_name);

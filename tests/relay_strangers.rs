@@ -1,0 +1,73 @@
+//! Strangers on the relay: a connection that has not shown a valid token cannot make the relay
+//! hold a large message, and the relay keeps serving the listener that has one.
+
+mod common;
+mod relay_support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use relay_support::*;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn a_large_message_before_hello_closes_the_connection_and_the_relay_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = RunningRelay::start(&dir.path().join("relay"), relay_config()).await;
+    let tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/acme", relay.addr), tcp)
+        .await
+        .unwrap();
+    // A valid hello, padded with 64 KiB of JSON whitespace: only the budget refuses it.
+    let hello = webhook_dev::relay::protocol::ClientMessage::Hello {
+        version: webhook_dev::relay::protocol::VERSION,
+        token: token("acme"),
+        client: "stranger".into(),
+    };
+    let mut padded = serde_json::to_string(&hello).unwrap();
+    padded.push_str(&" ".repeat(64 * 1024));
+    let _ = ws.send(Message::text(padded)).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) => return "closed",
+                Some(Ok(Message::Close(_))) => return "closed",
+                Some(Ok(Message::Text(text))) if text.contains("refused") => return "refused",
+                Some(Ok(Message::Text(text))) if text.contains("welcome") => return "welcomed",
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await
+    .expect("the relay ends the connection instead of reading on");
+    assert!(matches!(ended, "closed" | "refused"));
+
+    // A small hello-sized message below the budget is still read (and refused for its token).
+    let tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/acme", relay.addr), tcp)
+        .await
+        .unwrap();
+    ws.send(Message::text(
+        r#"{"type":"hello","version":1,"token":"wrong"}"#,
+    ))
+    .await
+    .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap();
+    let text = match answer {
+        Some(Ok(Message::Text(text))) => text.to_string(),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(text.contains("refused"), "{text}");
+
+    let mut listener = RunningListener::start(
+        &dir.path().join("listener"),
+        client_config(relay.url("acme"), token("acme")),
+        None,
+    )
+    .await;
+    listener.connected().await;
+    listener.stop().await;
+    relay.stop().await;
+}
