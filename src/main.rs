@@ -9,6 +9,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = webhook_dev::cli::Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    for warning in webhook_dev::secrets::command_line_warnings(&args) {
+        eprintln!("webhook-dev: warning: {warning}");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEBHOOK_DEV_LOG")

@@ -57,6 +57,14 @@ pub fn resolve(spec: &str) -> anyhow::Result<Secret> {
         return non_empty(value, &format!("${var}"));
     }
     if let Some(path) = spec.strip_prefix("file:") {
+        let readable =
+            crate::store::private::open_to_others(std::path::Path::new(path), "secret file", "600");
+        if let Some(warning) = readable {
+            eprintln!(
+                "webhook-dev: warning: {}",
+                warning.replace("; it holds captured requests", "")
+            );
+        }
         let value = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the secret file {path}"))?;
         let value = value
@@ -69,6 +77,32 @@ pub fn resolve(spec: &str) -> anyhow::Result<Secret> {
     non_empty(spec.to_string(), "--secret")
 }
 
+/// The flags whose values are secrets.
+const SECRET_FLAGS: &[&str] = &["--secret", "--relay-token"];
+
+/// One warning per secret given literally on the command line, where other users see it in `ps`.
+pub fn command_line_warnings(args: &[String]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        let (flag, value) = match arg.split_once('=') {
+            Some((flag, value)) if SECRET_FLAGS.contains(&flag) => (flag, Some(value.to_owned())),
+            _ if SECRET_FLAGS.contains(&arg.as_str()) => {
+                (arg.as_str(), iter.peek().map(|v| v.to_string()))
+            }
+            _ => continue,
+        };
+        if let Some(value) = value.filter(|v| !v.starts_with("env:") && !v.starts_with("file:")) {
+            if !value.is_empty() {
+                warnings.push(format!(
+                    "{flag} was given literally, so other users can read it with `ps`; pass {flag} env:VAR or {flag} file:PATH instead"
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 fn non_empty(value: String, origin: &str) -> anyhow::Result<Secret> {
     if value.is_empty() {
         anyhow::bail!("the secret from {origin} is empty");
@@ -78,6 +112,31 @@ fn non_empty(value: String, origin: &str) -> anyhow::Result<Secret> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn literal_secrets_on_the_command_line_are_warned_about() {
+        let args: Vec<String> = [
+            "webhook-dev",
+            "listen",
+            "--secret",
+            "whsec_abc",
+            "--relay-token=tok",
+            "--profile",
+            "avara",
+        ]
+        .map(String::from)
+        .to_vec();
+        let warnings = super::command_line_warnings(&args);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("--secret was given literally")
+                && !warnings[0].contains("whsec_abc")
+        );
+        let safe: Vec<String> = ["listen", "--secret", "env:S", "--relay-token", "file:/t"]
+            .map(String::from)
+            .to_vec();
+        assert!(super::command_line_warnings(&safe).is_empty());
+    }
+
     use super::*;
     use clap::Parser as _;
 

@@ -109,9 +109,9 @@ impl Queue {
     /// Opens (creating if needed) the queue in `dir`; returns it with every queued request, oldest
     /// first.
     pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<(Queue, Vec<QueuedEntry>)> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
+        crate::store::private::prepare_dir(dir)?;
         let path = dir.join(QUEUE_FILE);
+        crate::store::private::prepare_file(&path)?;
         let mut conn = open_connection(&path)?;
         conn.pragma_update(
             None,

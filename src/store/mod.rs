@@ -7,6 +7,7 @@
 mod checkpoint;
 mod codec;
 mod connection;
+pub mod private;
 mod queue;
 mod read;
 mod schema;
@@ -168,8 +169,8 @@ impl Store {
     /// With [`Durability::Process`], callers may commit their own writes ([`CommitOn::Caller`]);
     /// opened within a tokio runtime, the answers they defer are then committed on it too.
     pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<Store> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
+        private::prepare_dir(dir)?;
+        private::prepare_file(&db_path(dir))?;
         let mut conn = open_connection(&db_path(dir))?;
         let synchronous = match durability {
             Durability::Process => "NORMAL",
