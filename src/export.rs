@@ -25,7 +25,12 @@ fn is_plain_text(bytes: &[u8]) -> bool {
 /// Binary or control-character bodies travel as base64 through `base64 -d`, so the command is
 /// safe to print. With `redact`, credential headers carry [`REDACTED`] instead of their value.
 pub fn curl_command(stored: &StoredRequest, base_url: &str, redact: bool) -> String {
-    let url = format!("{}{}", base_url.trim_end_matches('/'), stored.summary.path);
+    let path = if redact {
+        crate::fixture::redact_query(&stored.summary.path)
+    } else {
+        stored.summary.path.clone()
+    };
+    let url = format!("{}{path}", base_url.trim_end_matches('/'));
     let mut parts = vec!["curl".to_string(), "-sS".to_string()];
     parts.push("-X".into());
     parts.push(stored.summary.method.clone());

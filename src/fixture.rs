@@ -60,17 +60,52 @@ pub struct Fixture {
     pub redacted: Vec<String>,
 }
 
-/// Whether a header carries a credential that exports hide unless asked not to.
+/// Words that mark a header or query parameter as a credential.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "token",
+    "key",
+    "secret",
+    "signature",
+    "auth",
+    "password",
+    "passwd",
+    "session",
+    "cookie",
+    "hmac",
+];
+
+/// Whether a header (or query parameter) name looks like a credential that exports hide unless
+/// asked not to: `Authorization`, `Cookie`, `X-Api-Key`, `Stripe-Signature`, `session_id`, ...
 pub fn is_secret_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || [
-        "token", "secret", "password", "api-key", "apikey", "api_key",
-    ]
-    .iter()
-    .any(|word| name.contains(word))
+    CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
+}
+
+/// The value that replaces a redacted query parameter (kept URL-safe).
+pub const REDACTED_QUERY: &str = "REDACTED";
+
+/// `path` with the values of credential-looking query parameters replaced, the rest byte-exact.
+pub fn redact_query(path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret_header(&decoded(name)) => {
+                format!("{name}={REDACTED_QUERY}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
+fn decoded(name: &str) -> String {
+    form_urlencoded::parse(name.as_bytes())
+        .next()
+        .map(|(n, _)| n.into_owned())
+        .unwrap_or_default()
 }
 
 /// Replaces credential header values with [`REDACTED`]; returns the names redacted.
@@ -104,9 +139,10 @@ impl Fixture {
         }
     }
 
-    /// The same fixture with credential headers redacted.
+    /// The same fixture with credential headers and query parameters redacted.
     pub fn redacted(mut self) -> Fixture {
         self.redacted = redact(&mut self.headers);
+        self.path = redact_query(&self.path);
         self
     }
 
@@ -180,15 +216,38 @@ mod tests {
     }
 
     #[test]
-    fn credentials_are_redacted_and_signatures_kept() {
+    fn credentials_are_redacted_signatures_included() {
         let f = sample().redacted();
         assert_eq!(
             f.redacted,
-            vec!["Authorization", "x-webhook-infermedica-token"]
+            vec![
+                "Authorization",
+                "x-webhook-infermedica-token",
+                "webhook-signature"
+            ]
         );
         assert_eq!(f.headers[1].1, REDACTED);
         assert_eq!(f.headers[2].1, REDACTED);
-        assert_eq!(f.headers[3].1, "v1,abc");
+        assert_eq!(f.headers[3].1, REDACTED);
+    }
+
+    #[test]
+    fn credential_query_parameters_are_redacted_and_the_rest_kept() {
+        assert_eq!(
+            redact_query("/hook?a=1&api_key=sk_live_1&X-Amz-Signature=abc&session%5Fid=9&b=%20"),
+            "/hook?a=1&api_key=REDACTED&X-Amz-Signature=REDACTED&session%5Fid=REDACTED&b=%20"
+        );
+        assert_eq!(redact_query("/plain"), "/plain");
+        for name in [
+            "X-Api-Key",
+            "Stripe-Signature",
+            "x-shopify-hmac-sha256",
+            "X-Auth-User",
+            "Cookie",
+        ] {
+            assert!(is_secret_header(name), "{name}");
+        }
+        assert!(!is_secret_header("content-type") && !is_secret_header("x-github-event"));
     }
 
     #[test]

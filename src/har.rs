@@ -39,8 +39,13 @@ pub fn entry(stored: &StoredRequest, redact_secrets: bool) -> Value {
     let host = find_header(&stored.headers, "host")
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .unwrap_or_else(|| "localhost".into());
-    let url = format!("http://{host}{}", s.path);
-    let query = s.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let path = if redact_secrets {
+        crate::fixture::redact_query(&s.path)
+    } else {
+        s.path.clone()
+    };
+    let url = format!("http://{host}{path}");
+    let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
     let query_string: Vec<Value> = form_urlencoded::parse(query.as_bytes())
         .map(|(n, v)| json!({"name": n, "value": v}))
         .collect();

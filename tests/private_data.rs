@@ -134,3 +134,49 @@ fn literal_secrets_and_open_secret_files_are_warned_about() {
         "{stderr}"
     );
 }
+
+#[test]
+fn exports_redact_credential_headers_and_query_parameters_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let file = dir.path().join("creds.json");
+    std::fs::write(
+        &file,
+        r#"{"webhook_dev_fixture":1,"method":"POST","path":"/h?access_token=tok_live_1&page=2","headers":[["content-type","application/json"],["x-api-key","key_live_2"],["x-session-id","sess_3"]],"body":{"encoding":"utf8","data":"{}"}}"#,
+    )
+    .unwrap();
+    assert!(cli(&store)
+        .arg("import")
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success());
+    let listed = cli(&store)
+        .args(["requests", "list", "--json"])
+        .output()
+        .unwrap();
+    let id = ndjson(&listed.stdout)[0]["id"].as_str().unwrap().to_owned();
+    for format in ["curl", "har", "fixture"] {
+        let out = cli(&store)
+            .args(["export", &id, "--format", format])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for secret in ["tok_live_1", "key_live_2", "sess_3"] {
+            assert!(!text.contains(secret), "{format} shows {secret}: {text}");
+        }
+        assert!(
+            text.contains("page=2") && text.contains("access_token=REDACTED"),
+            "{format}: {text}"
+        );
+        let kept = cli(&store)
+            .args(["export", &id, "--format", format, "--no-redact"])
+            .output()
+            .unwrap();
+        let kept = String::from_utf8_lossy(&kept.stdout);
+        assert!(
+            kept.contains("tok_live_1") && kept.contains("key_live_2"),
+            "{format}: {kept}"
+        );
+    }
+}
