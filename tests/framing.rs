@@ -143,3 +143,28 @@ async fn a_replayed_fixture_is_sent_with_the_length_of_its_body() {
         assert_eq!(after_head, body.len());
     }
 }
+
+#[tokio::test]
+async fn a_malformed_chunked_body_gets_400_and_connect_gets_405() {
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let server = Setup::forwarding_to(handler.addr).start().await;
+    let raw = send_raw(
+        server.addr,
+        b"POST /hook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nnot a chunk\r\n0\r\n\r\n",
+    )
+    .await;
+    let answer = parse_response(&raw)
+        .unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&raw)));
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(answer.text().contains("malformed"), "{}", answer.text());
+
+    let raw = send_raw(
+        server.addr,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    )
+    .await;
+    let answer = parse_response(&raw).unwrap();
+    assert_eq!(answer.status, 405);
+    assert!(answer.header("allow").is_some());
+    assert!(handler.seen().is_empty(), "nothing reached the handler");
+}

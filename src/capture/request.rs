@@ -50,6 +50,18 @@ pub async fn capture(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, BodyBroken> {
     let (parts, body) = request.into_parts();
+    if parts.method == hyper::Method::CONNECT {
+        let refusal = RecordedResponse::plain(
+            405,
+            "webhook-dev: CONNECT is not a webhook; webhook-dev is not a forward proxy",
+        );
+        let mut response = into_hyper(refusal, true);
+        response.headers_mut().insert(
+            hyper::header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        return Ok(response);
+    }
     let head = RequestHead {
         peer: Some(peer),
         ..RequestHead::new(
@@ -93,9 +105,38 @@ pub async fn capture(
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return Ok(refuse(&engine, head, limits.max_body).await);
         }
+        Err(err) if malformed(err.as_ref()) => {
+            let bad = RecordedResponse::plain(
+                400,
+                format!("webhook-dev: the request body is malformed ({err}); nothing was stored or forwarded"),
+            );
+            return Ok(into_hyper(bad, true));
+        }
         Err(err) => return Err(BodyBroken(err.to_string())),
     };
     Ok(into_hyper(engine.handle(head, body).await, false))
+}
+
+/// Whether a body error is the client's malformed framing (a bad chunk size, say) rather than
+/// the client going away, so it deserves a 400 rather than a closed connection.
+fn malformed(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            );
+        }
+        if current
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse)
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// The 413 answer for a body over `max_body` bytes.
