@@ -94,7 +94,11 @@ async fn a_queued_request_round_trips_and_leaves_the_queue_on_answer() {
     // A request queued by an earlier run of the relay.
     let (queue, _) = Queue::open(dir.path(), Durability::Process).unwrap();
     queue
-        .insert(7, "acme", Arc::new(wire_request("req_a", b"{\"n\":1}")))
+        .insert(
+            7,
+            "acme",
+            Arc::new(wire_request("req_01JEQ5K3ZC00000000000000A1", b"{\"n\":1}")),
+        )
         .await
         .unwrap();
     queue.close();
@@ -116,7 +120,7 @@ async fn a_queued_request_round_trips_and_leaves_the_queue_on_answer() {
     let RelayMessage::Request(request) = recv(&mut ws).await else {
         panic!("expected the queued request")
     };
-    assert_eq!(request.id, "req_a");
+    assert_eq!(request.id, "req_01JEQ5K3ZC00000000000000A1");
     assert_eq!(request.path, "/hooks/x?y=1");
     assert_eq!(request.body.as_ref(), b"{\"n\":1}");
     assert!(
@@ -127,7 +131,7 @@ async fn a_queued_request_round_trips_and_leaves_the_queue_on_answer() {
     send(
         &mut ws,
         &ClientMessage::Answer {
-            id: "req_a".into(),
+            id: "req_01JEQ5K3ZC00000000000000A1".into(),
             response: RecordedResponse::json(200, "{}").into(),
         },
     )
@@ -376,30 +380,36 @@ async fn the_listener_answers_stores_once_and_answers_a_redelivery_from_the_stor
         |request: WireRequest| protocol::encode(&RelayMessage::Request(Box::new(request))).unwrap();
 
     relay_end
-        .send(send_request(wire_request("req_once", b"{\"a\":1}")))
+        .send(send_request(wire_request(
+            "req_01JEQ5K3ZC000000000000000E",
+            b"{\"a\":1}",
+        )))
         .await
         .unwrap();
     let first = next_reply(&mut relay_end).await.unwrap();
     let ClientMessage::Answer { id, response } = &first else {
         panic!("expected an answer, got {first:?}")
     };
-    assert_eq!(id, "req_once");
+    assert_eq!(id, "req_01JEQ5K3ZC000000000000000E");
     assert_eq!(response.status, 201);
     assert_eq!(response.body.as_ref(), b"{\"handled\":true}");
 
     // The relay did not get the answer and delivers again: same answer, nothing stored twice.
-    let mut again = wire_request("req_once", b"{\"a\":1}");
+    let mut again = wire_request("req_01JEQ5K3ZC000000000000000E", b"{\"a\":1}");
     again.redelivery = true;
     relay_end.send(send_request(again)).await.unwrap();
     let second = next_reply(&mut relay_end).await.unwrap();
     assert!(
-        matches!(&second, ClientMessage::Answer { id, response } if id == "req_once" && response.status == 201)
-            || matches!(&second, ClientMessage::Ack { id } if id == "req_once"),
+        matches!(&second, ClientMessage::Answer { id, response } if id == "req_01JEQ5K3ZC000000000000000E" && response.status == 201)
+            || matches!(&second, ClientMessage::Ack { id } if id == "req_01JEQ5K3ZC000000000000000E"),
         "{second:?}"
     );
     // Even without the redelivery flag, a recent id is recognised.
     relay_end
-        .send(send_request(wire_request("req_once", b"{\"a\":1}")))
+        .send(send_request(wire_request(
+            "req_01JEQ5K3ZC000000000000000E",
+            b"{\"a\":1}",
+        )))
         .await
         .unwrap();
     let third = next_reply(&mut relay_end).await.unwrap();
@@ -417,7 +427,7 @@ async fn the_listener_answers_stores_once_and_answers_a_redelivery_from_the_stor
     let reader = webhook_dev::store::StoreReader::open(dir.path()).unwrap();
     let all = reader.list(None).unwrap();
     assert_eq!(all.len(), 1, "stored once");
-    assert_eq!(all[0].id, "req_once");
+    assert_eq!(all[0].id, "req_01JEQ5K3ZC000000000000000E");
     assert_eq!(
         all[0].received_at, "2026-03-04T05:06:07.000008Z",
         "the relay's time is kept"
@@ -468,7 +478,11 @@ async fn the_relay_declares_a_silent_listener_dead_and_requeues_its_requests() {
     let dir = tempfile::tempdir().unwrap();
     let (queue, _) = Queue::open(dir.path(), Durability::Process).unwrap();
     queue
-        .insert(1, "acme", Arc::new(wire_request("req_a", b"{}")))
+        .insert(
+            1,
+            "acme",
+            Arc::new(wire_request("req_01JEQ5K3ZC00000000000000A1", b"{}")),
+        )
         .await
         .unwrap();
     queue.close();
@@ -504,7 +518,11 @@ async fn a_request_the_listener_could_not_store_is_delivered_again() {
     let dir = tempfile::tempdir().unwrap();
     let (queue, _) = Queue::open(dir.path(), Durability::Process).unwrap();
     queue
-        .insert(1, "acme", Arc::new(wire_request("req_retry", b"{}")))
+        .insert(
+            1,
+            "acme",
+            Arc::new(wire_request("req_01JEQ5K3ZC00000000000000F7", b"{}")),
+        )
         .await
         .unwrap();
     queue.close();
@@ -513,11 +531,13 @@ async fn a_request_the_listener_could_not_store_is_delivered_again() {
     let (mut ws, relay, _events) = relay_session(dir.path(), config).await;
     send(&mut ws, &hello(VERSION, token("acme"))).await;
     assert!(matches!(recv(&mut ws).await, RelayMessage::Welcome { .. }));
-    assert!(matches!(recv(&mut ws).await, RelayMessage::Request(r) if r.id == "req_retry"));
+    assert!(
+        matches!(recv(&mut ws).await, RelayMessage::Request(r) if r.id == "req_01JEQ5K3ZC00000000000000F7")
+    );
     send(
         &mut ws,
         &ClientMessage::Error {
-            id: "req_retry".into(),
+            id: "req_01JEQ5K3ZC00000000000000F7".into(),
             message: "disk full".into(),
         },
     )
@@ -526,7 +546,7 @@ async fn a_request_the_listener_could_not_store_is_delivered_again() {
     let RelayMessage::Request(again) = recv(&mut ws).await else {
         panic!("expected the request again")
     };
-    assert_eq!(again.id, "req_retry");
+    assert_eq!(again.id, "req_01JEQ5K3ZC00000000000000F7");
     assert!(again.redelivery);
     assert!(
         started.elapsed() >= Duration::from_secs(3),
@@ -537,7 +557,7 @@ async fn a_request_the_listener_could_not_store_is_delivered_again() {
     send(
         &mut ws,
         &ClientMessage::Ack {
-            id: "req_retry".into(),
+            id: "req_01JEQ5K3ZC00000000000000F7".into(),
         },
     )
     .await;
@@ -553,7 +573,10 @@ async fn the_listener_reports_what_it_could_not_store_and_records_oversized_bodi
     let listener = Listener::new(engine, 4);
     // Larger than this listener's --max-body: recorded without its body, answered 413.
     let reply = listener
-        .process(wire_request("req_big", b"0123456789"))
+        .process(wire_request(
+            "req_01JEQ5K3ZC0000000000000B16",
+            b"0123456789",
+        ))
         .await;
     let ClientMessage::Answer { response, .. } = &reply else {
         panic!("expected an answer, got {reply:?}")
@@ -561,17 +584,27 @@ async fn the_listener_reports_what_it_could_not_store_and_records_oversized_bodi
     assert_eq!(response.status, 413);
     // A store that cannot take writes: the relay is told, so it keeps the request.
     store.close();
-    let reply = listener.process(wire_request("req_lost", b"{}")).await;
+    let reply = listener
+        .process(wire_request("req_01JEQ5K3ZC0000000000001057", b"{}"))
+        .await;
     let ClientMessage::Error { id, message } = &reply else {
         panic!("expected an error, got {reply:?}")
     };
-    assert_eq!(id, "req_lost");
+    assert_eq!(id, "req_01JEQ5K3ZC0000000000001057");
     assert!(message.contains("closed"), "{message}");
     // Not remembered as stored: a later delivery is handled again.
-    let reply = listener.process(wire_request("req_lost", b"{}")).await;
+    let reply = listener
+        .process(wire_request("req_01JEQ5K3ZC0000000000001057", b"{}"))
+        .await;
     assert!(matches!(reply, ClientMessage::Error { .. }), "{reply:?}");
     let reader = webhook_dev::store::StoreReader::open(dir.path()).unwrap();
-    let big = reader.get("req_big").unwrap().unwrap();
+    let big = reader
+        .get("req_01JEQ5K3ZC0000000000000B16")
+        .unwrap()
+        .unwrap();
     assert!(big.body.is_empty());
-    assert!(reader.get("req_lost").unwrap().is_none());
+    assert!(reader
+        .get("req_01JEQ5K3ZC0000000000001057")
+        .unwrap()
+        .is_none());
 }

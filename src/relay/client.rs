@@ -39,6 +39,10 @@ use crate::engine::{Engine, EngineEvent, RequestHead};
 use crate::model::RecordedResponse;
 use crate::store::StoreReader;
 
+/// The most relayed requests a listener forwards to its handler at once; the rest wait their turn
+/// (a relay, trusted or not, cannot make a laptop's handler take hundreds of requests at once).
+pub const MAX_FORWARDS_AT_ONCE: usize = 32;
+
 /// A relay address: `ws://host[:port]/CHANNEL` or `wss://...`; `http(s)://` is taken to mean the
 /// same host (what providers are given), so either can be pasted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -398,6 +402,10 @@ impl Listener {
     /// Handles one relayed request, once, and returns the message for the relay.
     pub async fn process(&self, request: WireRequest) -> ClientMessage {
         let id = request.id.clone();
+        if let Err(message) = request.check() {
+            tracing::warn!("refused a relayed request: {message}");
+            return ClientMessage::Error { id, message };
+        }
         let claim = {
             let mut claims = lock(&self.inner.claims);
             if let Some(running) = claims.in_flight.get(&id) {
@@ -519,6 +527,7 @@ impl Listener {
         let writer = tokio::spawn(write_frames(sink, out_rx));
         let abandoned = Arc::new(AtomicBool::new(false));
         let (lane, mut lane_rx) = mpsc::unbounded_channel::<WireRequest>();
+        let forwards = Arc::new(tokio::sync::Semaphore::new(MAX_FORWARDS_AT_ONCE));
         {
             let listener = self.clone();
             let out = out.clone();
@@ -563,7 +572,9 @@ impl Listener {
                             } else {
                                 let listener = self.clone();
                                 let out = out.clone();
+                                let forwards = forwards.clone();
                                 tokio::spawn(async move {
+                                    let _permit = forwards.acquire_owned().await;
                                     let reply = listener.process(*request).await;
                                     let _ = out.send(encode_reply(&reply));
                                 });

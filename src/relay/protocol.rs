@@ -191,6 +191,34 @@ pub struct WireRequest {
     pub queued: bool,
 }
 
+impl WireRequest {
+    /// Checks what a listener must not take on trust from a relay: the id is `req_` and a ULID,
+    /// and the method is an HTTP token. The reason quotes neither raw.
+    pub fn check(&self) -> Result<(), String> {
+        let ulid = self.id.strip_prefix("req_").unwrap_or("");
+        if ulid.len() != 26 || ulid::Ulid::from_string(ulid).is_err() {
+            return Err(format!(
+                "the relay sent an invalid request id {} (expected req_ and a ULID)",
+                crate::inert::inert(&self.id.chars().take(40).collect::<String>(), false)
+            ));
+        }
+        let token = !self.method.is_empty()
+            && self.method.len() <= 32
+            && self
+                .method
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(format!(
+                "the relay sent request {} with an invalid method {}",
+                self.id,
+                crate::inert::inert(&self.method.chars().take(40).collect::<String>(), false)
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// An answer to send back to the provider.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireResponse {
@@ -379,7 +407,7 @@ mod tests {
 
     pub(crate) fn sample_request() -> WireRequest {
         WireRequest {
-            id: "req_01J0000000000000000000000".into(),
+            id: "req_01J00000000000000000000000".into(),
             received_at: "2026-01-02T03:04:05.123456Z".parse().unwrap(),
             method: "POST".into(),
             path: "/hooks/a%20b?x=1".into(),
@@ -447,6 +475,28 @@ mod tests {
             "{request}"
         );
         assert!(request.contains(r#"["content-type","application/json"]"#));
+    }
+
+    #[test]
+    fn ids_and_methods_from_a_relay_are_checked_and_quoted_inert() {
+        assert_eq!(sample_request().check(), Ok(()));
+        let mut escape = sample_request();
+        escape.id = "req_\u{1b}[2J".into();
+        let err = escape.check().unwrap_err();
+        assert!(
+            err.contains("invalid request id") && !err.contains('\u{1b}'),
+            "{err}"
+        );
+        let mut crlf = sample_request();
+        crlf.method = "POST\r\nX-Injected: 1".into();
+        let err = crlf.check().unwrap_err();
+        assert!(
+            err.contains("invalid method") && !err.contains('\r'),
+            "{err}"
+        );
+        let mut lower = sample_request();
+        lower.method = "PROPFIND".into();
+        assert_eq!(lower.check(), Ok(()));
     }
 
     #[test]
