@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
 import { Webhooks, createNodeMiddleware } from "@octokit/webhooks";
 import { sign, verify as octokitVerify } from "@octokit/webhooks-methods";
-import { tempStore, startHandler, trigger, verify, wd, cleanup } from "./support.mjs";
+import { tempStore, startHandler, trigger, verify, replayResigned, cleanup } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const toml = readFileSync(join(here, "..", "..", "assets", "providers", "github.toml"), "utf8");
@@ -75,25 +75,15 @@ test("verdicts agree with @octokit/webhooks-methods verify", async () => {
 test("a re-signed replay is accepted by verify", async () => {
   const store = tempStore();
   const body = JSON.stringify({ zen: "Design for failure.", hook_id: 2 });
-  const fixture = {
-    webhook_dev_fixture: 1,
-    method: "POST",
-    path: "/api/github/webhooks",
-    headers: [["content-type", "application/json"], ["x-github-event", "ping"], ["x-hub-signature-256", "sha256=00"]],
-    body: { encoding: "utf8", data: body },
-  };
-  const { writeFileSync } = await import("node:fs");
-  const file = join(store, "stale.json");
-  writeFileSync(file, JSON.stringify(fixture));
   const handler = await startHandler();
   try {
-    wd(store, ["import", file]);
-    const id = JSON.parse(wd(store, ["requests", "list", "--json"]).stdout.trim().split("\n").at(-1)).id;
-    const { spawn } = await import("node:child_process");
-    await new Promise((resolve, reject) => {
-      const child = spawn(process.env.WEBHOOK_DEV_BIN, ["--store", store, "replay", id, "--resign", "--profile", "github", "--secret", SECRET, "--to", handler.url]);
-      child.on("error", reject);
-      child.on("close", resolve);
+    await replayResigned(store, {
+      path: "/api/github/webhooks",
+      headers: [["x-github-event", "ping"], ["x-hub-signature-256", "sha256=00"]],
+      body,
+      profile: "github",
+      secret: SECRET,
+      handler,
     });
     const seen = handler.seen.at(-1);
     assert.ok(await octokitVerify(SECRET, seen.body.toString(), seen.headers["x-hub-signature-256"]));

@@ -3,13 +3,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHmac } from "node:crypto";
 import "@shopify/shopify-api/adapters/node";
 import { shopifyApi, ApiVersion, LogSeverity } from "@shopify/shopify-api";
-import { tempStore, startHandler, trigger, verify, wd, cleanup } from "./support.mjs";
+import { tempStore, startHandler, trigger, verify, replayResigned, cleanup } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const toml = readFileSync(join(here, "..", "..", "assets", "providers", "shopify.toml"), "utf8");
@@ -96,30 +96,21 @@ test("verdicts agree with webhooks.validate", async () => {
 test("a re-signed replay passes webhooks.validate", async () => {
   const store = tempStore();
   const body = JSON.stringify({ id: 1, name: "#1001" });
-  const fixture = {
-    webhook_dev_fixture: 1,
-    method: "POST",
-    path: "/webhooks/shopify",
-    headers: [["content-type", "application/json"], ["x-shopify-topic", "orders/create"],
-      ["x-shopify-shop-domain", "webhook-dev-test.myshopify.com"], ["x-shopify-api-version", "2025-10"],
-      ["x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"], ["x-shopify-hmac-sha256", "AAAA"]],
-    body: { encoding: "utf8", data: body },
-  };
-  const file = join(store, "stale.json");
-  writeFileSync(file, JSON.stringify(fixture));
   let result;
   const handler = await startHandler(async (req, raw) => {
     result = await validate(req, raw);
     return { status: 200, body: "{}" };
   });
   try {
-    wd(store, ["import", file]);
-    const id = JSON.parse(wd(store, ["requests", "list", "--json"]).stdout.trim().split("\n").at(-1)).id;
-    const { spawn } = await import("node:child_process");
-    await new Promise((resolve, reject) => {
-      const child = spawn(process.env.WEBHOOK_DEV_BIN, ["--store", store, "replay", id, "--resign", "--profile", "shopify", "--secret", SECRET, "--to", handler.url]);
-      child.on("error", reject);
-      child.on("close", resolve);
+    await replayResigned(store, {
+      path: "/webhooks/shopify",
+      headers: [["x-shopify-topic", "orders/create"], ["x-shopify-shop-domain", "webhook-dev-test.myshopify.com"],
+        ["x-shopify-api-version", "2025-10"], ["x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"],
+        ["x-shopify-hmac-sha256", "AAAA"]],
+      body,
+      profile: "shopify",
+      secret: SECRET,
+      handler,
     });
     assert.equal(result?.valid, true, JSON.stringify(result));
   } finally {

@@ -114,3 +114,27 @@ export function verify(store, profile, secret, headers, body, { receivedAt, path
 export function cleanup(store) {
   rmSync(store, { recursive: true, force: true });
 }
+
+/**
+ * Stores a request with stale signature headers through `webhook-dev import` and replays it
+ * re-signed to `handler` as `profile` with `secret`. Resolves when the replay has ended.
+ */
+export async function replayResigned(store, { path, headers, body, profile, secret, handler }) {
+  const fixture = {
+    webhook_dev_fixture: 1,
+    method: "POST",
+    path,
+    headers: [["content-type", "application/json"], ...headers],
+    body: { encoding: "utf8", data: body },
+  };
+  const file = join(store, `stale-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(fixture));
+  wd(store, ["import", file]);
+  const id = JSON.parse(wd(store, ["requests", "list", "--json"]).stdout.trim().split("\n").at(-1)).id;
+  const { spawn } = await import("node:child_process");
+  await new Promise((resolve, reject) => {
+    const child = spawn(BIN, ["--store", store, "replay", id, "--resign", "--profile", profile, "--secret", secret, "--to", handler.url]);
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+}

@@ -190,3 +190,26 @@ def verify(wd, tmp_path):
         return json.loads(out)["signature"]
 
     return run
+
+
+@pytest.fixture
+def import_stale(wd, tmp_path):
+    """import_stale(path, headers, body) stores a request with stale signature headers (as if
+    captured long ago) through `webhook-dev import` and returns its id."""
+    counter = [0]
+
+    def run(path, headers, body: bytes):
+        counter[0] += 1
+        fixture = {
+            "webhook_dev_fixture": 1,
+            "method": "POST",
+            "path": path,
+            "headers": [["content-type", "application/json"], *[[n, v] for n, v in headers]],
+            "body": {"encoding": "utf8", "data": body.decode()},
+        }
+        file = tmp_path / f"stale-{counter[0]}.json"
+        file.write_text(json.dumps(fixture))
+        wd("import", file)
+        return json.loads(wd("requests", "list", "--json").stdout.decode().splitlines()[-1])["id"]
+
+    return run

@@ -100,17 +100,10 @@ def test_verdicts_agree_with_the_sdk(verify, case, headers, body):
         assert verdict["reason"], verdict
 
 
-def test_a_resigned_replay_is_accepted_and_keeps_its_message_id(wd, handler, tmp_path):
-    stale = {
-        "webhook_dev_fixture": 1, "method": "POST", "path": "/avara",
-        "headers": [["content-type", "application/json"], ["webhook-id", "msg_original"],
-                    ["webhook-timestamp", str(int(time.time()) - 3600)], ["webhook-signature", "v1,AAAA"]],
-        "body": {"encoding": "utf8", "data": BODY.decode()},
-    }
-    file = tmp_path / "stale.json"
-    file.write_text(json.dumps(stale))
-    wd("import", file)
-    request_id = json.loads(wd("requests", "list", "--json").stdout.decode().splitlines()[-1])["id"]
+def test_a_resigned_replay_is_accepted_and_keeps_its_message_id(wd, handler, import_stale):
+    stale = [["webhook-id", "msg_original"], ["webhook-timestamp", str(int(time.time()) - 3600)],
+             ["webhook-signature", "v1,AAAA"]]
+    request_id = import_stale("/avara", stale, BODY)
     h = handler()
     wd("replay", request_id, "--resign", "--profile", "avara", "--secret", SECRET, "--to", h.url)
     seen = h.seen[-1]

@@ -197,18 +197,10 @@ def test_slack_refuses_a_wrong_challenge(wd, handler):
 
 
 @pytest.mark.parametrize("profile,prefix", [("standard-webhooks", "webhook"), ("svix", "svix")])
-def test_resigned_replays_verify_and_keep_the_message_id(wd, handler, tmp_path, profile, prefix):
+def test_resigned_replays_verify_and_keep_the_message_id(wd, handler, import_stale, profile, prefix):
     lib = standardwebhooks.Webhook if profile == "standard-webhooks" else svix.webhooks.Webhook
-    stale = {
-        "webhook_dev_fixture": 1, "method": "POST", "path": "/hooks",
-        "headers": [["content-type", "application/json"], [f"{prefix}-id", "msg_kept"],
-                    [f"{prefix}-timestamp", "1614265330"], [f"{prefix}-signature", "v1,AAAA"]],
-        "body": {"encoding": "utf8", "data": BODY.decode()},
-    }
-    file = tmp_path / "stale.json"
-    file.write_text(json.dumps(stale))
-    wd("import", file)
-    request_id = json.loads(wd("requests", "list", "--json").stdout.decode().splitlines()[-1])["id"]
+    stale = [[f"{prefix}-id", "msg_kept"], [f"{prefix}-timestamp", "1614265330"], [f"{prefix}-signature", "v1,AAAA"]]
+    request_id = import_stale("/hooks", stale, BODY)
     h = handler()
     wd("replay", request_id, "--resign", "--profile", profile, "--secret", SECRET, "--to", h.url)
     seen = h.seen[-1]
@@ -219,21 +211,12 @@ def test_resigned_replays_verify_and_keep_the_message_id(wd, handler, tmp_path, 
     lib(SECRET).verify(h.seen[-1].body, h.seen[-1].header_dict())
 
 
-def stale_import(wd, tmp_path, path, headers, body):
-    fixture = {"webhook_dev_fixture": 1, "method": "POST", "path": path,
-               "headers": [["content-type", "application/json"], *headers],
-               "body": {"encoding": "utf8", "data": body.decode()}}
-    file = tmp_path / "stale.json"
-    file.write_text(json.dumps(fixture))
-    wd("import", file)
-    return json.loads(wd("requests", "list", "--json").stdout.decode().splitlines()[-1])["id"]
 
-
-def test_resigned_slack_and_avala_replays_verify(wd, handler, tmp_path):
+def test_resigned_slack_and_avala_replays_verify(wd, handler, import_stale):
     h = handler()
-    slack_id = stale_import(wd, tmp_path, "/slack", [["x-slack-request-timestamp", "1600000000"], ["x-slack-signature", "v0=00"]], BODY)
+    slack_id = import_stale("/slack", [["x-slack-request-timestamp", "1600000000"], ["x-slack-signature", "v0=00"]], BODY)
     wd("replay", slack_id, "--resign", "--profile", "slack", "--secret", SLACK_SECRET, "--to", h.url)
     assert SignatureVerifier(SLACK_SECRET).is_valid_request(h.seen[-1].body, h.seen[-1].header_dict())
-    avala_id = stale_import(wd, tmp_path, "/avala", [["x-avala-signature", "00"]], BODY)
+    avala_id = import_stale("/avala", [["x-avala-signature", "00"]], BODY)
     wd("replay", avala_id, "--resign", "--profile", "avala", "--secret", "avala-secret", "--to", h.url)
     assert avala_snippet_accepts("avala-secret", h.seen[-1].body, h.seen[-1].header("x-avala-signature"))

@@ -77,16 +77,8 @@ def test_verdicts_agree_with_verify_header(verify, case, headers, body):
         assert verdict["reason"], verdict
 
 
-def test_a_resigned_replay_passes_construct_event(wd, handler, tmp_path):
-    stale = {
-        "webhook_dev_fixture": 1, "method": "POST", "path": "/stripe",
-        "headers": [["content-type", "application/json"], ["stripe-signature", "t=1600000000,v1=00"]],
-        "body": {"encoding": "utf8", "data": BODY},
-    }
-    file = tmp_path / "stale.json"
-    file.write_text(json.dumps(stale))
-    wd("import", file)
-    request_id = json.loads(wd("requests", "list", "--json").stdout.decode().splitlines()[-1])["id"]
+def test_a_resigned_replay_passes_construct_event(wd, handler, import_stale):
+    request_id = import_stale("/stripe", [["stripe-signature", "t=1600000000,v1=00"]], BODY.encode())
     h = handler()
     wd("replay", request_id, "--resign", "--profile", "stripe", "--secret", SECRET, "--to", h.url)
     seen = h.seen[-1]

@@ -83,7 +83,7 @@ def test_a_wrong_public_key_and_a_secret_key_are_refused_with_reasons(verify):
     assert "whsk_ secret key was given where the public whpk_ key is needed" in given_secret["reason"]
 
 
-def test_trigger_and_resigned_replay_sign_v1a_as_cryptography_verifies(trigger, handler, wd, tmp_path):
+def test_trigger_and_resigned_replay_sign_v1a_as_cryptography_verifies(trigger, handler, wd, import_stale):
     _, secret, public = keys()
     h = handler()
     delivery, seen = trigger("standard-webhooks", "contact.created", h, secret)
@@ -91,18 +91,8 @@ def test_trigger_and_resigned_replay_sign_v1a_as_cryptography_verifies(trigger, 
     assert seen.header("webhook-signature").startswith("v1a,")
     assert accepts(public, seen)
 
-    stale = {
-        "webhook_dev_fixture": 1,
-        "method": "POST",
-        "path": "/hooks",
-        "headers": [["content-type", "application/json"], ["webhook-id", "msg_kept"],
-                    ["webhook-timestamp", "1614265330"], ["webhook-signature", "v1a,AAAA"]],
-        "body": {"encoding": "utf8", "data": BODY.decode()},
-    }
-    file = tmp_path / "stale.json"
-    file.write_text(json.dumps(stale))
-    wd("import", file)
-    request_id = json.loads(wd("requests", "list", "--json").stdout.decode().splitlines()[-1])["id"]
+    stale = [["webhook-id", "msg_kept"], ["webhook-timestamp", "1614265330"], ["webhook-signature", "v1a,AAAA"]]
+    request_id = import_stale("/hooks", stale, BODY)
     wd("replay", request_id, "--resign", "--profile", "standard-webhooks", "--secret", secret, "--to", h.url)
     replayed = h.seen[-1]
     assert replayed.header("webhook-id") == "msg_kept"

@@ -248,7 +248,8 @@ fn uuid_bits(rng: &mut impl Rng) -> u128 {
     (bits & !VERSION_MASK & !VARIANT_MASK) | VERSION_4 | VARIANT_RFC_4122
 }
 
-fn uuid(rng: &mut impl Rng, upper: bool) -> String {
+/// A random UUID version 4, in lower case unless `upper`.
+pub(super) fn uuid(rng: &mut impl Rng, upper: bool) -> String {
     let hex = format!("{:032x}", uuid_bits(rng));
     let text = format!(
         "{}-{}-{}-{}-{}",

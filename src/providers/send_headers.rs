@@ -86,7 +86,7 @@ impl HeaderTemplate {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Uuid => out.push_str(&uuid_v4(rng)),
+                Part::Uuid => out.push_str(&super::fresh::uuid(rng, false)),
                 Part::Event => out.push_str(fill.event),
                 Part::MsgId => out.push_str(fill.msg_id),
                 Part::NowRfc3339 => {
@@ -106,22 +106,6 @@ impl HeaderTemplate {
 
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// A random UUID version 4 in lower-case hex.
-fn uuid_v4(rng: &mut impl Rng) -> String {
-    let mut bytes: [u8; 16] = rng.random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = hex::encode(bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 /// Overlays `event`'s templates on the profile's, by name, keeping the profile's order.
