@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
-use common::cli;
+use common::{cli, listen_json};
 
 use assert_cmd::cargo::CommandCargoExt;
 
@@ -239,25 +239,8 @@ fn a_busy_port_is_explained() {
 #[test]
 fn json_with_no_tui_is_accepted_and_an_unknown_event_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = cli(&dir.path().join("s"))
-        .args([
-            "listen",
-            "--addr",
-            "127.0.0.1:0",
-            "--json",
-            "--no-tui",
-            "--profile",
-            "avara",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening: serde_json::Value =
-        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(listening["event"], "listening", "{listening}");
-    let addr = listening["addr"].as_str().unwrap().to_string();
+    let (mut child, addr, mut lines) =
+        listen_json(&dir.path().join("s"), &["--no-tui", "--profile", "avara"]);
     let answer = post(
         &addr,
         "/avara",

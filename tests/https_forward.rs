@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -62,17 +61,7 @@ async fn https_handler(cert: &Path, key: &Path) -> SocketAddr {
 
 /// `listen --json` with `args`; returns the child and its address.
 fn listen(store: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = cli(store)
-        .args(["listen", "--addr", "127.0.0.1:0", "--json"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening: serde_json::Value =
-        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let (child, addr, _) = listen_json(store, args);
     (child, addr)
 }
 

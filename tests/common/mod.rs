@@ -372,3 +372,29 @@ pub async fn dead_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
 }
+
+/// The real binary's `listen --addr 127.0.0.1:0 --json` with `args`, once it is listening: the
+/// child, its address, and the rest of its NDJSON lines.
+pub fn listen_json(
+    store: &std::path::Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut child = cli(store)
+        .args(["listen", "--addr", "127.0.0.1:0", "--json"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(listening["event"], "listening", "{listening}");
+    let addr = listening["addr"].as_str().unwrap().to_owned();
+    (child, addr, lines)
+}
