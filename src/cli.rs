@@ -387,6 +387,9 @@ pub struct RelayArgs {
     /// Refuse requests with 429 above this many per second per channel (bursts of twice that); 0 for no limit.
     #[arg(long, value_name = "PER_SEC", default_value_t = 1000)]
     pub max_rate: u32,
+    /// Serve at most this many connections at once; more are closed as they arrive.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
     /// Serve only these channels (comma-separated); others get 404. Default: any channel.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub channels: Option<Vec<String>>,

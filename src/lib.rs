@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod diff;
 pub mod engine;
 pub mod export;
+pub mod fd_limit;
 pub mod fixture;
 pub mod forward;
 pub mod handler_tls;

@@ -71,3 +71,41 @@ async fn a_large_message_before_hello_closes_the_connection_and_the_relay_serves
     listener.stop().await;
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn connections_past_the_cap_are_closed_and_served_again_once_one_ends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = relay_config();
+    config.max_connections = 2;
+    let relay = RunningRelay::start(&dir.path().join("relay"), config).await;
+    let idle_a = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let _idle_b = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("the relay closes a connection past the cap at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    drop(idle_a);
+    let health = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let mut stream = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+            let _ = stream
+                .write_all(b"GET /_health HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+                .await;
+            let mut out = Vec::new();
+            let _ = stream.read_to_end(&mut out).await;
+            if out.starts_with(b"HTTP/1.1 200") {
+                return out;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a freed slot serves again");
+    assert!(health.starts_with(b"HTTP/1.1 200"));
+    relay.stop().await;
+}

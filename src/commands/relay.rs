@@ -39,6 +39,15 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
     });
     config.shutdown_grace = args.answer_timeout + Duration::from_secs(5);
     config.channels = args.channels.map(|names| names.into_iter().collect());
+    config.max_connections = args.max_connections as usize;
+    match crate::fd_limit::raise_to_hard_limit() {
+        Ok(files) if (files as usize) < config.max_connections + 64 => eprintln!(
+            "webhook-dev: warning: only {files} open files are allowed (ulimit -n), fewer than --max-connections {} needs",
+            config.max_connections
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!("cannot raise the open-file limit: {err}"),
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,

@@ -88,6 +88,8 @@ pub struct RelayConfig {
     pub shutdown_grace: Duration,
     /// Serve only these channels (404 for others); `None` serves any valid channel name.
     pub channels: Option<std::collections::HashSet<String>>,
+    /// The most connections served at once; more are closed as they arrive.
+    pub max_connections: usize,
 }
 
 impl RelayConfig {
@@ -110,6 +112,7 @@ impl RelayConfig {
             retry_after_error: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             channels: None,
+            max_connections: 4096,
         }
     }
 
@@ -1328,6 +1331,10 @@ pub async fn serve(
         .header_read_timeout(relay.inner.config.header_timeout)
         .keep_alive(true);
     tokio::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        relay.inner.config.max_connections.max(1),
+    ));
+    let mut turned_away = 0u64;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -1340,6 +1347,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            turned_away += 1;
+            if turned_away.is_power_of_two() {
+                tracing::warn!(
+                    %peer,
+                    "{turned_away} connection(s) closed on arrival: {} are open (--max-connections)",
+                    relay.inner.config.max_connections
+                );
+            }
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let relay = relay.clone();
         let builder = builder.clone();
@@ -1348,6 +1367,7 @@ pub async fn serve(
         let alive = alive.clone();
         tokio::spawn(async move {
             let _alive = alive;
+            let _slot = slot;
             let handshake_timeout = relay.inner.config.handshake_timeout;
             match tls {
                 None => serve_connection(builder, TokioIo::new(stream), relay, peer, stopped).await,
