@@ -87,8 +87,13 @@ async fn an_agent_reads_verifies_replays_and_triggers_through_mcp() {
                 ("x-avala-signature", "00")
             ]
         ),
-        fixture(r#"{"type":"task.completed","data":{"uid":"t_2"}}"#, &[]),
+        fixture(
+            "{\"type\":\"task.completed\",\"data\":{\"uid\":\"t_2\",\"note\":\"\\u001b]0;pwned\\u0007\"}}",
+            &[]
+        ),
     ]);
+    let mut fixtures = fixtures;
+    fixtures[1]["path"] = json!("/hooks/avala?api_token=tok_live_123&page=2");
     std::fs::write(&file, fixtures.to_string()).unwrap();
     assert!(cli(&store)
         .arg("import")
@@ -151,6 +156,16 @@ async fn an_agent_reads_verifies_replays_and_triggers_through_mcp() {
     assert!(!error, "{diff}");
     assert!(diff.contains("uid"), "{diff}");
 
+    let (shown_second, error) = client.tool("show_request", json!({"id": ids[1]}));
+    assert!(!error, "{shown_second}");
+    for text in [&listed, &shown_second, &diff] {
+        assert!(
+            !text.contains("tok_live_123") && text.contains("api_token=REDACTED&page=2"),
+            "a credential query parameter is redacted as exports redact it: {text}"
+        );
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "inert: {text:?}");
+    }
+
     let (verdict, error) = client.tool("verify_request", json!({"id": ids[0], "secret": "s"}));
     assert!(error, "a wrong signature fails verification: {verdict}");
     assert!(verdict.contains("\"invalid\""), "{verdict}");
@@ -162,13 +177,27 @@ async fn an_agent_reads_verifies_replays_and_triggers_through_mcp() {
     assert!(!error, "{replayed}");
     assert_eq!(handler.seen().len(), 1);
 
+    let (resigned, error) = client.tool(
+        "replay_request",
+        json!({"id": ids[1], "to": handler.addr.to_string(), "resign": true, "profile": "avala", "secret": "s"}),
+    );
+    assert!(!error, "{resigned}");
+    let sent = &handler.seen()[1];
+    let signature = sent.header_values("x-avala-signature");
+    assert_eq!(signature.len(), 1, "a re-signed replay carries a signature");
+    assert_eq!(
+        signature[0],
+        hmac_sha256_hex(b"s", &sent.body),
+        "signed with the given secret over the body sent"
+    );
+
     let (triggered, error) = client.tool(
         "trigger_event",
         json!({"profile": "avala", "event": "task.completed", "to": handler.addr.to_string(), "secret": "s", "set": ["data.note=\"from mcp\""]}),
     );
     assert!(!error, "{triggered}");
     assert!(triggered.contains("\"status\":\"success\""), "{triggered}");
-    assert!(handler.seen()[1].header_values("x-avala-signature").len() == 1);
+    assert!(handler.seen()[2].header_values("x-avala-signature").len() == 1);
 
     let (deliveries, error) = client.tool("list_deliveries", json!({}));
     assert!(!error && deliveries.lines().count() >= 2, "{deliveries}");
@@ -185,4 +214,11 @@ async fn an_agent_reads_verifies_replays_and_triggers_through_mcp() {
         client.child.wait().unwrap().success(),
         "stdin closed: the server ends"
     );
+}
+
+fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
+    use hmac::{Mac, SimpleHmac};
+    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::fixture::{is_secret_header, REDACTED};
+use crate::fixture::{is_secret_header, redact_query, REDACTED};
 use crate::store::StoreReader;
 
 /// What a tool call produced: text for the agent, and whether it is an error.
@@ -202,7 +202,11 @@ fn list_requests(store_dir: &Path, args: &Value) -> ToolResult {
     let skip = kept.len().saturating_sub(limit.max(1));
     let lines: Vec<String> = kept[skip..]
         .iter()
-        .filter_map(|s| serde_json::to_string(s).ok())
+        .filter_map(|s| serde_json::to_value(s).ok())
+        .map(|mut summary| {
+            redact_paths(&mut summary);
+            summary.to_string()
+        })
         .collect();
     ToolResult::ok(if lines.is_empty() {
         "no captured requests match".to_owned()
@@ -221,6 +225,7 @@ fn show_request(store_dir: &Path, id: &str) -> ToolResult {
             };
             redact_headers(detail.get_mut("headers"));
             redact_headers(detail.pointer_mut("/response/headers"));
+            redact_paths(&mut detail);
             ToolResult::ok(serde_json::to_string_pretty(&detail).unwrap_or_default())
         }
         Ok(None) => ToolResult::failed(format!("no request {id:?} in {}", store_dir.display())),
@@ -237,6 +242,51 @@ fn redact_headers(headers: Option<&mut Value>) {
             }
         }
     }
+}
+
+/// Redacts credential query parameters wherever a request's path appears in `value`: `path`
+/// fields and a diff's `request_line` pair (`"METHOD /path?query"`).
+fn redact_paths(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                match (key.as_str(), &mut *field) {
+                    ("path", Value::String(path)) => *path = redact_query(path),
+                    ("request_line", Value::Array(lines)) => {
+                        for line in lines.iter_mut() {
+                            if let Value::String(line) = line {
+                                *line = redact_request_line(line);
+                            }
+                        }
+                    }
+                    _ => redact_paths(field),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_paths),
+        _ => {}
+    }
+}
+
+fn redact_request_line(line: &str) -> String {
+    match line.split_once(' ') {
+        Some((method, path)) => format!("{method} {}", redact_query(path)),
+        None => line.to_owned(),
+    }
+}
+
+/// Each line of a command's `--json` output with [`redact_paths`] applied; other lines as they are.
+fn redact_json_lines(text: &str) -> String {
+    text.lines()
+        .map(|line| match serde_json::from_str::<Value>(line) {
+            Ok(mut value) if value.is_object() => {
+                redact_paths(&mut value);
+                value.to_string()
+            }
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs this binary's own commands against the store.
@@ -274,8 +324,9 @@ impl Runner {
             Ok(output) => output,
             Err(err) => return ToolResult::failed(format!("cannot run webhook-dev: {err}")),
         };
-        let stdout =
-            crate::inert::inert(&String::from_utf8_lossy(&output.stdout), true).into_owned();
+        let stdout = redact_json_lines(
+            &crate::inert::inert(&String::from_utf8_lossy(&output.stdout), true),
+        );
         let stderr =
             crate::inert::inert(&String::from_utf8_lossy(&output.stderr), true).into_owned();
         if output.status.success() {
