@@ -183,3 +183,76 @@ fn profiles_describes_a_profile_file() {
         "{text}"
     );
 }
+
+#[test]
+fn listen_trigger_and_profiles_use_the_config_files_profile_directory_and_routes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(dir.path().join("providers")).unwrap();
+    std::fs::write(
+        dir.path().join("providers/acme.toml"),
+        "description = \"Acme test hooks\"\nevent_type = { field = \"/type\" }\n[scheme]\nkind = \"hmac\"\nheader = \"x-acme-signature\"\nalgorithm = \"sha256\"\nencoding = \"hex\"\n[[events]]\nname = \"thing.done\"\nsample = '{\"type\": \"thing.done\"}'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("webhook-dev.toml"),
+        "providers = \"./providers\"\n[[routes]]\npath = \"/hooks/acme\"\nprofile = \"acme\"\nsecret = \"env:ACME_SECRET\"\n",
+    )
+    .unwrap();
+    let in_dir = |args: &[&str]| {
+        let mut command = cli(&store);
+        command
+            .current_dir(dir.path())
+            .env_remove("WEBHOOK_DEV_CONFIG")
+            .env("ACME_SECRET", "acme-secret-value")
+            .args(args);
+        command
+    };
+
+    let listed = in_dir(&["profiles"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("Acme test hooks"),
+        "profiles lists the config's profile directory: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+
+    let mut listen = in_dir(&["listen", "--addr", "127.0.0.1:0", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(listen.stdout.take().unwrap()).lines();
+    let listening: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let addr = listening["addr"].as_str().unwrap().to_owned();
+
+    let triggered = in_dir(&[
+        "trigger",
+        "acme",
+        "thing.done",
+        "--to",
+        &format!("http://{addr}/hooks/acme"),
+        "--secret",
+        "env:ACME_SECRET",
+        "--retry-schedule",
+        "none",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        triggered.status.success(),
+        "trigger finds the config's profile: {}",
+        String::from_utf8_lossy(&triggered.stderr)
+    );
+    let request: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    listen.kill().unwrap();
+    listen.wait().unwrap();
+    assert_eq!(request["event_type"], "thing.done", "{request}");
+    assert_eq!(
+        request["signature"]["status"], "verified",
+        "listen checks with the config's route: {request}"
+    );
+    assert_eq!(request["signature"]["profile"], "acme");
+}

@@ -2,11 +2,10 @@
 
 use std::io::Write;
 
-use crate::providers::Catalog;
-
 /// Lists every profile, or describes one.
 pub fn run(name: Option<&str>) -> anyhow::Result<()> {
-    let catalog = Catalog::load(None)?;
+    let config = super::setup::found_config(None)?;
+    let (catalog, _) = super::setup::catalog(config.as_ref(), None)?;
     let mut out = std::io::stdout().lock();
     match name {
         None => {
@@ -19,7 +18,7 @@ pub fn run(name: Option<&str>) -> anyhow::Result<()> {
             )?;
         }
         Some(name) => {
-            let (catalog, name) = super::setup::catalog(None, Some(name))?;
+            let (catalog, name) = super::setup::catalog(config.as_ref(), Some(name))?;
             let name = name.expect("a name was given");
             write!(out, "{}", catalog.require(&name)?.describe())?;
         }

@@ -8,6 +8,14 @@ use crate::config::Config;
 use crate::handler_tls::HandlerTls;
 use crate::providers::{Catalog, Profile};
 
+/// The config file in effect (`--config`, else `$WEBHOOK_DEV_CONFIG`, else `./webhook-dev.toml`),
+/// loaded.
+pub fn found_config(flag: Option<&Path>) -> anyhow::Result<Option<Config>> {
+    crate::config::locate(flag)?
+        .map(|(path, _)| Config::load(&path))
+        .transpose()
+}
+
 /// The provider catalog: builtin, plus the config's profile directory, plus `--profile FILE`.
 /// Returns it with the name `profile` refers to.
 pub fn catalog(
@@ -36,9 +44,7 @@ pub fn checks(
     timeout: Duration,
     tls: &HandlerTls,
 ) -> anyhow::Result<Checks> {
-    let config = crate::config::locate(config_file)?
-        .map(|(path, _)| Config::load(&path))
-        .transpose()?;
+    let config = found_config(config_file)?;
     let (catalog, profile) = catalog(config.as_ref(), profile)?;
     let mut routes = match &config {
         Some(config) => config.routes(timeout, tls)?,

@@ -18,7 +18,8 @@ use crate::trigger::{event_body, parse_schedule, trigger, TriggerPlan};
 /// Sends the event, prints each attempt and the answer, and fails when every attempt failed or a
 /// synchronous answer would not satisfy the provider.
 pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
-    let (catalog, profile_name) = super::setup::catalog(None, Some(&args.profile))?;
+    let config = super::setup::found_config(None)?;
+    let (catalog, profile_name) = super::setup::catalog(config.as_ref(), Some(&args.profile))?;
     let profile_name = profile_name.unwrap_or(args.profile.clone());
     let profile = catalog.require(&profile_name)?;
     let event = profile.event(&args.event).ok_or_else(|| {
