@@ -34,7 +34,11 @@ test("every GitHub trigger is received by @octokit/webhooks", async () => {
       const seen = handler.seen.at(-1).headers;
       assert.match(seen["user-agent"], /^GitHub-Hookshot\//);
       assert.ok(seen["x-hub-signature"].startsWith("sha1="), "the legacy header is sent too");
-      assert.equal(seen["x-github-hook-installation-target-type"], "repository");
+      assert.match(seen["x-github-hook-id"], /^[0-9]+$/);
+      const app = last.payload.installation?.app_id;
+      const owner = event.startsWith("installation") ? ["integration", app] : ["repository", last.payload.repository?.id];
+      assert.equal(seen["x-github-hook-installation-target-type"], owner[0], event);
+      assert.equal(seen["x-github-hook-installation-target-id"], String(owner[1]), event);
     }
   } finally {
     await handler.close();

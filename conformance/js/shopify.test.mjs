@@ -46,6 +46,9 @@ test("every Shopify trigger passes webhooks.validate", async () => {
       assert.equal(result.valid, true, `${topic}: ${JSON.stringify(result)} ${proc.stderr}`);
       assert.equal(result.topic, topic.toUpperCase().replace("/", "_"));
       assert.equal(result.domain, "webhook-dev-test.myshopify.com");
+      assert.match(result.eventId ?? "", /^[0-9a-f-]{36}$/, `${topic}: X-Shopify-Event-Id`);
+      assert.ok(!Number.isNaN(Date.parse(result.triggeredAt)), `${topic}: X-Shopify-Triggered-At`);
+      assert.equal(result.apiVersion, "2025-10");
       assert.equal(delivery.status, "success");
     }
   } finally {
@@ -72,6 +75,8 @@ test("verdicts agree with webhooks.validate", async () => {
     ["empty body", { ...base, "x-shopify-hmac-sha256": hmac("") }, ""],
     ["no topic", without("x-shopify-topic"), body],
     ["no shop domain", without("x-shopify-shop-domain"), body],
+    ["no api version", without("x-shopify-api-version"), body],
+    ["no webhook id", without("x-shopify-webhook-id"), body],
     ["no hmac", without("x-shopify-hmac-sha256"), body],
   ];
   // The library reads a Node request: give it one through a real handler.

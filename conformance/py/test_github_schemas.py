@@ -19,7 +19,10 @@ def problems(event, payload):
     action = payload.get("action")
     key = f"{event}${action}" if action and f"{event}${action}" in SCHEMAS["definitions"] else f"{event}$event"
     assert key in SCHEMAS["definitions"], f"no official schema for {key}"
-    validator = jsonschema.Draft7Validator({"$ref": f"#/definitions/{key}", "definitions": SCHEMAS["definitions"]})
+    validator = jsonschema.Draft7Validator(
+        {"$ref": f"#/definitions/{key}", "definitions": SCHEMAS["definitions"]},
+        format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER,
+    )
     return [f"{list(e.path)}: {e.message[:160]}" for e in validator.iter_errors(payload)]
 
 
