@@ -161,11 +161,11 @@ def trigger(wd):
 @pytest.fixture
 def verify(wd, tmp_path):
     """verify(profile, secret, headers, body, received_at=None) -> the `signature` verdict of
-    `webhook-dev verify FIXTURE --json`. `received_at` (RFC 3339) is the moment timestamps are
+    `webhook-dev verify FIXTURE --json` (with `whole=True`, all it printed). `received_at` (RFC 3339) is the moment timestamps are
     judged against; without it, now."""
     counter = [0]
 
-    def run(profile, secret, headers, body: bytes, received_at=None, path="/webhooks"):
+    def run(profile, secret, headers, body: bytes, received_at=None, path="/webhooks", whole=False):
         counter[0] += 1
         fixture = {
             "webhook_dev_fixture": 1,
@@ -187,7 +187,7 @@ def verify(wd, tmp_path):
         out = proc.stdout.decode().strip()
         if not out:
             raise AssertionError(f"verify printed nothing: {proc.stderr.decode(errors='replace')}")
-        return json.loads(out)["signature"]
+        return json.loads(out) if whole else json.loads(out)["signature"]
 
     return run
 

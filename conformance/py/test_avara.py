@@ -3,6 +3,7 @@ with every data field present; signature verdicts agree with the SDK's verifier;
 replay is accepted and keeps its message id."""
 
 import base64
+from datetime import datetime, timezone
 import json
 import os
 import time
@@ -88,6 +89,7 @@ def cases():
     yield "10 min ahead", good(now + timedelta(minutes=10)), BODY
     yield "no signature", {k: v for k, v in good().items() if k != "webhook-signature"}, BODY
     yield "no id", {k: v for k, v in good().items() if k != "webhook-id"}, BODY
+    yield "no timestamp", {k: v for k, v in good().items() if k != "webhook-timestamp"}, BODY
     yield "rotation", {**good(), "webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " + good()["webhook-signature"]}, BODY
     yield "unknown version", {**good(), "webhook-signature": good()["webhook-signature"].replace("v1,", "v9,")}, BODY
 
@@ -112,3 +114,43 @@ def test_a_resigned_replay_is_accepted_and_keeps_its_message_id(wd, handler, imp
     wd("replay", request_id, "--resign", "--new-id", "--profile", "avara", "--secret", SECRET, "--to", h.url)
     assert h.seen[-1].header("webhook-id") != "msg_original"
     sdk_unwrap(h.seen[-1])
+
+
+SDK_SCHEMA = pydantic.TypeAdapter(UnwrapWebhookEvent).json_schema(by_alias=True)["$defs"]
+
+
+def sdk_data_schema(event):
+    """The SDK's JSON schema (wire names) of `event`'s data model."""
+    for name, model in SDK_SCHEMA.items():
+        if not name.endswith("Event"):
+            continue
+        if model["properties"]["type"].get("const") == event or model["properties"]["type"].get("enum") == [event]:
+            ref = model["properties"]["data"]["$ref"].split("/")[-1]
+            return SDK_SCHEMA[ref]
+    raise AssertionError(f"the SDK has no model for {event}")
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_our_schema_requires_and_names_what_the_sdk_does(event):
+    sdk = sdk_data_schema(event)
+    ours = json.loads(next(e for e in PROFILE["events"] if e["name"] == event)["schema"])
+    data = ours["properties"]["data"]
+    assert sorted(data.get("required", [])) == sorted(sdk["required"]), event
+    assert sorted(data["properties"]) == sorted(sdk["properties"]), event
+
+
+@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("shape", ["required fields only", "every field"])
+def test_an_event_the_sdk_accepts_has_no_schema_problems_here(verify, event, shape):
+    sample = json.loads(next(e for e in PROFILE["events"] if e["name"] == event)["sample"])
+    if shape == "required fields only":
+        required = sdk_data_schema(event)["required"]
+        sample["data"] = {k: v for k, v in sample["data"].items() if k in required}
+    body = json.dumps(sample).encode()
+    pydantic.TypeAdapter(UnwrapWebhookEvent).validate_json(body)  # the SDK accepts it
+    headers = {"webhook-id": "msg_shape", "webhook-timestamp": str(int(time.time())),
+               "webhook-signature": sign("msg_shape", datetime.now(timezone.utc), body.decode())}
+    result = verify("avara", SECRET, headers, body, whole=True)
+    assert result["signature"]["status"] == "verified", result
+    assert result["event_type"] == event
+    assert result["schema"]["problems"] == [], result

@@ -220,3 +220,22 @@ def test_resigned_slack_and_avala_replays_verify(wd, handler, import_stale):
     avala_id = import_stale("/avala", [["x-avala-signature", "00"]], BODY)
     wd("replay", avala_id, "--resign", "--profile", "avala", "--secret", "avala-secret", "--to", h.url)
     assert avala_snippet_accepts("avala-secret", h.seen[-1].body, h.seen[-1].header("x-avala-signature"))
+
+
+def infermedica_cases():
+    token = "zGORr7q1I4egIr0c0eKXD7CMpIcjFooJ"
+    yield "valid", {"x-webhook-infermedica-token": token}, True
+    yield "wrong token", {"x-webhook-infermedica-token": "zGORr7q1I4egIr0c0eKXD7CMpIcjFooX"}, False
+    yield "token with a space", {"x-webhook-infermedica-token": token + " "}, False
+    yield "missing", {}, False
+
+
+@pytest.mark.parametrize("case,headers,accepted", list(infermedica_cases()), ids=[c[0] for c in infermedica_cases()])
+def test_infermedica_verdicts(verify, case, headers, accepted):
+    """The document's check: the header equals the token registered with the configuration."""
+    body = json.dumps({"event_type": "survey_finished", "content": {"survey_id": "s_1"}}).encode()
+    verdict = verify("infermedica", "zGORr7q1I4egIr0c0eKXD7CMpIcjFooJ", headers, body)
+    assert (verdict["status"] == "verified") == accepted, (case, verdict)
+    assert verdict["status"] == "verified" or verdict["reason"]
+    if case == "missing":
+        assert verdict["status"] == "missing" and "x-webhook-infermedica-token" in verdict["reason"].lower()

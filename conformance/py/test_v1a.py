@@ -54,13 +54,16 @@ BODY = json.dumps({"type": "contact.created", "timestamp": "2026-12-05T20:00:00Z
         ("valid", lambda h, b: (h, b), "verified"),
         ("tampered", lambda h, b: (h, b + b" "), "invalid"),
         ("expired", None, "expired"),
+        ("future", None, "expired"),
+        ("no signature header", lambda h, b: ({k: v for k, v in h.items() if k != "webhook-signature"}, b), "missing"),
+        ("no timestamp header", lambda h, b: ({k: v for k, v in h.items() if k != "webhook-timestamp"}, b), "missing"),
         ("mixed list", lambda h, b: ({**h, "webhook-signature": "v1,AAAA " + h["webhook-signature"]}, b), "verified"),
     ],
 )
 def test_verdicts_agree_with_cryptography(verify, case, edit, expected):
     private, _, public = keys()
     now = int(time.time())
-    ts = now - 600 if case == "expired" else now
+    ts = {"expired": now - 600, "future": now + 600}.get(case, now)
     h = headers("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", ts, signed(private, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", ts, BODY))
     body = BODY
     if edit:
@@ -97,3 +100,25 @@ def test_trigger_and_resigned_replay_sign_v1a_as_cryptography_verifies(trigger, 
     replayed = h.seen[-1]
     assert replayed.header("webhook-id") == "msg_kept"
     assert accepts(public, replayed)
+
+
+def test_a_whsec_secret_facing_only_v1a_is_named(verify):
+    private, _, _ = keys()
+    ts = int(time.time())
+    h = headers("msg_1", ts, signed(private, "msg_1", ts, BODY))
+    verdict = verify("standard-webhooks", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", h, BODY)
+    assert verdict["status"] == "invalid", verdict
+    assert "v1a" in verdict["reason"] and "whpk_" in verdict["reason"], verdict
+
+
+def test_a_whsk_key_of_seed_and_public_key_signs_as_cryptography_verifies(trigger, handler):
+    private, _, public = keys()
+    seed = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    raw_public = base64.b64decode(public.removeprefix("whpk_"))
+    long_secret = "whsk_" + base64.b64encode(seed + raw_public).decode()
+    h = handler()
+    delivery, seen = trigger("standard-webhooks", "contact.created", h, long_secret)
+    assert delivery["status"] == "success", delivery
+    assert accepts(public, seen)
