@@ -245,8 +245,7 @@ fn listen_trigger_and_profiles_use_the_config_files_profile_directory_and_routes
         "trigger finds the config's profile: {}",
         String::from_utf8_lossy(&triggered.stderr)
     );
-    let request: serde_json::Value =
-        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let request: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     listen.kill().unwrap();
     listen.wait().unwrap();
     assert_eq!(request["event_type"], "thing.done", "{request}");

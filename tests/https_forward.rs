@@ -173,3 +173,95 @@ async fn localhost_reaches_a_handler_on_either_loopback_family() {
         child.kill().unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_config_routes_and_trigger_deliveries_speak_https_as_listen_does() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let handler = https_handler(&cert, &key).await;
+    let target = format!("https://localhost:{}", handler.port());
+    let ca = cert.to_str().unwrap();
+    let store = dir.path().join("store");
+
+    // A config route forwarding to the https handler, found in the current directory.
+    std::fs::write(
+        dir.path().join("webhook-dev.toml"),
+        format!("[[routes]]\npath = \"/hooks\"\nforward = \"{target}\"\n"),
+    )
+    .unwrap();
+    let mut listen = cli(&store)
+        .current_dir(dir.path())
+        .env_remove("WEBHOOK_DEV_CONFIG")
+        .args([
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--json",
+            "--forward-ca",
+            ca,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(listen.stdout.take().unwrap()).lines();
+    let listening: serde_json::Value =
+        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let raw = send_raw(
+        addr.parse().unwrap(),
+        b"POST /hooks/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    .await;
+    let answer = parse_response(&raw).unwrap();
+    assert_eq!(answer.text(), "tls:{}", "the route's https target answered");
+    let _ = lines.next();
+    listen.kill().unwrap();
+    listen.wait().unwrap();
+
+    let listed = cli(&store)
+        .args(["requests", "list", "--json"])
+        .output()
+        .unwrap();
+    let id = ndjson(&listed.stdout)[0]["id"].as_str().unwrap().to_owned();
+    let replayed = cli(&store)
+        .args(["replay", &id, "--to", &target, "--forward-ca", ca])
+        .output()
+        .unwrap();
+    assert!(
+        replayed.status.success(),
+        "replay --to https with --forward-ca: {}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let refused = cli(&store)
+        .args(["replay", &id, "--to", &target])
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "an untrusted certificate fails the replay"
+    );
+
+    let untrusted = cli(&store)
+        .args(["trigger", "avala", "task.completed", "--to", &target])
+        .args(["--secret", "s", "--retry-schedule", "none", "--json"])
+        .output()
+        .unwrap();
+    assert!(!untrusted.status.success());
+    let deliveries = cli(&store)
+        .args(["deliveries", "list", "--json", "--status", "failed"])
+        .output()
+        .unwrap();
+    let failed = ndjson(&deliveries.stdout);
+    let trigger = failed
+        .iter()
+        .find(|d| d["kind"] == "trigger")
+        .expect("the trigger's delivery is logged");
+    assert!(trigger["response_status_code"].is_null(), "{trigger}");
+    let error = trigger["error_message"].as_str().unwrap();
+    assert!(
+        error.contains("--forward-ca") && error.contains("--forward-insecure"),
+        "the delivery log says what to pass: {error}"
+    );
+}

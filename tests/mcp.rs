@@ -163,7 +163,10 @@ async fn an_agent_reads_verifies_replays_and_triggers_through_mcp() {
             !text.contains("tok_live_123") && text.contains("api_token=REDACTED&page=2"),
             "a credential query parameter is redacted as exports redact it: {text}"
         );
-        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "inert: {text:?}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "inert: {text:?}"
+        );
     }
 
     let (verdict, error) = client.tool("verify_request", json!({"id": ids[0], "secret": "s"}));

@@ -146,6 +146,59 @@ async fn a_replay_answered_with_an_error_is_a_failed_delivery() {
     );
 }
 
+#[tokio::test]
+async fn a_replay_nobody_answers_logs_no_answer_and_says_why() {
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let mut server = Setup::forwarding_to(handler.addr).start().await;
+    send(server.addr, "POST", "/gone", &[], b"{}").await;
+    server.requests_done(1).await;
+    let id = server.reader().list(None).unwrap()[0].id.clone();
+    let sources = Source::load_all(Some(&server.reader()), &[id]).unwrap();
+    let dead = dead_addr().await;
+    let opts = ReplayOptions {
+        to: Some(dead.to_string().parse().unwrap()),
+        ..options()
+    };
+    let outcomes = replay(&server.store, sources, &opts).await.unwrap();
+    assert!(!outcomes[0].succeeded());
+    let failed = server
+        .reader()
+        .deliveries(Some(DeliveryStatus::Failed))
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].response_status_code, None,
+        "webhook-dev's own 502 is not the handler's answer"
+    );
+    let error = failed[0].error_message.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("never answered") && error.contains(&dead.to_string()),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_answered_503_is_failed_with_a_reason() {
+    let handler = Handler::start(Answer {
+        status: 503,
+        ..Answer::ok("")
+    })
+    .await;
+    let mut server = Setup::forwarding_to(handler.addr).start().await;
+    send(server.addr, "POST", "/busy", &[], b"{}").await;
+    server.requests_done(1).await;
+    let id = server.reader().list(None).unwrap()[0].id.clone();
+    let sources = Source::load_all(Some(&server.reader()), &[id]).unwrap();
+    replay(&server.store, sources, &options()).await.unwrap();
+    let failed = server
+        .reader()
+        .deliveries(Some(DeliveryStatus::Failed))
+        .unwrap();
+    assert_eq!(failed[0].response_status_code, Some(503));
+    let error = failed[0].error_message.as_deref().unwrap_or_default();
+    assert!(error.contains("503"), "a non-2xx answer says so: {error:?}");
+}
+
 /// An independent Standard Webhooks check, written from the specification: HMAC-SHA256 over
 /// `{id}.{timestamp}.{body}` keyed with the base64-decoded part of the `whsec_` secret.
 fn standard_webhooks_accepts(
@@ -226,12 +279,36 @@ async fn a_resigned_replay_of_an_hour_old_event_is_accepted() {
         secret, "msg_old", &old, body, signature
     ));
 
+    let three = ReplayOptions {
+        times: 3,
+        ..opts.clone()
+    };
+    replay(&server.store, sources.clone(), &three)
+        .await
+        .unwrap();
+    let resent = &handler.seen()[2..5];
+    assert!(
+        resent
+            .iter()
+            .all(|seen| seen.header_values("webhook-id") == ["msg_old"]),
+        "--times 3 sends one message three times, so de-duplication on webhook-id can be tested"
+    );
+    for seen in resent {
+        assert!(standard_webhooks_accepts(
+            secret,
+            "msg_old",
+            &seen.header_values("webhook-timestamp")[0],
+            body,
+            &seen.header_values("webhook-signature")[0]
+        ));
+    }
+
     let mut minting = opts.clone();
     if let Some(resigner) = minting.resign.as_mut() {
         resigner.new_id = true;
     }
     replay(&server.store, sources, &minting).await.unwrap();
-    let minted = &handler.seen()[2];
+    let minted = &handler.seen()[5];
     let new_id = &minted.header_values("webhook-id")[0];
     assert_ne!(new_id, "msg_old", "--new-id mints a message id");
     assert!(new_id.starts_with("msg_"), "{new_id}");

@@ -324,9 +324,10 @@ impl Runner {
             Ok(output) => output,
             Err(err) => return ToolResult::failed(format!("cannot run webhook-dev: {err}")),
         };
-        let stdout = redact_json_lines(
-            &crate::inert::inert(&String::from_utf8_lossy(&output.stdout), true),
-        );
+        let stdout = redact_json_lines(&crate::inert::inert(
+            &String::from_utf8_lossy(&output.stdout),
+            true,
+        ));
         let stderr =
             crate::inert::inert(&String::from_utf8_lossy(&output.stderr), true).into_owned();
         if output.status.success() {
