@@ -18,6 +18,8 @@ use super::StoreError;
 pub(super) struct SharedConnection {
     conn: Mutex<Option<Connection>>,
     closed: AtomicBool,
+    /// The checkpointer waits for the connection: writers let it go first.
+    checkpoint_waiting: AtomicBool,
     jobs: Arc<JobQueue<Job>>,
     /// Wakes the task that commits deferred writes a caller left behind.
     deferred: Arc<Notify>,
@@ -40,6 +42,7 @@ impl SharedConnection {
         let shared = Arc::new(SharedConnection {
             conn: Mutex::new(Some(conn)),
             closed: AtomicBool::new(false),
+            checkpoint_waiting: AtomicBool::new(false),
             jobs,
             deferred: deferred.clone(),
             flushes: runtime.is_some(),
@@ -53,9 +56,24 @@ impl SharedConnection {
     /// Waits for the connection; `None` once closed. For the writer thread and for closing;
     /// the serving thread uses [`SharedConnection::commit_queued`], which never waits.
     pub fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+        while self.checkpoint_waiting.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits for the connection ahead of the writers (a writer thread that always has another
+    /// batch would otherwise keep taking it back), so the checkpointer can hold commits briefly.
+    pub fn lock_for_checkpoint(&self) -> MutexGuard<'_, Option<Connection>> {
+        self.checkpoint_waiting.store(true, Ordering::Release);
+        let guard = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.checkpoint_waiting.store(false, Ordering::Release);
+        guard
     }
 
     /// Queues a write someone waits on, to be committed on the caller's thread by
@@ -89,6 +107,9 @@ impl SharedConnection {
     /// left — the rest of a backlog, a batch another process's lock kept out — is the writer
     /// thread's, which is woken for it.
     pub fn commit_queued(&self) {
+        if self.checkpoint_waiting.load(Ordering::Acquire) {
+            return self.jobs.wake();
+        }
         let mut guard = match self.conn.try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),

@@ -191,9 +191,18 @@ impl Store {
                 .spawn(move || writer::run(conn, jobs))?
         };
         let (stop_checkpointer, stop) = mpsc::channel();
+        let hold_writes: checkpoint::HoldWrites = {
+            let conn = Arc::downgrade(&conn);
+            Box::new(move |work| {
+                if let Some(conn) = conn.upgrade() {
+                    let _commits_wait = conn.lock_for_checkpoint();
+                    work();
+                }
+            })
+        };
         let checkpointer = std::thread::Builder::new()
             .name("store-checkpoint".into())
-            .spawn(move || checkpoint::run(checkpoint_conn, stop))?;
+            .spawn(move || checkpoint::run(checkpoint_conn, stop, hold_writes))?;
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
