@@ -53,10 +53,15 @@ fn populate(dir: &std::path::Path, n: usize) -> Duration {
         let mut stmt = tx
             .prepare(
                 "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
-                    event_type, sig_status, sig_profile, sig_reason, replay_of, resp_status,
-                    resp_headers, resp_body, fwd_target, fwd_status, fwd_duration_ms, fwd_error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                    ?17, ?18, ?19, ?20)",
+                    event_type, sig_status, sig_profile, sig_reason, replay_of)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .unwrap();
+        let mut answer = tx
+            .prepare(
+                "INSERT INTO answers (request_seq, status, headers, body, fwd_target, fwd_status,
+                    fwd_duration_ms, fwd_error)
+                 VALUES (last_insert_rowid(), ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .unwrap();
         let mut ids = ulid::Generator::new();
@@ -112,15 +117,19 @@ fn populate(dir: &std::path::Path, n: usize) -> Duration {
                 "avara",
                 reason,
                 Option::<String>::None,
-                fwd_status,
-                response_headers,
-                br#"{"received":true}"#.as_slice(),
-                format!("http://localhost:3000{path}"),
-                fwd_status,
-                1.0 + (i % 50) as f64 / 3.0,
-                (fwd_status == 502).then_some("connection refused"),
             ])
             .unwrap();
+            answer
+                .execute(params![
+                    fwd_status,
+                    response_headers,
+                    br#"{"received":true}"#.as_slice(),
+                    format!("http://localhost:3000{path}"),
+                    fwd_status,
+                    1.0 + (i % 50) as f64 / 3.0,
+                    (fwd_status == 502).then_some("connection refused"),
+                ])
+                .unwrap();
         }
     }
     tx.commit().unwrap();

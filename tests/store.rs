@@ -190,10 +190,66 @@ async fn under_unbroken_load_the_wal_stays_bounded() {
     written.store(true, std::sync::atomic::Ordering::Release);
     let largest = watcher.join().unwrap();
     assert_eq!(store.reader().unwrap().count().unwrap(), 32 * 1000);
-    // 32,000 requests of 6 KB: over 300 MB through the WAL, which kept all of it before.
+    // 32,000 requests of 6 KB: about 490 MB through the WAL, which kept all of it before; the
+    // issue's bound for 20 s of full load is 256 MB.
     assert!(
-        largest < 160 * 1024 * 1024,
+        largest < 256 * 1024 * 1024,
         "the WAL grew to {largest} bytes"
     );
     store.close();
+}
+
+/// A store written before answers had a table of their own (schema version 2) keeps every request
+/// and every answer through the migration.
+#[test]
+fn a_store_of_schema_version_two_keeps_its_requests_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(webhook_dev::store::db_path(dir.path())).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE requests (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, received_at TEXT NOT NULL,
+                peer TEXT, method TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+                event_type TEXT, sig_status TEXT NOT NULL, sig_profile TEXT, sig_reason TEXT,
+                replay_of TEXT, resp_status INTEGER, fwd_target TEXT, fwd_status INTEGER,
+                fwd_duration_ms REAL, fwd_error TEXT, schema_report TEXT, headers BLOB NOT NULL,
+                body BLOB NOT NULL, resp_headers BLOB, resp_body BLOB);
+             CREATE TABLE deliveries (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+                event_type TEXT, target TEXT NOT NULL, status TEXT NOT NULL,
+                attempt_count INTEGER NOT NULL, response_status_code INTEGER, response_body TEXT,
+                error_message TEXT, created_at TEXT NOT NULL, request_id TEXT, source_id TEXT);
+             INSERT INTO requests (id, received_at, method, path, size, sig_status, headers, body,
+                resp_status, fwd_target, fwd_status, fwd_duration_ms, resp_headers, resp_body)
+             VALUES ('req_01KBQ0000000000000000000A1', '2026-12-05T10:00:00.000000Z', 'POST',
+                '/answered', 2, 'unchecked', X'', CAST('{}' AS BLOB), 201,
+                'http://localhost:3000/answered', 201, 1.5, X'', CAST('{\"ok\":true}' AS BLOB));
+             INSERT INTO requests (id, received_at, method, path, size, sig_status, headers, body,
+                schema_report)
+             VALUES ('req_01KBQ0000000000000000000A2', '2026-12-05T10:00:01.000000Z', 'POST',
+                '/unanswered', 2, 'unchecked', X'', CAST('{}' AS BLOB),
+                '{\"event\":\"x\",\"problems\":[]}');
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    Store::open(dir.path(), Durability::Process)
+        .unwrap()
+        .close();
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let listed = reader.list(None).unwrap();
+    assert_eq!(listed.len(), 2);
+    let answered = reader.get("req_01KBQ0000000000000000000A1").unwrap().unwrap();
+    let response = answered.response.expect("the answer survived the migration");
+    assert_eq!(response.status, 201);
+    assert_eq!(response.body.as_ref(), br#"{"ok":true}"#);
+    let forward = answered.summary.forward.expect("its forward too");
+    assert_eq!(forward.status, Some(201));
+    assert_eq!(
+        answered.forward_target.as_deref(),
+        Some("http://localhost:3000/answered")
+    );
+    let unanswered = reader.get("req_01KBQ0000000000000000000A2").unwrap().unwrap();
+    assert!(unanswered.response.is_none() && unanswered.summary.forward.is_none());
+    assert_eq!(unanswered.summary.schema.unwrap().event.as_deref(), Some("x"));
 }

@@ -59,8 +59,13 @@ impl StoredRequest {
     }
 }
 
+/// A request's summary columns, from `requests r` joined with its answer `a` ([`FROM_REQUESTS`]).
 const SUMMARY_COLUMNS: &str = "r.id, r.received_at, r.method, r.path, r.size, r.event_type,
-    r.sig_status, r.sig_profile, r.sig_reason, r.fwd_target, r.fwd_status, r.fwd_duration_ms, r.fwd_error, r.replay_of, r.schema_report";
+    r.sig_status, r.sig_profile, r.sig_reason, a.fwd_target, a.fwd_status, a.fwd_duration_ms,
+    a.fwd_error, r.replay_of, COALESCE(a.schema_report, r.schema_report)";
+
+/// Requests with the answer each got, if any.
+const FROM_REQUESTS: &str = "requests r LEFT JOIN answers a ON a.request_seq = r.seq";
 
 fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RequestSummary> {
     let sig_status: String = row.get(6)?;
@@ -113,7 +118,8 @@ impl StoreReader {
 
     /// The newest `limit` summaries (all when `None`), oldest first.
     pub fn list(&self, limit: Option<usize>) -> anyhow::Result<Vec<RequestSummary>> {
-        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM requests r ORDER BY r.id DESC LIMIT ?1");
+        let sql =
+            format!("SELECT {SUMMARY_COLUMNS} FROM {FROM_REQUESTS} ORDER BY r.id DESC LIMIT ?1");
         let limit = limit.map(|n| n as i64).unwrap_or(-1);
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows: Vec<RequestSummary> = stmt
@@ -142,8 +148,8 @@ impl StoreReader {
     /// The request whose id is exactly `id` (one index look-up; no prefix matching).
     pub fn get_exact(&self, full_id: &str) -> anyhow::Result<Option<StoredRequest>> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, r.resp_status, r.resp_headers, r.resp_body
-             FROM requests r WHERE r.id = ?1"
+            "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, a.status, a.headers, a.body
+             FROM {FROM_REQUESTS} WHERE r.id = ?1"
         );
         let stored = self
             .conn

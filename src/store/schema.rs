@@ -49,6 +49,32 @@ const MIGRATIONS: &[&str] = &[
         request_id    TEXT,
         source_id     TEXT
     );",
+    // 3: answers in a table of their own, written once each: recording an answer by updating
+    // its request rewrote the whole row, body included, and pages of earlier commits. An
+    // answer's schema report, when it has one, replaces the request's.
+    "CREATE TABLE answers (
+        request_seq   INTEGER PRIMARY KEY,
+        status        INTEGER NOT NULL,
+        fwd_target    TEXT,
+        fwd_status    INTEGER,
+        fwd_duration_ms REAL,
+        fwd_error     TEXT,
+        schema_report TEXT,
+        headers       BLOB NOT NULL,
+        body          BLOB NOT NULL
+    );
+    INSERT INTO answers (request_seq, status, fwd_target, fwd_status, fwd_duration_ms, fwd_error,
+        headers, body)
+        SELECT seq, resp_status, fwd_target, fwd_status, fwd_duration_ms, fwd_error,
+            COALESCE(resp_headers, X''), COALESCE(resp_body, X'')
+        FROM requests WHERE resp_status IS NOT NULL;
+    ALTER TABLE requests DROP COLUMN resp_status;
+    ALTER TABLE requests DROP COLUMN fwd_target;
+    ALTER TABLE requests DROP COLUMN fwd_status;
+    ALTER TABLE requests DROP COLUMN fwd_duration_ms;
+    ALTER TABLE requests DROP COLUMN fwd_error;
+    ALTER TABLE requests DROP COLUMN resp_headers;
+    ALTER TABLE requests DROP COLUMN resp_body;",
 ];
 
 /// Brings the store up to the newest schema, refusing a store written by a newer build.

@@ -188,10 +188,9 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
             schema,
         } => {
             let mut stmt = tx.prepare_cached(
-                "UPDATE requests SET resp_status = ?2, resp_headers = ?3, resp_body = ?4,
-                    fwd_target = ?5, fwd_status = ?6, fwd_duration_ms = ?7, fwd_error = ?8,
-                    schema_report = COALESCE(?9, schema_report)
-                 WHERE id = ?1",
+                "INSERT OR REPLACE INTO answers (request_seq, status, headers, body, fwd_target,
+                    fwd_status, fwd_duration_ms, fwd_error, schema_report)
+                 SELECT seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM requests WHERE id = ?1",
             )?;
             let updated = stmt.execute(params![
                 request_id,

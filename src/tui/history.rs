@@ -44,12 +44,12 @@ pub struct StoreHistory {
     poll: bool,
 }
 
-const INDEX_SQL: &str = "SELECT seq, id, received_at, method, path, size, event_type, sig_status,
-    fwd_target IS NOT NULL, fwd_status, fwd_duration_ms, fwd_error IS NOT NULL, replay_of,
-    resp_status IS NOT NULL,
-    COALESCE(json_array_length(schema_report, '$.problems'), 0)
-        + COALESCE(json_array_length(schema_report, '$.answer_problems'), 0)
-    FROM requests WHERE seq > ?1 ORDER BY seq";
+const INDEX_SQL: &str = "SELECT r.seq, r.id, r.received_at, r.method, r.path, r.size,
+    r.event_type, r.sig_status, a.fwd_target IS NOT NULL, a.fwd_status, a.fwd_duration_ms,
+    a.fwd_error IS NOT NULL, r.replay_of, a.status IS NOT NULL,
+    COALESCE(json_array_length(COALESCE(a.schema_report, r.schema_report), '$.problems'), 0)
+        + COALESCE(json_array_length(COALESCE(a.schema_report, r.schema_report), '$.answer_problems'), 0)
+    FROM requests r LEFT JOIN answers a ON a.request_seq = r.seq WHERE r.seq > ?1 ORDER BY r.seq";
 
 /// An answer still being awaited is not listed by `poll` until it is this old (a request that
 /// never got one, e.g. because webhook-dev was killed, is listed then).
