@@ -112,11 +112,14 @@ fn json_of(answer: &RawResponse) -> Value {
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", answer.text()))
 }
 
+/// A request as the handler received it: headers and body.
+type Received = (Vec<(String, String)>, Bytes);
+
 /// A handler whose status can be changed while it runs; it records every request.
 struct Handler {
     url: String,
     status: Arc<AtomicU16>,
-    seen: Arc<Mutex<Vec<(Vec<(String, String)>, Bytes)>>>,
+    seen: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Handler {
@@ -158,7 +161,7 @@ impl Handler {
         Handler { url, status, seen }
     }
 
-    fn seen(&self) -> Vec<(Vec<(String, String)>, Bytes)> {
+    fn seen(&self) -> Vec<Received> {
         self.seen.lock().unwrap().clone()
     }
 
@@ -634,4 +637,45 @@ async fn trigger_refuses_an_emulator_of_another_provider() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("infermedica"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_two_terminal_loop_emulate_then_listen_then_the_handler() {
+    let emulator_store = tempfile::tempdir().unwrap();
+    let listen_store = tempfile::tempdir().unwrap();
+    let handler = Handler::start(202, Duration::ZERO).await;
+    let forward = handler.url.trim_end_matches("/hooks").to_string();
+    let (mut listen, listen_addr, mut listened) = common::listen_json(
+        listen_store.path(),
+        &[
+            "--forward",
+            &forward,
+            "--profile",
+            "avala",
+            "--secret",
+            "s3cret",
+        ],
+    );
+    let emu = Emulator::start(emulator_store.path(), "avala", &[]);
+    avala_webhook(
+        &emu,
+        &format!("http://{listen_addr}/webhooks/avala"),
+        "task.reviewed",
+    )
+    .await;
+
+    let fired = trigger_through(emulator_store.path(), "avala", "task.reviewed", &emu);
+    assert_eq!(fired[0]["status"], "success", "{fired:?}");
+    assert_eq!(
+        fired[0]["response_status"], 202,
+        "the handler's answer, through listen"
+    );
+    let seen: Value = serde_json::from_str(&listened.next().unwrap().unwrap()).unwrap();
+    assert_eq!(seen["event"], "request");
+    assert_eq!(seen["path"], "/webhooks/avala");
+    assert_eq!(seen["event_type"], "task.reviewed");
+    assert_eq!(seen["signature"]["status"], "verified", "{seen}");
+    assert_eq!(handler.seen().len(), 1);
+    let _ = listen.kill();
+    let _ = listen.wait();
 }
