@@ -679,3 +679,46 @@ async fn the_two_terminal_loop_emulate_then_listen_then_the_handler() {
     let _ = listen.kill();
     let _ = listen.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_webhook_gets_no_more_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(dir.path(), "avala", &["--retry-schedule", "0.5s,0.5s"]);
+    let handler = Handler::start(500, Duration::ZERO).await;
+    let webhook = avala_webhook(&emu, &handler.url, "project.deleted").await;
+    let fired = trigger_through(dir.path(), "avala", "project.deleted", &emu);
+    assert_eq!(fired[0]["status"], "pending", "{fired:?}");
+    let hook = webhook["uid"].as_str().unwrap();
+    let deleted = emu
+        .call(
+            "DELETE",
+            &format!("/api/v1/webhooks/{hook}/"),
+            &[API_KEY],
+            "",
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+
+    let path = format!(
+        "/api/v1/webhook-deliveries/{}/",
+        fired[0]["id"].as_str().unwrap()
+    );
+    let mut delivery = Value::Null;
+    for _ in 0..150 {
+        delivery = json_of(&emu.call("GET", &path, &[API_KEY], "").await);
+        if delivery["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(delivery["status"], "failed", "{delivery}");
+    assert_eq!(delivery["attempts"], 1);
+    assert!(
+        delivery["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("deleted"),
+        "{delivery}"
+    );
+    assert_eq!(handler.seen().len(), 1);
+}
