@@ -528,6 +528,13 @@ async fn failed_deliveries_are_retried_on_the_schedule_then_the_webhook_is_disab
     assert_eq!(delivery["status"], "failed");
     assert_eq!(delivery["attempts"], 3);
     assert_eq!(delivery["next_retry_at"], Value::Null);
+    let log = delivery["attempt_log"].as_array().unwrap();
+    assert_eq!(log.len(), 3, "every attempt recorded: {delivery}");
+    for (n, attempt) in log.iter().enumerate() {
+        assert_eq!(attempt["attempt"], n as u64 + 1);
+        assert_eq!(attempt["response_status"], 500);
+        assert!(attempt["request_id"].as_str().unwrap().starts_with("req_"));
+    }
 
     let logged = cli(dir.path())
         .args(["deliveries", "list", "--json"])

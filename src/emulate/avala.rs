@@ -116,11 +116,16 @@ pub async fn handle(
         Route::Deliveries if method == Method::GET => {
             list_deliveries(emu, req, fallback_host).await
         }
-        Route::Delivery(uid) if method == Method::GET => match emu.db.delivery("avala", uid).await?
-        {
-            Some(d) => Ok(Reply::json(200, delivery_json(&d))),
-            None => Ok(not_found("webhook delivery", uid)),
-        },
+        Route::Delivery(uid) if method == Method::GET => {
+            match emu.db.delivery("avala", uid).await? {
+                Some(d) => {
+                    let mut detail = delivery_json(&d);
+                    detail["attempt_log"] = attempt_log(&emu.db.attempts(&d.id).await?);
+                    Ok(Reply::json(200, detail))
+                }
+                None => Ok(not_found("webhook delivery", uid)),
+            }
+        }
         _ => Ok(method_not_allowed(method)),
     }
 }
@@ -155,6 +160,24 @@ pub fn delivery_json(d: &EmulatedDelivery) -> Value {
         "created_at": d.created_at,
         "updated_at": d.updated_at,
     })
+}
+
+/// Every attempt of a delivery, first first (`attempt_log`, beside the SDK's fields):
+/// when, where, the handler's status or why there was none, and the stored request's id.
+fn attempt_log(attempts: &[super::deliveries::AttemptRecord]) -> Value {
+    attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "attempt": a.number,
+                "attempted_at": a.attempted_at,
+                "target": a.target,
+                "response_status": a.response_status,
+                "error_message": a.error_message,
+                "request_id": a.request_id,
+            })
+        })
+        .collect()
 }
 
 /// Reads `limit` and `cursor`, or says what is wrong with them.
