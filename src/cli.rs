@@ -136,6 +136,35 @@ pub enum Command {
     /// Serve the Model Context Protocol on stdio, so a coding agent can read, verify, replay and
     /// trigger the webhooks captured here.
     Mcp,
+    /// Be a provider's webhook-management API on localhost (subscriptions, test events, the
+    /// delivery log) and deliver real signed events on its retry schedule.
+    Emulate(EmulateArgs),
+}
+
+/// The port `emulate` binds when `--addr` is not given.
+pub const EMULATE_DEFAULT_PORT: u16 = 9798;
+
+/// `webhook-dev emulate`.
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Trust for https:// webhook targets.
+    #[command(flatten)]
+    pub handler_tls: HandlerTlsArgs,
+    /// The provider.
+    #[arg(value_enum)]
+    pub provider: crate::emulate::Provider,
+    /// Where the API listens.
+    #[arg(long, default_value_t = format!("127.0.0.1:{EMULATE_DEFAULT_PORT}"), value_parser = parse_addr)]
+    pub addr: String,
+    /// Delays between delivery attempts, e.g. 1m,5m,15m,1h (default: the provider's; `none` for one attempt).
+    #[arg(long, value_name = "LIST")]
+    pub retry_schedule: Option<String>,
+    /// Give up on a handler's answer after this long (then the attempt counts as failed).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// NDJSON on stdout: one object per API call and per delivery attempt.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--version`: the version and the schema versions of the store and relay queue it reads.
@@ -249,6 +278,10 @@ pub struct TriggerArgs {
     /// Print the delivery as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Fire the event through a running `webhook-dev emulate` (its URL): it goes to every active
+    /// subscription of the event, signed with each one's secret, retried by the emulator.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["to", "secret", "retry_schedule", "timeout"])]
+    pub emulator: Option<Target>,
 }
 
 /// `webhook-dev replay`.

@@ -13,6 +13,7 @@ pub mod config;
 pub mod content;
 pub mod delivery;
 pub mod diff;
+pub mod emulate;
 pub mod engine;
 pub mod export;
 pub mod fd_limit;
@@ -103,6 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Man => commands::docs::man(),
         Command::Config { config } => commands::config::run(&cli.store, config.as_deref()),
+        Command::Emulate(args) => commands::emulate::run(&cli.store, args).await,
         Command::Mcp => {
             let store = cli.store.clone();
             tokio::task::spawn_blocking(move || {

@@ -147,7 +147,7 @@ impl Attempt for TriggerAttempt {
 /// The headers every attempt of one event carries besides its signature: the content type, the
 /// event header, the provider's `send_headers` (filled once, so ids stay the same across
 /// retries) and a user agent unless the provider names its own.
-fn unsigned_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Vec<(String, String)> {
+pub fn unsigned_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Vec<(String, String)> {
     let body = serde_json::from_slice::<serde_json::Value>(&plan.body).ok();
     let fill = Fill {
         event: &plan.event.name,
@@ -172,7 +172,8 @@ fn unsigned_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Vec<(String, String
     headers
 }
 
-fn signed_headers(
+/// `unsigned` plus the signature headers over the plan's body, signed now with its secret.
+pub fn signed_headers(
     plan: &TriggerPlan<'_>,
     unsigned: &[(String, String)],
     msg_id: &str,

@@ -4,6 +4,7 @@ pub mod config;
 pub mod deliveries;
 pub mod diff;
 pub mod docs;
+pub mod emulate;
 pub mod export;
 pub mod inspect;
 pub mod listen;

@@ -31,6 +31,9 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
             known.join(", ")
         )
     })?;
+    if let Some(emulator) = &args.emulator {
+        return through_emulator(profile, event, emulator, &args).await;
+    }
     let secret = args
         .secret
         .as_deref()
@@ -140,6 +143,55 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
     }
     if profile.reads_answer(&event.name) {
         eprintln!("answer: matches what {} expects", profile.name);
+    }
+    Ok(())
+}
+
+/// `trigger --emulator URL`: the emulator sends the event to its subscriptions; prints each
+/// delivery after its first attempt.
+async fn through_emulator(
+    profile: &crate::providers::Profile,
+    event: &crate::providers::EventSpec,
+    emulator: &crate::target::Target,
+    args: &TriggerArgs,
+) -> anyhow::Result<()> {
+    use crate::emulate::control::{fire, FireRequest};
+    let body = event_body(profile, event, &args.set)?;
+    let request = FireRequest {
+        profile: profile.name.clone(),
+        event: event.name.clone(),
+        body: String::from_utf8(body)?,
+    };
+    let deliveries = fire(emulator, &request).await?;
+    if deliveries.is_empty() {
+        eprintln!(
+            "no active subscription of {} receives {}: nothing was sent",
+            profile.name, event.name
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    for d in &deliveries {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(d)?)?;
+            continue;
+        }
+        let outcome = match (d.response_status, &d.error_message) {
+            (Some(status), _) => status.to_string(),
+            (None, Some(error)) => inert(error, false).into_owned(),
+            (None, None) => "no answer".into(),
+        };
+        let next = d
+            .next_retry_at
+            .as_deref()
+            .map(|at| format!("; the emulator retries at {at}"))
+            .unwrap_or_default();
+        eprintln!(
+            "{} → {} ({}): {outcome}, {}{next}",
+            d.id,
+            inert(&d.target, false),
+            d.subscription,
+            d.status
+        );
     }
     Ok(())
 }

@@ -249,7 +249,7 @@ fn uuid_bits(rng: &mut impl Rng) -> u128 {
 }
 
 /// A random UUID version 4, in lower case unless `upper`.
-pub(super) fn uuid(rng: &mut impl Rng, upper: bool) -> String {
+pub fn uuid(rng: &mut impl Rng, upper: bool) -> String {
     let hex = format!("{:032x}", uuid_bits(rng));
     let text = format!(
         "{}-{}-{}-{}-{}",

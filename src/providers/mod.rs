@@ -26,7 +26,7 @@ mod tests;
 
 pub use catalog::Catalog;
 pub use error::ProviderError;
-pub use fresh::{fresh_sample, fresh_sample_at};
+pub use fresh::{fresh_sample, fresh_sample_at, uuid};
 pub use profile::{EventSpec, EventTypeSource, Profile};
 pub use schema::SchemaCheck;
 pub use send_headers::{Fill, HeaderTemplate};

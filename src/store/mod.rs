@@ -155,6 +155,12 @@ fn without_waiting_for_locks<T>(conn: &Connection, work: impl FnOnce() -> T) -> 
     Some(done)
 }
 
+/// A connection of its own to the store in `dir` (created and migrated by [`Store::open`]), for
+/// a component that keeps tables of its own beside the requests (`emulate`).
+pub fn connect(dir: &Path) -> anyhow::Result<Connection> {
+    open_connection(&db_path(dir))
+}
+
 fn open_connection(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open the store at {}", path.display()))?;

@@ -75,6 +75,50 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE requests DROP COLUMN fwd_error;
     ALTER TABLE requests DROP COLUMN resp_headers;
     ALTER TABLE requests DROP COLUMN resp_body;",
+    // 4: `emulate`: the emulated providers' webhook subscriptions, their deliveries (the
+    // state of each, pending retries included) and every attempt. A subscription's secret is
+    // kept because the provider keeps it: retries after a restart are signed with it.
+    "CREATE TABLE emulator_subscriptions (
+        seq           INTEGER PRIMARY KEY,
+        provider      TEXT NOT NULL,
+        id            TEXT NOT NULL UNIQUE,
+        target_url    TEXT NOT NULL,
+        events        TEXT NOT NULL,
+        is_active     INTEGER NOT NULL,
+        secret        TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE TABLE emulator_deliveries (
+        seq           INTEGER PRIMARY KEY,
+        provider      TEXT NOT NULL,
+        id            TEXT NOT NULL UNIQUE,
+        subscription  TEXT NOT NULL,
+        event_type    TEXT NOT NULL,
+        is_test       INTEGER NOT NULL,
+        msg_id        TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        attempts      INTEGER NOT NULL,
+        target        TEXT NOT NULL,
+        response_status INTEGER,
+        response_body TEXT,
+        error_message TEXT,
+        next_retry_at TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        payload       BLOB NOT NULL
+    );
+    CREATE INDEX emulator_deliveries_pending ON emulator_deliveries (provider, status);
+    CREATE TABLE emulator_attempts (
+        seq           INTEGER PRIMARY KEY,
+        delivery      TEXT NOT NULL REFERENCES emulator_deliveries (id),
+        number        INTEGER NOT NULL,
+        attempted_at  TEXT NOT NULL,
+        target        TEXT NOT NULL,
+        response_status INTEGER,
+        error_message TEXT,
+        request_id    TEXT
+    );",
 ];
 
 /// Brings the store up to the newest schema, refusing a store written by a newer build.
