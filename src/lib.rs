@@ -20,6 +20,7 @@ pub mod fixture;
 pub mod forward;
 pub mod handler_tls;
 pub mod har;
+pub mod http_edge;
 pub mod inert;
 pub mod mcp;
 pub mod model;

@@ -30,9 +30,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::protocol::{
-    self, ClientMessage, ProtocolError, RelayMessage, WireRequest, WireResponse, VERSION,
+    self, next_message, write_frames, ClientMessage, ProtocolError, RelayMessage, WireRequest,
+    WireResponse, VERSION,
 };
-use super::server::write_frames;
 use super::token::{check_channel, Token};
 use super::{tls, RelayState};
 use crate::engine::{Engine, EngineEvent, RequestHead};
@@ -303,23 +303,6 @@ where
         _ => Err(ConnectError::Failed(
             "the relay broke the protocol: its first message was not welcome".into(),
         )),
-    }
-}
-
-async fn next_message<S>(ws: &mut WebSocketStream<S>) -> Result<RelayMessage, ProtocolError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    loop {
-        match ws.next().await {
-            None => return Err(ProtocolError::Closed(None)),
-            Some(Err(err)) => return Err(err.into()),
-            Some(Ok(frame)) => {
-                if let Some(message) = protocol::decode(frame)? {
-                    return Ok(message);
-                }
-            }
-        }
     }
 }
 

@@ -29,11 +29,16 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
 
 use super::token::Token;
 use crate::model::{HeaderList, RecordedResponse};
@@ -329,6 +334,47 @@ pub fn decode<T: DeserializeOwned>(message: Message) -> Result<Option<T>, Protoc
                 .filter(|reason| !reason.is_empty()),
         )),
     }
+}
+
+/// The next protocol message from `ws`, skipping WebSocket-level pings and pongs; used by both
+/// ends (`T` is [`ClientMessage`] on the relay, [`RelayMessage`] on the listener).
+pub async fn next_message<T, S>(ws: &mut WebSocketStream<S>) -> Result<T, ProtocolError>
+where
+    T: DeserializeOwned,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match ws.next().await {
+            None => return Err(ProtocolError::Closed(None)),
+            Some(Err(err)) => return Err(err.into()),
+            Some(Ok(frame)) => {
+                if let Some(message) = decode(frame)? {
+                    return Ok(message);
+                }
+            }
+        }
+    }
+}
+
+/// Writes frames as they come, flushing once per burst, until `frames` ends; then closes.
+pub async fn write_frames<S>(
+    mut sink: SplitSink<WebSocketStream<S>, Message>,
+    mut frames: mpsc::UnboundedReceiver<Message>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut batch = Vec::with_capacity(64);
+    while frames.recv_many(&mut batch, 64).await > 0 {
+        for frame in batch.drain(..) {
+            if sink.feed(frame).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
 }
 
 /// How long a body may be so that its request still fits in a frame.
