@@ -393,6 +393,14 @@ pub struct RelayArgs {
     /// Serve only these channels (comma-separated); others get 404. Default: any channel.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub channels: Option<Vec<String>>,
+    /// Accept requests for channels no listener has opened yet (default: 404 until a listener
+    /// holding the channel's token first connects).
+    #[arg(long)]
+    pub open_channels: bool,
+    /// Refuse requests with 507 once this many bytes (bodies and headers) are queued, all
+    /// channels together.
+    #[arg(long, value_name = "BYTES", default_value = "1GiB", value_parser = parse_size)]
+    pub max_queue_bytes: usize,
     /// `process`: a queued request survives the relay being killed; `power`: also power loss (fsync).
     #[arg(long, value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,
@@ -411,6 +419,12 @@ pub enum RelayCommand {
         /// The relay's secret: a literal, env:VAR or file:PATH.
         #[arg(long, env = "WEBHOOK_DEV_RELAY_SECRET", hide_env_values = true, value_parser = parse_secret)]
         secret: Secret,
+    },
+    /// Remove CHANNEL and its queued requests from the relay's queue (in --store): providers get
+    /// 404 again until a listener holding its token connects. Run it while the relay is stopped.
+    Forget {
+        /// The channel.
+        channel: String,
     },
 }
 

@@ -119,7 +119,8 @@ async fn requests_sent_while_away_are_queued_and_delivered_in_order_once() {
     let handler = Handler::start(Answer::ok("{}")).await;
     let relay_dir = tempfile::tempdir().unwrap();
     let listener_dir = tempfile::tempdir().unwrap();
-    let relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    relay.open_channel(CHANNEL).await;
     for n in 0..5 {
         let answer = send(
             relay.addr,
@@ -165,7 +166,8 @@ async fn queued_requests_survive_a_relay_restart_and_are_delivered_once_in_order
     let relay_dir = tempfile::tempdir().unwrap();
     let listener_dir = tempfile::tempdir().unwrap();
 
-    let first = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut first = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    first.open_channel(CHANNEL).await;
     for n in 0..5 {
         let answer = send(first.addr, "POST", &path(&format!("/e{n}")), &[], b"{}").await;
         assert_eq!(answer.status, 202);
@@ -305,7 +307,9 @@ async fn limits_answer_413_507_and_429_with_reasons() {
     config.max_body = 1000;
     config.max_queue = 2;
     config.rate = None;
-    let relay = RunningRelay::start(relay_dir.path(), config).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), config).await;
+    relay.open_channel(CHANNEL).await;
+    relay.open_channel("other").await;
 
     let big = send(relay.addr, "POST", &path("/big"), &[], &[b'x'; 1001]).await;
     assert_eq!(big.status, 413);
@@ -338,7 +342,8 @@ async fn limits_answer_413_507_and_429_with_reasons() {
         per_second: 0.5,
         burst: 2.0,
     });
-    let relay = RunningRelay::start(relay_dir.path(), config).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), config).await;
+    relay.open_channel(CHANNEL).await;
     for _ in 0..2 {
         assert_eq!(
             send(relay.addr, "POST", &path("/r"), &[], b"{}")
@@ -383,7 +388,8 @@ async fn a_relay_can_be_limited_to_some_channels() {
     let listener_dir = tempfile::tempdir().unwrap();
     let mut config = relay_config();
     config.channels = Some(["acme".to_string()].into_iter().collect());
-    let relay = RunningRelay::start(relay_dir.path(), config).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), config).await;
+    relay.open_channel("acme").await;
     assert_eq!(
         send(relay.addr, "POST", "/acme/x", &[], b"{}").await.status,
         202
@@ -485,7 +491,8 @@ async fn the_listener_reconnects_when_the_relay_comes_back() {
 async fn a_request_id_from_the_relay_is_kept_by_the_listener() {
     let relay_dir = tempfile::tempdir().unwrap();
     let listener_dir = tempfile::tempdir().unwrap();
-    let relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    relay.open_channel(CHANNEL).await;
     let answer = send(relay.addr, "POST", &path("/a"), &[], b"{}").await;
     let id = serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap()["id"]
         .as_str()

@@ -40,6 +40,7 @@ pub async fn serve(
     let slots = Arc::new(tokio::sync::Semaphore::new(
         relay.inner.config.max_connections.max(1),
     ));
+    let sweeper = tokio::spawn(sweep_idle_channels(relay.clone()));
     let mut turned_away = 0u64;
     loop {
         let (stream, peer) = tokio::select! {
@@ -83,6 +84,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    sweeper.abort();
     drop(alive);
     let _ = stop.send(true);
     let _ = relay.inner.shutdown.send(true);
@@ -126,5 +128,18 @@ async fn serve_connection<I>(
     };
     if let Err(err) = result {
         tracing::debug!(%peer, "connection ended: {err}");
+    }
+}
+
+/// Evicts idle channels' in-memory state every half `idle_eviction`.
+async fn sweep_idle_channels(relay: Relay) {
+    let every = (relay.inner.config.idle_eviction / 2).max(std::time::Duration::from_millis(10));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let evicted = relay.evict_idle();
+        if evicted > 0 {
+            tracing::debug!("{evicted} idle channel(s) evicted from memory");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! waiting for answers; and how a session's end or an answer moves them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use tokio::time::Instant;
 use super::{RateLimit, Relay};
 use crate::model::RecordedResponse;
 use crate::relay::protocol::WireRequest;
+use crate::relay::queue::QueueError;
 
 pub(super) struct Channel {
     pub(super) name: String,
@@ -36,6 +38,19 @@ pub(super) struct ChannelState {
     /// Requests of this channel in the durable queue (pending + in flight + retrying).
     pub(super) queued: usize,
     pub(super) bucket: Option<Bucket>,
+    /// When a provider or listener last used the channel; `None` until the first sweep sees it.
+    pub(super) touched: Option<Instant>,
+}
+
+impl ChannelState {
+    /// Whether nothing but bookkeeping is left: no listener, nothing queued or waiting.
+    fn is_idle(&self) -> bool {
+        self.listener.is_none()
+            && self.pending.is_empty()
+            && self.in_flight.is_empty()
+            && self.waiters.is_empty()
+            && self.queued == 0
+    }
 }
 
 /// The owner of an in-flight entry waiting to be delivered again (no session has it).
@@ -44,6 +59,8 @@ pub(super) const PARKED: u64 = 0;
 pub(super) struct Entry {
     pub(super) seq: i64,
     pub(super) id: String,
+    /// Body and header bytes, counted against `max_queue_bytes` while queued.
+    pub(super) size: u64,
     /// The request in memory; `None` once it is committed and nobody is about to send it.
     pub(super) cached: Option<Arc<WireRequest>>,
     /// Its insert into the queue was submitted (its delete must follow, once answered).
@@ -94,6 +111,67 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Relay {
+    /// Whether providers may send to `name`: a listener holding its token has connected at some
+    /// point (or the relay runs with open channels).
+    pub(super) fn exists(&self, name: &str) -> bool {
+        self.inner.config.open_channels || lock(&self.inner.known).contains(name)
+    }
+
+    /// Makes channel `name` exist, durably, before its first listener is welcomed.
+    pub(super) async fn register(&self, name: &str) -> Result<(), QueueError> {
+        if lock(&self.inner.known).contains(name) {
+            return Ok(());
+        }
+        self.inner.queue.open_channel(name).await?;
+        lock(&self.inner.known).insert(name.to_string());
+        Ok(())
+    }
+
+    /// Reserves room for a request of `size` bytes in the whole queue; `false` if it is full.
+    pub(super) fn reserve_bytes(&self, size: u64) -> bool {
+        let max = self.inner.config.max_queue_bytes;
+        self.inner
+            .queued_bytes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                (used + size <= max).then_some(used + size)
+            })
+            .is_ok()
+    }
+
+    /// A request left the queue (answered, acknowledged, or never written).
+    pub(super) fn dequeued(&self, state: &mut ChannelState, entry: &Entry) {
+        state.queued -= 1;
+        self.inner
+            .queued_bytes
+            .fetch_sub(entry.size, Ordering::SeqCst);
+    }
+
+    /// Drops the in-memory state of channels idle for `idle_eviction`: nothing queued, no listener,
+    /// nobody holding it. Their existence stays (it is on disk). Returns how many were dropped.
+    pub fn evict_idle(&self) -> usize {
+        let idle = self.inner.config.idle_eviction;
+        let now = Instant::now();
+        let mut channels = lock(&self.inner.channels);
+        let before = channels.len();
+        channels.retain(|_, channel| {
+            if Arc::strong_count(channel) > 1 {
+                return true;
+            }
+            let mut state = lock(&channel.state);
+            if !state.is_idle() {
+                return true;
+            }
+            let touched = *state.touched.get_or_insert(now);
+            now.saturating_duration_since(touched) < idle
+        });
+        before - channels.len()
+    }
+
+    /// How many channels have state in memory (idle ones are evicted).
+    pub fn channels_in_memory(&self) -> usize {
+        lock(&self.inner.channels).len()
+    }
+
     pub(super) fn channel(&self, name: &str) -> Arc<Channel> {
         let mut channels = lock(&self.inner.channels);
         if let Some(channel) = channels.get(name) {
@@ -131,7 +209,7 @@ impl Relay {
                 }
             }
             let entry = state.in_flight.remove(id).expect("checked above");
-            state.queued -= 1;
+            self.dequeued(&mut state, &entry);
             // Deleted under the lock, so that the delete follows the insert.
             if entry.inserted {
                 self.inner.queue.remove(entry.seq);
@@ -204,6 +282,7 @@ impl Relay {
             }
             if state.listener.as_ref().is_some_and(|l| l.id == me) {
                 state.listener = None;
+                state.touched = Some(Instant::now());
                 for entry in state.pending.values_mut() {
                     if entry.committed {
                         entry.cached = None;

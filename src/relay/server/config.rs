@@ -48,6 +48,13 @@ pub struct RelayConfig {
     pub channels: Option<std::collections::HashSet<String>>,
     /// The most connections served at once; more are closed as they arrive.
     pub max_connections: usize,
+    /// Accept requests for channels no listener ever opened (they come to exist on first use).
+    pub open_channels: bool,
+    /// The most body and header bytes queued, all channels together (507 above it).
+    pub max_queue_bytes: u64,
+    /// How long a channel with nothing queued and no listener keeps its bookkeeping in memory
+    /// (rate-limit bucket, counters); its existence is durable regardless.
+    pub idle_eviction: Duration,
 }
 
 impl RelayConfig {
@@ -72,6 +79,9 @@ impl RelayConfig {
             shutdown_grace: Duration::from_secs(10),
             channels: None,
             max_connections: 4096,
+            open_channels: false,
+            max_queue_bytes: 1024 * 1024 * 1024,
+            idle_eviction: Duration::from_secs(600),
         }
     }
 
@@ -92,6 +102,13 @@ impl RelayConfig {
         }
         if self.max_queue == 0 || self.max_in_flight == 0 {
             anyhow::bail!("--max-queue and the in-flight window must be at least 1");
+        }
+        if self.max_queue_bytes < self.max_body as u64 {
+            anyhow::bail!(
+                "--max-queue-bytes ({}) must be at least --max-body ({}), or no request could be queued",
+                self.max_queue_bytes,
+                self.max_body
+            );
         }
         for channel in self.channels.iter().flatten() {
             check_channel(channel)?;

@@ -18,7 +18,7 @@ mod events;
 mod provider;
 mod session;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -49,7 +49,12 @@ pub struct Relay {
 struct Shared {
     config: RelayConfig,
     queue: Queue,
+    /// Channels with state in memory; idle ones are evicted ([`Relay::evict_idle`]).
     channels: Mutex<HashMap<String, Arc<Channel>>>,
+    /// Channels that exist (durably, in the queue's database).
+    known: Mutex<HashSet<String>>,
+    /// Body and header bytes of every queued request, all channels together.
+    queued_bytes: AtomicU64,
     ids: Mutex<ulid::Generator>,
     next_seq: AtomicI64,
     next_listener: AtomicU64,
@@ -88,6 +93,10 @@ impl Relay {
         config.validate()?;
         let (queue, entries) = Queue::open(dir, durability)?;
         let next_seq = last_seq(&entries) + 1;
+        // A channel with requests queued exists, however they got there.
+        let mut known = queue.channels_blocking()?;
+        known.extend(entries.iter().map(|e| e.channel.clone()));
+        let queued_bytes = entries.iter().map(|e| e.size).sum();
         let mut channels: HashMap<String, Arc<Channel>> = HashMap::new();
         for entry in entries {
             let channel = channels
@@ -100,6 +109,7 @@ impl Relay {
                 Entry {
                     seq: entry.seq,
                     id: entry.id,
+                    size: entry.size,
                     cached: None,
                     inserted: true,
                     committed: true,
@@ -115,6 +125,8 @@ impl Relay {
                 config,
                 queue,
                 channels: Mutex::new(channels),
+                known: Mutex::new(known),
+                queued_bytes: AtomicU64::new(queued_bytes),
                 ids: Mutex::new(ulid::Generator::new()),
                 next_seq: AtomicI64::new(next_seq),
                 next_listener: AtomicU64::new(1),
@@ -137,6 +149,11 @@ impl Relay {
             .values()
             .map(|c| lock(&c.state).queued as u64)
             .sum()
+    }
+
+    /// The body and header bytes queued, all channels together (bounded by `max_queue_bytes`).
+    pub fn queued_bytes(&self) -> u64 {
+        self.inner.queued_bytes.load(Ordering::SeqCst)
     }
 
     /// How many requests wait for `channel`.

@@ -33,6 +33,9 @@ impl Relay {
     ) -> Response<Full<Bytes>> {
         let received_at = Utc::now();
         let config = &self.inner.config;
+        if !self.exists(&channel_name) {
+            return no_such_channel(&channel_name);
+        }
         let channel = self.channel(&channel_name);
         if let Some(refusal) = self.admit(&channel) {
             return refusal;
@@ -76,6 +79,7 @@ impl Relay {
             queued: false,
         });
         let id = request.id.clone();
+        let size = request_size(&request);
 
         // Reserve a place and make the request deliverable. With a listener connected, the request
         // is written to the queue only if the listener does not store it first (most never touch
@@ -84,9 +88,14 @@ impl Relay {
         // always submitted before the delete of the same request.
         let (seq, arrival_commit, waiter) = {
             let mut state = lock(&channel.state);
+            state.touched = Some(Instant::now());
             if state.queued >= config.max_queue {
                 drop(state);
                 return queue_full(&channel_name, config.max_queue);
+            }
+            if !self.reserve_bytes(size) {
+                drop(state);
+                return relay_full(config.max_queue_bytes);
             }
             state.queued += 1;
             let seq = self.inner.next_seq.fetch_add(1, Ordering::Relaxed);
@@ -104,6 +113,7 @@ impl Relay {
                 Entry {
                     seq,
                     id: id.clone(),
+                    size,
                     cached: Some(request),
                     inserted: !connected,
                     committed: false,
@@ -239,8 +249,8 @@ impl Relay {
             Err(err) => {
                 tracing::error!(%id, "request not queued: {err}");
                 // The provider is told it was not accepted (and will retry).
-                if state.pending.remove(&seq).is_some() {
-                    state.queued -= 1;
+                if let Some(entry) = state.pending.remove(&seq) {
+                    self.dequeued(&mut state, &entry);
                 } else if let Some(entry) = state.in_flight.get_mut(id) {
                     // The listener has it; its answer releases the place. Not on disk: keep the
                     // copy in memory, and issue no delete.
@@ -270,6 +280,30 @@ fn queue_full(channel: &str, max: usize) -> Response<Full<Bytes>> {
             "webhook-dev relay: channel {channel} already has {max} requests queued (--max-queue); connect a listener to drain it, then retry"
         ),
     )
+}
+
+fn no_such_channel(channel: &str) -> Response<Full<Bytes>> {
+    plain(
+        404,
+        &format!(
+            "webhook-dev relay: channel {channel} does not exist: a channel comes to exist when a listener holding its token first connects (`webhook-dev listen --relay ws(s)://THIS-HOST/{channel} --relay-token ...`); nothing was queued"
+        ),
+    )
+}
+
+fn relay_full(max: u64) -> Response<Full<Bytes>> {
+    plain(
+        507,
+        &format!(
+            "webhook-dev relay: the relay's queue is full ({max} bytes queued across all channels, --max-queue-bytes); the request was not queued, please retry later"
+        ),
+    )
+}
+
+/// The bytes a request counts against `max_queue_bytes`: its body and headers.
+fn request_size(request: &WireRequest) -> u64 {
+    let headers: usize = request.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    (request.body.len() + headers) as u64
 }
 
 fn not_queued(err: &QueueError) -> Response<Full<Bytes>> {

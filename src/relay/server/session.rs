@@ -171,6 +171,17 @@ impl Relay {
         if let Some(verified) = verified {
             verified.set();
         }
+        if let Err(err) = self.register(channel_name).await {
+            tracing::error!("channel {channel_name} could not be recorded: {err}");
+            let closing = RelayMessage::Closing {
+                message: format!("the relay could not record channel {channel_name} ({err})"),
+                reconnect: true,
+            };
+            if let Ok(frame) = protocol::encode(&closing) {
+                let _ = tokio::time::timeout(Duration::from_secs(2), ws.send(frame)).await;
+            }
+            return;
+        }
 
         let channel = self.channel(channel_name);
         let me = self.inner.next_listener.fetch_add(1, Ordering::Relaxed);
@@ -356,8 +367,8 @@ impl Relay {
             let Some(mut request) = request else {
                 // Acknowledged and deleted meanwhile.
                 let mut state = lock(&channel.state);
-                if state.in_flight.remove(&id).is_some() {
-                    state.queued -= 1;
+                if let Some(entry) = state.in_flight.remove(&id) {
+                    self.dequeued(&mut state, &entry);
                 }
                 *in_flight -= 1;
                 continue;
