@@ -480,7 +480,7 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(
             entries[0].size,
-            7 + encode_headers(&request("x").headers).len() as u64
+            6 + encode_headers(&request("x").headers).len() as u64
         );
         let names = queue.channels_blocking().unwrap();
         assert_eq!(names, HashSet::from(["acme".into(), "other".into()]));
