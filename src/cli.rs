@@ -390,6 +390,13 @@ pub struct RelayArgs {
     /// Serve at most this many connections at once; more are closed as they arrive.
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// At most this many connections without a verified listener token or a request to an
+    /// existing channel yet; past it a newcomer closes the oldest such connection.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_unauthenticated: u64,
+    /// At most this many such connections from one client address; more are closed on arrival.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_unauthenticated_per_address: u64,
     /// Serve only these channels (comma-separated); others get 404. Default: any channel.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub channels: Option<Vec<String>>,

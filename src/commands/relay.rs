@@ -15,6 +15,7 @@ use crate::cli::{ListenArgs, RelayArgs, RelayCommand};
 use crate::engine::Engine;
 use crate::relay::client::{self, ClientConfig, Refused};
 use crate::relay::server::{self, RateLimit, Relay, RelayConfig};
+use crate::relay::strangers::StrangerLimits;
 use crate::relay::{queue, tls, token};
 
 /// Runs `relay` or `relay token`.
@@ -45,6 +46,10 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
     config.channels = args.channels.map(|names| names.into_iter().collect());
     config.max_connections = args.max_connections as usize;
     config.open_channels = args.open_channels;
+    config.strangers = StrangerLimits {
+        total: args.max_unauthenticated as usize,
+        per_address: args.max_unauthenticated_per_address as usize,
+    };
     config.max_queue_bytes = args.max_queue_bytes as u64;
     match crate::fd_limit::raise_to_hard_limit() {
         Ok(files) if (files as usize) < config.max_connections + 64 => eprintln!(

@@ -11,6 +11,7 @@ pub mod pre_hello;
 pub mod protocol;
 pub mod queue;
 pub mod server;
+pub mod strangers;
 pub mod tls;
 pub mod token;
 

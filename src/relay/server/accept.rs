@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Relay;
 use crate::http_edge::next_connection;
+use crate::relay::strangers::Stranger;
 
 /// Serves `listener` (plain HTTP, or HTTPS with `tls`) until `shutdown` resolves; then stops
 /// accepting, closes listener sessions (telling them to reconnect later) and waits for the
@@ -59,6 +60,10 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        let Ok(stranger) = relay.inner.strangers.admit(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
         let relay = relay.clone();
         let builder = builder.clone();
         let tls = tls.clone();
@@ -68,18 +73,30 @@ pub async fn serve(
             let _alive = alive;
             let _slot = slot;
             let handshake_timeout = relay.inner.config.handshake_timeout;
-            match tls {
-                None => serve_connection(builder, TokioIo::new(stream), relay, peer, stopped).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => {
-                            serve_connection(builder, TokioIo::new(stream), relay, peer, stopped)
-                                .await
+            let evicted = stranger.clone();
+            let serving = async move {
+                match tls {
+                    None => {
+                        let io = TokioIo::new(stream);
+                        serve_connection(builder, io, relay, peer, stranger, stopped).await
+                    }
+                    Some(acceptor) => {
+                        match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(stream)) => {
+                                let io = TokioIo::new(stream);
+                                serve_connection(builder, io, relay, peer, stranger, stopped).await
+                            }
+                            Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         }
-                        Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
+            };
+            // Only a stranger is ever evicted; a promoted connection is served to its end.
+            tokio::select! {
+                () = serving => {}
+                () = evicted.evicted() => tracing::debug!(%peer, "closed to make room for a newer connection"),
             }
         });
     }
@@ -109,13 +126,15 @@ async fn serve_connection<I>(
     io: TokioIo<I>,
     relay: Relay,
     peer: SocketAddr,
+    stranger: Arc<Stranger>,
     mut stopped: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
         let relay = relay.clone();
-        async move { Ok::<_, Infallible>(relay.route(request, peer).await) }
+        let stranger = stranger.clone();
+        async move { Ok::<_, Infallible>(relay.route(request, peer, &stranger).await) }
     });
     let connection = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(connection);

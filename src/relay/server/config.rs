@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::relay::protocol;
+use crate::relay::strangers::StrangerLimits;
 use crate::relay::token::{self, check_channel};
 use crate::signature::Secret;
 
@@ -48,6 +49,9 @@ pub struct RelayConfig {
     pub channels: Option<std::collections::HashSet<String>>,
     /// The most connections served at once; more are closed as they arrive.
     pub max_connections: usize,
+    /// Caps on connections not yet authenticated (no verified hello, no request to an existing
+    /// channel), per client address and in total.
+    pub strangers: StrangerLimits,
     /// Accept requests for channels no listener ever opened (they come to exist on first use).
     pub open_channels: bool,
     /// The most body and header bytes queued, all channels together (507 above it).
@@ -79,6 +83,7 @@ impl RelayConfig {
             shutdown_grace: Duration::from_secs(10),
             channels: None,
             max_connections: 4096,
+            strangers: StrangerLimits::default(),
             open_channels: false,
             max_queue_bytes: 1024 * 1024 * 1024,
             idle_eviction: Duration::from_secs(600),

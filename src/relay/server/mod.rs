@@ -31,6 +31,7 @@ use hyper::{Request, Response};
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::queue::{last_seq, Queue};
+use super::strangers::{Stranger, Strangers};
 use super::token::check_channel;
 use crate::model::RecordedResponse;
 use crate::store::Durability;
@@ -55,6 +56,8 @@ struct Shared {
     known: Mutex<HashSet<String>>,
     /// Body and header bytes of every queued request, all channels together.
     queued_bytes: AtomicU64,
+    /// Connections not yet authenticated.
+    strangers: Strangers,
     ids: Mutex<ulid::Generator>,
     next_seq: AtomicI64,
     next_listener: AtomicU64,
@@ -120,6 +123,7 @@ impl Relay {
             );
         }
         let (shutdown, _) = watch::channel(false);
+        let strangers = Strangers::new(config.strangers);
         Ok(Relay {
             inner: Arc::new(Shared {
                 config,
@@ -127,6 +131,7 @@ impl Relay {
                 channels: Mutex::new(channels),
                 known: Mutex::new(known),
                 queued_bytes: AtomicU64::new(queued_bytes),
+                strangers,
                 ids: Mutex::new(ulid::Generator::new()),
                 next_seq: AtomicI64::new(next_seq),
                 next_listener: AtomicU64::new(1),
@@ -154,6 +159,11 @@ impl Relay {
     /// The body and header bytes queued, all channels together (bounded by `max_queue_bytes`).
     pub fn queued_bytes(&self) -> u64 {
         self.inner.queued_bytes.load(Ordering::SeqCst)
+    }
+
+    /// How many connections are not yet authenticated.
+    pub fn strangers(&self) -> usize {
+        self.inner.strangers.count()
     }
 
     /// How many requests wait for `channel`.
@@ -189,6 +199,7 @@ impl Relay {
         &self,
         mut request: Request<Incoming>,
         peer: SocketAddr,
+        stranger: &Arc<Stranger>,
     ) -> Response<Full<Bytes>> {
         let path_and_query = request
             .uri()
@@ -237,14 +248,14 @@ impl Relay {
                     ),
                 );
             }
-            return self.upgrade(&mut request, channel, peer);
+            return self.upgrade(&mut request, channel, peer, stranger.clone());
         }
         let rest = if rest.starts_with('/') {
             rest.to_string()
         } else {
             format!("/{rest}")
         };
-        self.provider(request, channel, rest, peer).await
+        self.provider(request, channel, rest, peer, stranger).await
     }
 }
 

@@ -20,6 +20,7 @@ use crate::http_edge::{header_list, read_body, BodyError};
 use crate::model::RecordedResponse;
 use crate::relay::protocol::WireRequest;
 use crate::relay::queue::QueueError;
+use crate::relay::strangers::Stranger;
 
 impl Relay {
     /// Takes a provider's request: bounds it, queues it durably, hands it to the listener and
@@ -30,6 +31,7 @@ impl Relay {
         channel_name: String,
         path: String,
         peer: SocketAddr,
+        stranger: &Stranger,
     ) -> Response<Full<Bytes>> {
         let received_at = Utc::now();
         let config = &self.inner.config;
@@ -67,6 +69,7 @@ impl Relay {
                     return plain(400, &format!("webhook-dev relay: {err}; it was not queued"));
                 }
             };
+        stranger.promote();
         let request = Arc::new(WireRequest {
             id: self.next_id(),
             received_at,

@@ -28,6 +28,7 @@ use crate::relay::protocol::{
     self, next_message, write_frames, ClientMessage, ProtocolError, RefusedCode, RelayMessage,
     VERSION,
 };
+use crate::relay::strangers::Stranger;
 use crate::relay::token::{self, check_channel};
 
 impl Relay {
@@ -37,6 +38,7 @@ impl Relay {
         request: &mut Request<Incoming>,
         channel: String,
         peer: SocketAddr,
+        stranger: Arc<Stranger>,
     ) -> Response<Full<Bytes>> {
         let headers = request.headers();
         if headers
@@ -61,7 +63,7 @@ impl Relay {
         tokio::spawn(async move {
             match upgrade.await {
                 Ok(upgraded) => {
-                    let verified = Verified::default();
+                    let verified = Verified::for_stranger(stranger.clone());
                     let io = PreHelloLimit::new(TokioIo::new(upgraded), verified.clone());
                     let ws = WebSocketStream::from_raw_socket(
                         io,
@@ -69,9 +71,13 @@ impl Relay {
                         Some(protocol::websocket_config()),
                     )
                     .await;
-                    relay
-                        .serve_listener(&channel, ws, Some(peer), Some(verified))
-                        .await;
+                    // Only a stranger is ever evicted: once verified, the session runs to its end.
+                    tokio::select! {
+                        () = relay.serve_listener(&channel, ws, Some(peer), Some(verified)) => {}
+                        () = stranger.evicted() => {
+                            tracing::debug!(%peer, "closed before its hello to make room");
+                        }
+                    }
                 }
                 Err(err) => tracing::debug!(%peer, "upgrade failed: {err}"),
             }
