@@ -351,6 +351,10 @@ pub struct ListenArgs {
     /// For wss://, also trust the CA certificate(s) in this PEM file (e.g. a self-signed relay).
     #[arg(long, value_name = "FILE", requires = "relay")]
     pub relay_ca: Option<PathBuf>,
+    /// Keep the relay channel while this listener is healthy: a newer listener with the same token
+    /// is refused instead of taking it over (the default: the newest connection wins).
+    #[arg(long, requires = "relay")]
+    pub no_takeover: bool,
 }
 
 /// `webhook-dev relay`: serve, or `relay token CHANNEL`.

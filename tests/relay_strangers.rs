@@ -23,6 +23,7 @@ async fn a_large_message_before_hello_closes_the_connection_and_the_relay_serves
         version: webhook_dev::relay::protocol::VERSION,
         token: token("acme"),
         client: "stranger".into(),
+        no_takeover: false,
     };
     let mut padded = serde_json::to_string(&hello).unwrap();
     padded.push_str(&" ".repeat(64 * 1024));

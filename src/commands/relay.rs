@@ -146,6 +146,7 @@ pub fn listener_config(args: &ListenArgs) -> anyhow::Result<Option<ClientConfig>
     }
     config.max_body = args.max_body;
     config.shutdown_grace = args.timeout + Duration::from_secs(5);
+    config.no_takeover = args.no_takeover;
     Ok(Some(config))
 }
 

@@ -43,7 +43,19 @@ pub enum RelayState {
         /// Why the last attempt failed or the connection was lost.
         reason: String,
     },
-    /// The relay refused this listener for good (wrong token, other version, taken over).
+    /// A newer listener took the channel over; this one stops.
+    TakenOver {
+        /// The relay address.
+        relay: String,
+        /// When the newer listener connected.
+        at: chrono::DateTime<chrono::Utc>,
+        /// Its address, as the relay saw it.
+        by: Option<String>,
+        /// The whole story in one sentence.
+        reason: String,
+    },
+    /// The relay refused this listener for good (wrong token, other version, a channel held by
+    /// a `--no-takeover` listener).
     Refused {
         /// The relay address.
         relay: String,
@@ -72,6 +84,14 @@ impl RelayState {
             } => serde_json::json!({
                 "event": "relay", "state": "reconnecting", "relay": relay,
                 "in_ms": delay.as_millis() as u64, "reason": reason}),
+            RelayState::TakenOver {
+                relay,
+                at,
+                by,
+                reason,
+            } => serde_json::json!({
+                "event": "relay", "state": "taken_over", "relay": relay,
+                "at": crate::store::format_time(at), "by": by, "reason": reason}),
             RelayState::Refused { relay, reason } => serde_json::json!({
                 "event": "relay", "state": "refused", "relay": relay, "reason": reason}),
         }
@@ -86,6 +106,13 @@ impl RelayState {
                 "reconnecting in {:.1} s ({})",
                 delay.as_secs_f64(),
                 crate::inert::inert(reason, false)
+            ),
+            RelayState::TakenOver { at, by, .. } => format!(
+                "taken over at {}{}",
+                at.format("%H:%M:%S"),
+                by.as_deref()
+                    .map(|by| format!(" by {}", crate::inert::inert(by, false)))
+                    .unwrap_or_default()
             ),
             RelayState::Refused { reason, .. } => {
                 format!("refused: {}", crate::inert::inert(reason, false))
@@ -111,6 +138,10 @@ impl RelayState {
                 "relay {relay}: {}; reconnecting in {:.1} s",
                 crate::inert::inert(reason, false),
                 delay.as_secs_f64()
+            ),
+            RelayState::TakenOver { relay, reason, .. } => format!(
+                "relay {relay}: {}; stopping",
+                crate::inert::inert(reason, false)
             ),
             RelayState::Refused { relay, reason } => format!(
                 "relay {relay}: refused: {}",

@@ -77,6 +77,9 @@ pub enum ClientMessage {
         token: Token,
         /// Who is connecting, e.g. `webhook-dev 0.1.0`, for the relay's log.
         client: String,
+        /// Refuse newcomers while this listener is healthy, instead of being displaced by them.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_takeover: bool,
     },
     /// The handler's answer to request `id`, which is now stored on the listener's side.
     Answer {
@@ -139,6 +142,9 @@ pub enum RelayMessage {
         message: String,
         /// Whether connecting again makes sense (false when another listener took the channel).
         reconnect: bool,
+        /// Set when another listener took the channel over: when, and from where.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        taken_over: Option<TakenOver>,
     },
     /// A heartbeat; the listener answers `pong` with the same nonce.
     Ping {
@@ -166,6 +172,31 @@ pub enum RefusedCode {
     Timeout,
     /// The channel name is invalid.
     Channel,
+    /// The channel's listener is healthy and refuses to be displaced (`--no-takeover`).
+    Held,
+}
+
+/// How a listener was displaced by a newer one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakenOver {
+    /// When the newer listener connected.
+    pub at: DateTime<Utc>,
+    /// The newer listener's address, as the relay saw it.
+    pub by: Option<String>,
+}
+
+impl TakenOver {
+    /// One sentence for people.
+    pub fn describe(&self, channel: &str) -> String {
+        format!(
+            "another listener took channel {channel} over at {}{} (the newest connection wins; `listen --no-takeover` refuses newcomers instead)",
+            crate::store::format_time(&self.at),
+            self.by
+                .as_deref()
+                .map(|by| format!(" from {by}"))
+                .unwrap_or_default()
+        )
+    }
 }
 
 /// A request as the relay received it.
@@ -551,6 +582,7 @@ mod tests {
             version: VERSION,
             token: Token::new("s3cr3t-token"),
             client: "test".into(),
+            no_takeover: false,
         };
         assert!(!format!("{hello:?}").contains("s3cr3t"));
         let text = encode(&hello).unwrap().into_text().unwrap();

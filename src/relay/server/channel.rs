@@ -9,8 +9,13 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+
 use super::{RateLimit, Relay};
 use crate::model::RecordedResponse;
+use crate::relay::protocol::TakenOver;
 use crate::relay::protocol::WireRequest;
 use crate::relay::queue::QueueError;
 
@@ -23,7 +28,54 @@ pub(super) struct Channel {
 
 pub(super) struct ListenerSlot {
     pub(super) id: u64,
-    pub(super) kick: Arc<Notify>,
+    pub(super) handle: Arc<SessionHandle>,
+}
+
+/// What others may know of, and do to, a listener session.
+pub(super) struct SessionHandle {
+    /// The listener's address.
+    pub(super) peer: Option<SocketAddr>,
+    /// When it connected.
+    pub(super) since: DateTime<Utc>,
+    /// It refuses newcomers while healthy (`--no-takeover`).
+    no_takeover: bool,
+    /// When it was last heard from.
+    last_seen: Mutex<Instant>,
+    /// Ends the session: another listener took the channel over.
+    pub(super) kicked: Notify,
+    taken_over: Mutex<Option<TakenOver>>,
+}
+
+impl SessionHandle {
+    pub(super) fn new(peer: Option<SocketAddr>, no_takeover: bool) -> Self {
+        SessionHandle {
+            peer,
+            since: Utc::now(),
+            no_takeover,
+            last_seen: Mutex::new(Instant::now()),
+            kicked: Notify::new(),
+            taken_over: Mutex::new(None),
+        }
+    }
+
+    /// Whether it keeps the channel against a newcomer: it asked to, and was heard from within
+    /// `dead_after`.
+    pub(super) fn holds(&self, dead_after: Duration) -> bool {
+        self.no_takeover && lock(&self.last_seen).elapsed() <= dead_after
+    }
+
+    pub(super) fn seen(&self, at: Instant) {
+        *lock(&self.last_seen) = at;
+    }
+
+    pub(super) fn take_over(&self, how: TakenOver) {
+        *lock(&self.taken_over) = Some(how);
+        self.kicked.notify_one();
+    }
+
+    pub(super) fn taken_over(&self) -> Option<TakenOver> {
+        lock(&self.taken_over).clone()
+    }
 }
 
 #[derive(Default)]
@@ -313,6 +365,21 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_no_takeover_listener_holds_only_while_heard_from() {
+        let dead_after = Duration::from_secs(25);
+        let holding = SessionHandle::new(None, true);
+        let yielding = SessionHandle::new(None, false);
+        assert!(holding.holds(dead_after));
+        assert!(!yielding.holds(dead_after));
+        tokio::time::advance(Duration::from_secs(20)).await;
+        holding.seen(Instant::now());
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert!(holding.holds(dead_after), "heard from 20 s ago");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(!holding.holds(dead_after), "silent for 26 s: displaced");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn the_bucket_allows_a_burst_then_the_rate() {

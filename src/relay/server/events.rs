@@ -21,6 +21,15 @@ pub enum RelayEvent {
         /// Why.
         reason: String,
     },
+    /// A newer listener took the channel over; the previous one was told when and by whom.
+    ListenerTakenOver {
+        /// The channel.
+        channel: String,
+        /// The displaced listener's address.
+        previous: Option<SocketAddr>,
+        /// The newer listener's address.
+        by: Option<SocketAddr>,
+    },
     /// A listener was refused at the handshake.
     ListenerRefused {
         /// The channel.
@@ -48,6 +57,15 @@ impl RelayEvent {
             RelayEvent::ListenerLeft { channel, reason } => {
                 format!("listener of {channel} left: {reason}")
             }
+            RelayEvent::ListenerTakenOver {
+                channel,
+                previous,
+                by,
+            } => format!(
+                "listener of {channel}{} taken over by a newer one{}",
+                previous.map(|p| format!(" at {p}")).unwrap_or_default(),
+                peer(by)
+            ),
             RelayEvent::ListenerRefused {
                 channel,
                 peer: p,
@@ -67,6 +85,12 @@ impl RelayEvent {
                 "peer": peer.map(|p| p.to_string()), "queued": queued}),
             RelayEvent::ListenerLeft { channel, reason } => serde_json::json!({
                 "event": "listener_left", "channel": channel, "reason": reason}),
+            RelayEvent::ListenerTakenOver {
+                channel,
+                previous,
+                by,
+            } => serde_json::json!({"event": "listener_taken_over", "channel": channel,
+                "previous": previous.map(|p| p.to_string()), "by": by.map(|p| p.to_string())}),
             RelayEvent::ListenerRefused {
                 channel,
                 peer,

@@ -14,19 +14,19 @@ use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::channel::{lock, Channel, ListenerSlot, Outcome};
+use super::channel::{lock, Channel, ListenerSlot, Outcome, SessionHandle};
 use super::{plain, Relay, RelayEvent, SessionGuard};
 use crate::relay::pre_hello::{PreHelloLimit, Verified};
 use crate::relay::protocol::{
     self, next_message, write_frames, ClientMessage, ProtocolError, RefusedCode, RelayMessage,
-    VERSION,
+    TakenOver, VERSION,
 };
 use crate::relay::strangers::Stranger;
 use crate::relay::token::{self, check_channel};
@@ -117,6 +117,13 @@ impl Relay {
         let config = &self.inner.config;
         let refuse = |code: RefusedCode, message: String| RelayMessage::Refused { code, message };
         let hello = tokio::time::timeout(config.handshake_timeout, next_message(&mut ws)).await;
+        let no_takeover = matches!(
+            hello,
+            Ok(Ok(ClientMessage::Hello {
+                no_takeover: true,
+                ..
+            }))
+        );
         let refusal = match hello {
             Err(_) => Some(refuse(
                 RefusedCode::Timeout,
@@ -158,20 +165,7 @@ impl Relay {
             )),
         };
         if let Some(refusal) = refusal {
-            if let RelayMessage::Refused { message, .. } = &refusal {
-                self.emit(RelayEvent::ListenerRefused {
-                    channel: channel_name.to_string(),
-                    peer,
-                    reason: message.clone(),
-                });
-            }
-            if let Ok(frame) = protocol::encode(&refusal) {
-                let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                    let _ = ws.send(frame).await;
-                    let _ = ws.close(None).await;
-                })
-                .await;
-            }
+            self.refuse_listener(channel_name, peer, ws, refusal).await;
             return;
         }
         if let Some(verified) = verified {
@@ -182,6 +176,7 @@ impl Relay {
             let closing = RelayMessage::Closing {
                 message: format!("the relay could not record channel {channel_name} ({err})"),
                 reconnect: true,
+                taken_over: None,
             };
             if let Ok(frame) = protocol::encode(&closing) {
                 let _ = tokio::time::timeout(Duration::from_secs(2), ws.send(frame)).await;
@@ -191,16 +186,49 @@ impl Relay {
 
         let channel = self.channel(channel_name);
         let me = self.inner.next_listener.fetch_add(1, Ordering::Relaxed);
-        let kick = Arc::new(Notify::new());
-        let queued = {
+        let handle = Arc::new(SessionHandle::new(peer, no_takeover));
+        let dead_after = config.heartbeat * 5 / 2;
+        let claimed = {
             let mut state = lock(&channel.state);
-            if let Some(previous) = state.listener.replace(ListenerSlot {
-                id: me,
-                kick: kick.clone(),
-            }) {
-                previous.kick.notify_one();
+            match &state.listener {
+                Some(current) if current.handle.holds(dead_after) => Err(current.handle.clone()),
+                _ => {
+                    let previous = state.listener.replace(ListenerSlot {
+                        id: me,
+                        handle: handle.clone(),
+                    });
+                    Ok((state.queued as u64, previous.map(|p| p.handle)))
+                }
             }
-            state.queued as u64
+        };
+        let queued = match claimed {
+            Ok((queued, previous)) => {
+                if let Some(previous) = previous {
+                    let taken_over = TakenOver {
+                        at: handle.since,
+                        by: peer.map(|p| p.to_string()),
+                    };
+                    previous.take_over(taken_over);
+                    self.emit(RelayEvent::ListenerTakenOver {
+                        channel: channel_name.to_string(),
+                        previous: previous.peer,
+                        by: peer,
+                    });
+                }
+                queued
+            }
+            Err(holder) => {
+                let refusal = RelayMessage::Refused {
+                    code: RefusedCode::Held,
+                    message: format!(
+                        "channel {channel_name} already has a listener{} connected since {} that refuses to be displaced (--no-takeover); stop it first",
+                        holder.peer.map(|p| format!(" from {p}")).unwrap_or_default(),
+                        crate::store::format_time(&holder.since)
+                    ),
+                };
+                self.refuse_listener(channel_name, peer, ws, refusal).await;
+                return;
+            }
         };
         let welcome = RelayMessage::Welcome {
             version: VERSION,
@@ -219,7 +247,7 @@ impl Relay {
                     peer,
                     queued,
                 });
-                self.deliver(&channel, me, &kick, ws).await
+                self.deliver(&channel, me, &handle, ws).await
             }
             Err(err) => err.to_string(),
         };
@@ -230,13 +258,39 @@ impl Relay {
         });
     }
 
+    /// Tells a listener why it is refused, logs it, and closes the connection.
+    async fn refuse_listener<S>(
+        &self,
+        channel_name: &str,
+        peer: Option<SocketAddr>,
+        mut ws: WebSocketStream<S>,
+        refusal: RelayMessage,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        if let RelayMessage::Refused { message, .. } = &refusal {
+            self.emit(RelayEvent::ListenerRefused {
+                channel: channel_name.to_string(),
+                peer,
+                reason: message.clone(),
+            });
+        }
+        if let Ok(frame) = protocol::encode(&refusal) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                let _ = ws.send(frame).await;
+                let _ = ws.close(None).await;
+            })
+            .await;
+        }
+    }
+
     /// Sends requests in order, within the window, and takes answers, until the session ends.
     /// Returns why it ended.
     async fn deliver<S>(
         &self,
         channel: &Arc<Channel>,
         me: u64,
-        kick: &Notify,
+        handle: &SessionHandle,
         ws: WebSocketStream<S>,
     ) -> String
     where
@@ -258,6 +312,7 @@ impl Relay {
             protocol::encode(&RelayMessage::Closing {
                 message: message.to_string(),
                 reconnect,
+                taken_over: None,
             })
         };
         let reason = loop {
@@ -270,14 +325,24 @@ impl Relay {
             }
             tokio::select! {
                 biased;
-                () = kick.notified() => {
-                    let message = format!("another listener connected to channel {}", channel.name);
-                    let _ = out.send(closing(&message, false).expect("small"));
+                () = handle.kicked.notified() => {
+                    let taken_over = handle.taken_over();
+                    let message = match &taken_over {
+                        Some(taken_over) => taken_over.describe(&channel.name),
+                        None => format!("another listener connected to channel {}", channel.name),
+                    };
+                    let frame = protocol::encode(&RelayMessage::Closing {
+                        message: message.clone(),
+                        reconnect: false,
+                        taken_over,
+                    });
+                    let _ = out.send(frame.expect("small"));
                     break message;
                 }
                 _ = shutdown.changed() => continue,
                 frame = stream.next() => {
                     last_seen = Instant::now();
+                    handle.seen(last_seen);
                     let message = match frame {
                         None => break "the listener closed the connection".to_string(),
                         Some(Err(err)) => break ProtocolError::from(err).to_string(),
