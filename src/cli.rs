@@ -327,6 +327,10 @@ pub struct ListenArgs {
     /// Print one line per request instead of opening the inspector.
     #[arg(long)]
     pub no_tui: bool,
+    /// Lines held for a stdout that is not keeping up (--json, --no-tui); past it request lines
+    /// are dropped and their count printed.
+    #[arg(long, value_name = "LINES", default_value_t = 10_000)]
+    pub output_buffer: usize,
     /// Give up on the handler after this long (seconds, or 500ms, 2m ...); the sender gets 504.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
     pub timeout: Duration,

@@ -14,6 +14,7 @@ pub mod content;
 pub mod delivery;
 pub mod diff;
 pub mod engine;
+pub mod event_queue;
 pub mod export;
 pub mod fd_limit;
 pub mod fixture;
