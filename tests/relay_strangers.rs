@@ -111,7 +111,8 @@ async fn connections_past_the_cap_are_closed_and_served_again_once_one_ends() {
     relay.stop().await;
 }
 
-/// A socket from `from` that sends the start of a request head and then nothing.
+/// A socket from `from` (any 127.x.y.z: Linux answers on the whole loopback /8) that sends the
+/// start of a request head and then nothing.
 async fn slow_socket(from: &str, relay: std::net::SocketAddr) -> Option<tokio::net::TcpStream> {
     use tokio::io::AsyncWriteExt;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
