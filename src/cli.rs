@@ -360,12 +360,20 @@ pub struct ListenArgs {
     /// Print one line per request instead of opening the inspector.
     #[arg(long)]
     pub no_tui: bool,
+    /// Lines held for a stdout that is not keeping up (--json, --no-tui); past it request lines
+    /// are dropped and their count printed.
+    #[arg(long, value_name = "LINES", default_value_t = 10_000)]
+    pub output_buffer: usize,
     /// Give up on the handler after this long (seconds, or 500ms, 2m ...); the sender gets 504.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Refuse bodies larger than this with 413 (bytes, or 512KiB, 10MiB ...).
     #[arg(long, value_name = "BYTES", default_value = "10MiB", value_parser = parse_size)]
     pub max_body: usize,
+    /// Store at most this much of each handler answer (the sender still gets all of it, streamed);
+    /// a longer answer is marked truncated.
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_size)]
+    pub max_stored_answer: usize,
     /// Close connections that take longer than this to send a request head.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
     pub header_timeout: Duration,
@@ -384,6 +392,10 @@ pub struct ListenArgs {
     /// For wss://, also trust the CA certificate(s) in this PEM file (e.g. a self-signed relay).
     #[arg(long, value_name = "FILE", requires = "relay")]
     pub relay_ca: Option<PathBuf>,
+    /// Keep the relay channel while this listener is healthy: a newer listener with the same token
+    /// is refused instead of taking it over (the default: the newest connection wins).
+    #[arg(long, requires = "relay")]
+    pub no_takeover: bool,
 }
 
 /// `webhook-dev relay`: serve, or `relay token CHANNEL`.
@@ -423,9 +435,24 @@ pub struct RelayArgs {
     /// Serve at most this many connections at once; more are closed as they arrive.
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// At most this many connections without a verified listener token or a request to an
+    /// existing channel yet; past it a newcomer closes the oldest such connection.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_unauthenticated: u64,
+    /// At most this many such connections from one client address; more are closed on arrival.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_unauthenticated_per_address: u64,
     /// Serve only these channels (comma-separated); others get 404. Default: any channel.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub channels: Option<Vec<String>>,
+    /// Accept requests for channels no listener has opened yet (default: 404 until a listener
+    /// holding the channel's token first connects).
+    #[arg(long)]
+    pub open_channels: bool,
+    /// Refuse requests with 507 once this many bytes (bodies and headers) are queued, all
+    /// channels together.
+    #[arg(long, value_name = "BYTES", default_value = "1GiB", value_parser = parse_size)]
+    pub max_queue_bytes: usize,
     /// `process`: a queued request survives the relay being killed; `power`: also power loss (fsync).
     #[arg(long, value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,
@@ -444,6 +471,12 @@ pub enum RelayCommand {
         /// The relay's secret: a literal, env:VAR or file:PATH.
         #[arg(long, env = "WEBHOOK_DEV_RELAY_SECRET", hide_env_values = true, value_parser = parse_secret)]
         secret: Secret,
+    },
+    /// Remove CHANNEL and its queued requests from the relay's queue (in --store): providers get
+    /// 404 again until a listener holding its token connects. Run it while the relay is stopped.
+    Forget {
+        /// The channel.
+        channel: String,
     },
 }
 

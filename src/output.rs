@@ -6,6 +6,7 @@ use chrono::{DateTime, Local};
 use tokio::sync::mpsc;
 
 use crate::engine::EngineEvent;
+use crate::event_queue::EventQueue;
 use crate::inert::inert;
 use crate::signature::Status;
 use crate::summary::RequestSummary;
@@ -33,31 +34,39 @@ impl Mode {
 
 /// Prints events on a thread of its own until the channel closes, writing whatever has queued
 /// up in one go. A terminal paused with Ctrl-S, or a pipe nobody reads, then holds up only the
-/// printing, never the requests.
+/// printing, never the requests; and past `buffer` lines waiting, request lines are dropped and
+/// the count printed instead (`{"event":"dropped","count":N}`), so memory stays bounded.
 pub fn spawn_printer(
     mut events: mpsc::UnboundedReceiver<EngineEvent>,
     mode: Mode,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
+    buffer: usize,
+) -> std::io::Result<Printer> {
+    let queue = EventQueue::new(buffer);
+    let filling = queue.clone();
     std::thread::Builder::new()
+        .name("events".into())
+        .spawn(move || {
+            while let Some(event) = events.blocking_recv() {
+                filling.push(event);
+            }
+            filling.close();
+        })?;
+    let thread = std::thread::Builder::new()
         .name("printer".into())
         .spawn(move || {
             let mut text = String::new();
-            while let Some(first) = events.blocking_recv() {
+            while let Some(batch) = queue.next_batch(256) {
                 text.clear();
-                let mut next = Some(first);
-                let mut batched = 0;
-                while let Some(event) = next {
-                    batched += 1;
+                if batch.dropped > 0 {
+                    text.push_str(&dropped_line(batch.dropped, mode));
+                    text.push('\n');
+                }
+                for event in &batch.events {
                     match mode {
                         Mode::Json => text.push_str(&event.to_json_line()),
-                        Mode::Human { colour } => text.push_str(&human_event(&event, colour)),
+                        Mode::Human { colour } => text.push_str(&human_event(event, colour)),
                     }
                     text.push('\n');
-                    next = if batched < 256 {
-                        events.try_recv().ok()
-                    } else {
-                        None
-                    };
                 }
                 let mut stdout = std::io::stdout().lock();
                 if stdout
@@ -68,7 +77,39 @@ pub fn spawn_printer(
                     break;
                 }
             }
-        })
+        })?;
+    Ok(Printer { thread })
+}
+
+/// The printing thread of [`spawn_printer`].
+pub struct Printer {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Printer {
+    /// Waits at most `grace` for the lines still queued to be written once the engine is gone;
+    /// `false` if stdout was not taking them (they are then left unprinted).
+    pub async fn finish(self, grace: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.thread.is_finished() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let _ = self.thread.join();
+        true
+    }
+}
+
+/// The line standing for `count` request lines that stdout did not take in time.
+fn dropped_line(count: u64, mode: Mode) -> String {
+    match mode {
+        Mode::Json => serde_json::json!({"event": "dropped", "count": count}).to_string(),
+        Mode::Human { .. } => format!(
+            "webhook-dev: {count} request line(s) not printed: stdout was not keeping up (every request is stored: `webhook-dev requests list`)"
+        ),
+    }
 }
 
 fn human_event(event: &EngineEvent, colour: bool) -> String {

@@ -277,3 +277,73 @@ async fn listen_with_a_wrong_token_exits_with_the_reason() {
     assert!(!stderr.contains(SECRET));
     relay.interrupt().await;
 }
+
+#[tokio::test]
+async fn a_displaced_listen_says_when_and_by_whom_and_no_takeover_holds_the_channel() {
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = channel_token(&Secret::new(SECRET), "acme");
+    let mut relay = start_relay(&dir.path().join("relay"));
+    let listening = relay.json(|v| v["event"] == "listening").await;
+    let relay_addr = listening["addr"].as_str().unwrap().to_string();
+    let forward = handler.addr.to_string();
+
+    let mut first = start_listener(&dir.path().join("a"), &relay_addr, token.expose(), &forward);
+    first.json(is_state("connected")).await;
+    let mut second = start_listener(&dir.path().join("b"), &relay_addr, token.expose(), &forward);
+    second.json(is_state("connected")).await;
+    let displaced = first.json(is_state("taken_over")).await;
+    assert!(
+        displaced["at"].as_str().unwrap().ends_with('Z'),
+        "{displaced}"
+    );
+    let by = displaced["by"].as_str().unwrap();
+    assert!(by.starts_with("127.0.0.1:"), "{displaced}");
+    assert!(
+        displaced["reason"].as_str().unwrap().contains(by),
+        "{displaced}"
+    );
+    let taken = relay.json(|v| v["event"] == "listener_taken_over").await;
+    assert_eq!(taken["by"], by);
+    let status = tokio::time::timeout(Duration::from_secs(10), first.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.success());
+    second.interrupt().await;
+
+    // With --no-takeover the first keeps the channel and the newcomer is told why.
+    let mut cmd = webhook_dev(&dir.path().join("c"));
+    cmd.args([
+        "listen",
+        "--addr",
+        "127.0.0.1:0",
+        "--json",
+        "--forward",
+        &forward,
+    ])
+    .args([
+        "--relay",
+        &format!("ws://{relay_addr}/acme"),
+        "--no-takeover",
+    ])
+    .env("WEBHOOK_DEV_RELAY_TOKEN", token.expose());
+    let mut holder = Running::spawn(cmd);
+    holder.json(is_state("connected")).await;
+    let mut newcomer = start_listener(&dir.path().join("d"), &relay_addr, token.expose(), &forward);
+    let refused = newcomer.json(is_state("refused")).await;
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("refuses to be displaced (--no-takeover)"),
+        "{refused}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), newcomer.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.success());
+    holder.interrupt().await;
+    relay.interrupt().await;
+}

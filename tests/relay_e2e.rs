@@ -119,7 +119,8 @@ async fn requests_sent_while_away_are_queued_and_delivered_in_order_once() {
     let handler = Handler::start(Answer::ok("{}")).await;
     let relay_dir = tempfile::tempdir().unwrap();
     let listener_dir = tempfile::tempdir().unwrap();
-    let relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    relay.open_channel(CHANNEL).await;
     for n in 0..5 {
         let answer = send(
             relay.addr,
@@ -165,7 +166,8 @@ async fn queued_requests_survive_a_relay_restart_and_are_delivered_once_in_order
     let relay_dir = tempfile::tempdir().unwrap();
     let listener_dir = tempfile::tempdir().unwrap();
 
-    let first = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut first = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    first.open_channel(CHANNEL).await;
     for n in 0..5 {
         let answer = send(first.addr, "POST", &path(&format!("/e{n}")), &[], b"{}").await;
         assert_eq!(answer.status, 202);
@@ -305,7 +307,9 @@ async fn limits_answer_413_507_and_429_with_reasons() {
     config.max_body = 1000;
     config.max_queue = 2;
     config.rate = None;
-    let relay = RunningRelay::start(relay_dir.path(), config).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), config).await;
+    relay.open_channel(CHANNEL).await;
+    relay.open_channel("other").await;
 
     let big = send(relay.addr, "POST", &path("/big"), &[], &[b'x'; 1001]).await;
     assert_eq!(big.status, 413);
@@ -338,7 +342,8 @@ async fn limits_answer_413_507_and_429_with_reasons() {
         per_second: 0.5,
         burst: 2.0,
     });
-    let relay = RunningRelay::start(relay_dir.path(), config).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), config).await;
+    relay.open_channel(CHANNEL).await;
     for _ in 0..2 {
         assert_eq!(
             send(relay.addr, "POST", &path("/r"), &[], b"{}")
@@ -383,7 +388,8 @@ async fn a_relay_can_be_limited_to_some_channels() {
     let listener_dir = tempfile::tempdir().unwrap();
     let mut config = relay_config();
     config.channels = Some(["acme".to_string()].into_iter().collect());
-    let relay = RunningRelay::start(relay_dir.path(), config).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), config).await;
+    relay.open_channel("acme").await;
     assert_eq!(
         send(relay.addr, "POST", "/acme/x", &[], b"{}").await.status,
         202
@@ -416,7 +422,7 @@ async fn a_relay_can_be_limited_to_some_channels() {
 async fn a_second_listener_takes_the_channel_over_and_the_first_stops() {
     let relay_dir = tempfile::tempdir().unwrap();
     let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
     let mut first = RunningListener::start(
         first_dir.path(),
         client_config(relay.url(CHANNEL), token(CHANNEL)),
@@ -424,6 +430,7 @@ async fn a_second_listener_takes_the_channel_over_and_the_first_stops() {
     )
     .await;
     first.connected().await;
+    let before = chrono::Utc::now();
     let mut second = RunningListener::start(
         second_dir.path(),
         client_config(relay.url(CHANNEL), token(CHANNEL)),
@@ -431,12 +438,87 @@ async fn a_second_listener_takes_the_channel_over_and_the_first_stops() {
     )
     .await;
     second.connected().await;
+    // The displaced listener is told when and from which address.
+    let RelayState::TakenOver { at, by, reason, .. } = first
+        .state(|s| matches!(s, RelayState::TakenOver { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(at >= before - chrono::Duration::seconds(1), "{at}");
+    let by = by.expect("the newcomer's address");
+    assert!(by.starts_with("127.0.0.1:"), "{by}");
+    assert!(reason.contains(&format!("from {by}")), "{reason}");
+    assert!(reason.contains("took channel acme over at"), "{reason}");
     let err = first.ended().await.unwrap_err();
-    assert!(err.to_string().contains("another listener"), "{err}");
+    assert!(err.to_string().contains("took channel acme over"), "{err}");
+    // The relay logs it.
+    let event = relay
+        .event(|e| matches!(e, RelayEvent::ListenerTakenOver { .. }))
+        .await;
+    assert!(
+        event
+            .human()
+            .contains("taken over by a newer one from 127.0.0.1:"),
+        "{}",
+        event.human()
+    );
+    assert_eq!(event.to_json()["by"], by.as_str());
     let answer = send(relay.addr, "POST", &path("/x"), &[], b"{}").await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     second.requests(1).await;
     second.stop().await;
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_no_takeover_listener_keeps_its_channel_while_healthy() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let third_dir = tempfile::tempdir().unwrap();
+    let mut relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut holding = client_config(relay.url(CHANNEL), token(CHANNEL));
+    holding.no_takeover = true;
+    let mut first = RunningListener::start(first_dir.path(), holding, None).await;
+    first.connected().await;
+    let mut second = RunningListener::start(
+        second_dir.path(),
+        client_config(relay.url(CHANNEL), token(CHANNEL)),
+        None,
+    )
+    .await;
+    let RelayState::Refused { reason, .. } = second
+        .state(|s| matches!(s, RelayState::Refused { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("refuses to be displaced (--no-takeover)")
+            && reason.contains("from 127.0.0.1:"),
+        "{reason}"
+    );
+    assert!(second.ended().await.is_err());
+    relay
+        .event(|e| matches!(e, RelayEvent::ListenerRefused { .. }))
+        .await;
+    // The first still has the channel.
+    let answer = send(relay.addr, "POST", &path("/kept"), &[], b"{}").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(first.requests(1).await[0].path, "/kept");
+    // Once it is gone, a newcomer gets the channel.
+    first.kill();
+    relay
+        .event(|e| matches!(e, RelayEvent::ListenerLeft { .. }))
+        .await;
+    let mut third = RunningListener::start(
+        third_dir.path(),
+        client_config(relay.url(CHANNEL), token(CHANNEL)),
+        None,
+    )
+    .await;
+    third.connected().await;
+    third.stop().await;
     relay.stop().await;
 }
 
@@ -485,7 +567,8 @@ async fn the_listener_reconnects_when_the_relay_comes_back() {
 async fn a_request_id_from_the_relay_is_kept_by_the_listener() {
     let relay_dir = tempfile::tempdir().unwrap();
     let listener_dir = tempfile::tempdir().unwrap();
-    let relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    let mut relay = RunningRelay::start(relay_dir.path(), relay_config()).await;
+    relay.open_channel(CHANNEL).await;
     let answer = send(relay.addr, "POST", &path("/a"), &[], b"{}").await;
     let id = serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap()["id"]
         .as_str()

@@ -71,6 +71,7 @@ fn hello(version: u32, token: Token) -> ClientMessage {
         version,
         token,
         client: "test".into(),
+        no_takeover: false,
     }
 }
 

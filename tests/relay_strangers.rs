@@ -23,6 +23,7 @@ async fn a_large_message_before_hello_closes_the_connection_and_the_relay_serves
         version: webhook_dev::relay::protocol::VERSION,
         token: token("acme"),
         client: "stranger".into(),
+        no_takeover: false,
     };
     let mut padded = serde_json::to_string(&hello).unwrap();
     padded.push_str(&" ".repeat(64 * 1024));
@@ -107,5 +108,97 @@ async fn connections_past_the_cap_are_closed_and_served_again_once_one_ends() {
     .await
     .expect("a freed slot serves again");
     assert!(health.starts_with(b"HTTP/1.1 200"));
+    relay.stop().await;
+}
+
+/// A socket from `from` (any 127.x.y.z: Linux answers on the whole loopback /8) that sends the
+/// start of a request head and then nothing.
+async fn slow_socket(from: &str, relay: std::net::SocketAddr) -> Option<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(relay).await.ok()?;
+    let _ = stream
+        .write_all(b"POST /acme/slow HTTP/1.1\r\nHost: relay\r\n")
+        .await;
+    Some(stream)
+}
+
+#[tokio::test]
+async fn slow_strangers_cannot_crowd_out_a_provider_or_a_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = relay_config();
+    // Fewer connections than slow sockets: without the caps on strangers they would take them all.
+    config.max_connections = 250;
+    config.strangers = webhook_dev::relay::strangers::StrangerLimits {
+        total: 100,
+        per_address: 20,
+    };
+    let mut relay = RunningRelay::start(&dir.path().join("relay"), config).await;
+    relay.open_channel("acme").await;
+
+    // 300 slow sockets: 150 from one address, 150 from 75 others.
+    let mut slow = Vec::new();
+    for _ in 0..150 {
+        slow.extend(slow_socket("127.0.0.2", relay.addr).await);
+    }
+    for n in 0..150 {
+        slow.extend(slow_socket(&format!("127.0.1.{}", 1 + n / 2), relay.addr).await);
+    }
+    assert!(slow.len() >= 250, "{} slow sockets connected", slow.len());
+
+    let prompt = Duration::from_secs(3);
+    let answer = tokio::time::timeout(
+        prompt,
+        common::send(relay.addr, "POST", "/acme/good", &[], b"{}"),
+    )
+    .await
+    .expect("the provider is served promptly");
+    assert_eq!(answer.status, 202, "{}", answer.text());
+
+    let listener_dir = tempfile::tempdir().unwrap();
+    let mut listener = RunningListener::start(
+        listener_dir.path(),
+        client_config(relay.url("acme"), token("acme")),
+        None,
+    )
+    .await;
+    tokio::time::timeout(prompt, listener.connected())
+        .await
+        .expect("the listener is served promptly");
+    let got = tokio::time::timeout(prompt, listener.requests(1))
+        .await
+        .expect("the queued request is delivered promptly");
+    assert_eq!(got[0].path, "/good");
+    assert!(
+        relay.relay.strangers() <= 100,
+        "{} strangers",
+        relay.relay.strangers()
+    );
+    drop(slow);
+    listener.stop().await;
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_gets_408_and_is_not_queued() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = relay_config();
+    config.body_timeout = Duration::from_millis(300);
+    let mut relay = RunningRelay::start(&dir.path().join("relay"), config).await;
+    relay.open_channel("acme").await;
+    let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    tcp.write_all(b"POST /acme/x HTTP/1.1\r\nHost: r\r\nContent-Length: 10\r\n\r\n{\"a\"")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out))
+        .await
+        .expect("answered and closed within 5 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(relay.relay.queued(), 0);
     relay.stop().await;
 }

@@ -101,9 +101,11 @@ async fn an_untrusted_certificate_is_reported_and_retried() {
 async fn plain_http_to_a_tls_relay_is_dropped_and_the_relay_stays_up() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
+    let mut config = relay_config();
+    config.open_channels = true;
     let relay = RunningRelay::start_with(
         &dir.path().join("relay"),
-        relay_config(),
+        config,
         Some(tls::server_config(&cert, &key).unwrap()),
     )
     .await;

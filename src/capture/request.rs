@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 
-use crate::engine::{Engine, RequestHead};
+use crate::engine::{Answer, Engine, RequestHead};
+use crate::forward::{whole, SenderBody};
+use crate::http_edge::{header_list, read_body, BodyError};
 use crate::model::RecordedResponse;
 
 /// Bounds on what one sender can make the server do.
@@ -48,7 +50,7 @@ pub async fn capture(
     limits: Limits,
     peer: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, BodyBroken> {
+) -> Result<Response<SenderBody>, BodyBroken> {
     let (parts, body) = request.into_parts();
     if parts.method == hyper::Method::CONNECT {
         let refusal = RecordedResponse::plain(
@@ -60,7 +62,7 @@ pub async fn capture(
             hyper::header::ALLOW,
             HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
         );
-        return Ok(response);
+        return Ok(response.map(whole));
     }
     let head = RequestHead {
         peer: Some(peer),
@@ -71,72 +73,39 @@ pub async fn capture(
                 .path_and_query()
                 .map(|pq| pq.as_str().to_string())
                 .unwrap_or_else(|| parts.uri.to_string()),
-            parts
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
-                .collect(),
+            header_list(&parts.headers),
         )
     };
-    let declared = parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limits.max_body as u64) {
-        return Ok(refuse(&engine, head, limits.max_body).await);
-    }
-    let reading = tokio::time::timeout(
-        limits.body_timeout,
-        Limited::new(body, limits.max_body).collect(),
-    );
-    let Ok(read) = reading.await else {
-        let late = RecordedResponse::plain(
-            408,
-            format!(
-                "webhook-dev: the body did not arrive within {}; nothing was stored or forwarded",
-                crate::forward::humanize(limits.body_timeout)
-            ),
-        );
-        return Ok(into_hyper(late, true));
-    };
-    let body = match read {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            return Ok(refuse(&engine, head, limits.max_body).await);
+    let body = match read_body(&parts.headers, body, limits.max_body, limits.body_timeout).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge(_)) => {
+            return Ok(refuse(&engine, head, limits.max_body).await.map(whole))
         }
-        Err(err) if malformed(err.as_ref()) => {
+        Err(BodyError::Late(timeout)) => {
+            let late = RecordedResponse::plain(
+                408,
+                format!(
+                    "webhook-dev: the body did not arrive within {}; nothing was stored or forwarded",
+                    crate::forward::humanize(timeout)
+                ),
+            );
+            return Ok(into_hyper(late, true).map(whole));
+        }
+        Err(BodyError::Malformed(err)) => {
             let bad = RecordedResponse::plain(
                 400,
                 format!("webhook-dev: the request body is malformed ({err}); nothing was stored or forwarded"),
             );
-            return Ok(into_hyper(bad, true));
+            return Ok(into_hyper(bad, true).map(whole));
         }
-        Err(err) => return Err(BodyBroken(err.to_string())),
+        Err(BodyError::Broken(err)) => return Err(BodyBroken(err)),
     };
-    Ok(into_hyper(engine.handle(head, body).await, false))
-}
-
-/// Whether a body error is the client's malformed framing (a bad chunk size, say) rather than
-/// the client going away, so it deserves a 400 rather than a closed connection.
-fn malformed(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(current) = cause {
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
-            );
-        }
-        if current
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_parse)
-        {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
+    let Answer { response, rest } = engine.handle(head, body).await;
+    let response = into_hyper(response, false);
+    Ok(match rest {
+        Some(rest) => response.map(|stored| rest.after(stored)),
+        None => response.map(whole),
+    })
 }
 
 /// The 413 answer for a body over `max_body` bytes.

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -12,6 +11,7 @@ use tokio::net::TcpListener;
 
 use super::request::{capture, Limits};
 use crate::engine::Engine;
+use crate::http_edge::next_connection;
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits for the requests in
 /// flight (their forwards included) to be answered.
@@ -32,17 +32,9 @@ pub async fn serve(
     loop {
         while connections.try_join_next().is_some() {}
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!("accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = next_connection(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
         let engine = engine.clone();
         let service = service_fn(move |request| capture(engine.clone(), limits, peer, request));
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));

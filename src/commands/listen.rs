@@ -16,6 +16,9 @@ use crate::forward::Forwarder;
 use crate::output::{self, Mode};
 use crate::store::Store;
 
+/// How long `listen`, once stopped, waits for stdout to take the lines still queued.
+const PRINTER_GRACE: Duration = Duration::from_secs(1);
+
 /// Whether `listen` opens the inspector: on a terminal, unless `--json` or `--no-tui`.
 pub fn opens_inspector(args: &ListenArgs) -> bool {
     !args.json && !args.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
@@ -42,7 +45,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     } else {
         receiver
             .take()
-            .map(|receiver| output::spawn_printer(receiver, mode))
+            .map(|receiver| output::spawn_printer(receiver, mode, args.output_buffer))
             .transpose()?
     };
     let checks = super::setup::checks(
@@ -56,7 +59,8 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let forwarder = args
         .forward
         .map(|target| Forwarder::with_tls(target, args.timeout, &args.handler_tls.tls()))
-        .transpose()?;
+        .transpose()?
+        .map(|forwarder| forwarder.with_answer_cap(args.max_stored_answer));
     let engine = Arc::new(Engine::new(
         store.clone(),
         EngineConfig {
@@ -102,7 +106,11 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     };
     tokio::task::spawn_blocking(move || store.close()).await?;
     if let Some(printer) = printer {
-        let _ = tokio::task::spawn_blocking(move || printer.join()).await;
+        if !printer.finish(PRINTER_GRACE).await {
+            eprintln!(
+                "webhook-dev: stdout is not taking lines; the last ones were not printed (every request is stored)"
+            );
+        }
     }
     outcome
 }

@@ -15,15 +15,20 @@ use crate::cli::{ListenArgs, RelayArgs, RelayCommand};
 use crate::engine::Engine;
 use crate::relay::client::{self, ClientConfig, Refused};
 use crate::relay::server::{self, RateLimit, Relay, RelayConfig};
-use crate::relay::{tls, token};
+use crate::relay::strangers::StrangerLimits;
+use crate::relay::{queue, tls, token};
 
 /// Runs `relay` or `relay token`.
 pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
-    if let Some(RelayCommand::Token { channel, secret }) = args.command {
-        token::check_channel(&channel)?;
-        token::check_secret(&secret)?;
-        println!("{}", token::channel_token(&secret, &channel).expose());
-        return Ok(());
+    match args.command {
+        Some(RelayCommand::Token { channel, secret }) => {
+            token::check_channel(&channel)?;
+            token::check_secret(&secret)?;
+            println!("{}", token::channel_token(&secret, &channel).expose());
+            return Ok(());
+        }
+        Some(RelayCommand::Forget { channel }) => return forget(store_dir, &channel),
+        None => {}
     }
     let (Some(addr), Some(secret)) = (args.addr, args.secret) else {
         anyhow::bail!("relay needs --addr HOST:PORT and --secret SECRET");
@@ -40,6 +45,12 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
     config.shutdown_grace = args.answer_timeout + Duration::from_secs(5);
     config.channels = args.channels.map(|names| names.into_iter().collect());
     config.max_connections = args.max_connections as usize;
+    config.open_channels = args.open_channels;
+    config.strangers = StrangerLimits {
+        total: args.max_unauthenticated as usize,
+        per_address: args.max_unauthenticated_per_address as usize,
+    };
+    config.max_queue_bytes = args.max_queue_bytes as u64;
     match crate::fd_limit::raise_to_hard_limit() {
         Ok(files) if (files as usize) < config.max_connections + 64 => eprintln!(
             "webhook-dev: warning: only {files} open files are allowed (ulimit -n), fewer than --max-connections {} needs",
@@ -100,6 +111,24 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `relay forget CHANNEL`: the channel and its queue leave the relay's store.
+fn forget(store_dir: &Path, channel: &str) -> anyhow::Result<()> {
+    token::check_channel(channel)?;
+    let forgotten = queue::forget_channel(store_dir, channel)?;
+    if forgotten.existed || forgotten.requests > 0 {
+        println!(
+            "channel {channel} forgotten with its {} queued request(s); providers get 404 until a listener holding its token connects",
+            forgotten.requests
+        );
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "the relay store {} has no channel {channel}",
+            store_dir.display()
+        )
+    }
+}
+
 /// The relay client's settings for `listen --relay`, if asked for.
 pub fn listener_config(args: &ListenArgs) -> anyhow::Result<Option<ClientConfig>> {
     let Some(url) = args.relay.clone() else {
@@ -117,6 +146,7 @@ pub fn listener_config(args: &ListenArgs) -> anyhow::Result<Option<ClientConfig>
     }
     config.max_body = args.max_body;
     config.shutdown_grace = args.timeout + Duration::from_secs(5);
+    config.no_takeover = args.no_takeover;
     Ok(Some(config))
 }
 

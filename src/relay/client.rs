@@ -30,9 +30,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::protocol::{
-    self, ClientMessage, ProtocolError, RelayMessage, WireRequest, WireResponse, VERSION,
+    self, next_message, write_frames, ClientMessage, ProtocolError, RelayMessage, TakenOver,
+    WireRequest, WireResponse, VERSION,
 };
-use super::server::write_frames;
 use super::token::{check_channel, Token};
 use super::{tls, RelayState};
 use crate::engine::{Engine, EngineEvent, RequestHead};
@@ -192,6 +192,8 @@ pub struct ClientConfig {
     pub max_body: usize,
     /// On shutdown, how long to wait for requests in flight to be answered.
     pub shutdown_grace: Duration,
+    /// Refuse to be displaced by a newer listener while this one is healthy (`--no-takeover`).
+    pub no_takeover: bool,
 }
 
 impl ClientConfig {
@@ -207,6 +209,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             max_body: 10 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(35),
+            no_takeover: false,
         }
     }
 }
@@ -253,6 +256,8 @@ pub enum SessionEnd {
     Lost(String),
     /// The relay closed it and asked not to reconnect.
     Closed(String),
+    /// A newer listener took the channel over (the message says when and from where).
+    TakenOver(TakenOver, String),
 }
 
 /// Sends `hello` and waits for `welcome`.
@@ -263,10 +268,24 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    handshake_holding(ws, token, false).await
+}
+
+/// Sends `hello` (asking, with `no_takeover`, not to be displaced while healthy) and waits for
+/// `welcome`.
+pub async fn handshake_holding<S>(
+    ws: &mut WebSocketStream<S>,
+    token: &Token,
+    no_takeover: bool,
+) -> Result<Welcome, ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let hello = ClientMessage::Hello {
         version: VERSION,
         token: token.clone(),
         client: format!("webhook-dev {}", env!("CARGO_PKG_VERSION")),
+        no_takeover,
     };
     let frame = protocol::encode(&hello).map_err(|e| ConnectError::Failed(e.to_string()))?;
     ws.send(frame)
@@ -296,30 +315,15 @@ where
             "the relay speaks protocol version {version} and this listener {VERSION}: run the same webhook-dev version on both sides"
         ))),
         RelayMessage::Refused { message, .. } => Err(ConnectError::Refused(message)),
-        RelayMessage::Closing { message, reconnect } if reconnect => {
+        RelayMessage::Closing {
+            message, reconnect, ..
+        } if reconnect => {
             Err(ConnectError::Failed(message))
         }
         RelayMessage::Closing { message, .. } => Err(ConnectError::Refused(message)),
         _ => Err(ConnectError::Failed(
             "the relay broke the protocol: its first message was not welcome".into(),
         )),
-    }
-}
-
-async fn next_message<S>(ws: &mut WebSocketStream<S>) -> Result<RelayMessage, ProtocolError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    loop {
-        match ws.next().await {
-            None => return Err(ProtocolError::Closed(None)),
-            Some(Err(err)) => return Err(err.into()),
-            Some(Ok(frame)) => {
-                if let Some(message) = protocol::decode(frame)? {
-                    return Ok(message);
-                }
-            }
-        }
     }
 }
 
@@ -584,8 +588,9 @@ impl Listener {
                             let _ = out.send(protocol::encode(&ClientMessage::Pong { nonce }).expect("small"));
                         }
                         RelayMessage::Pong { .. } => {}
-                        RelayMessage::Closing { message, reconnect: true } => break SessionEnd::Lost(message),
-                        RelayMessage::Closing { message, reconnect: false } => break SessionEnd::Closed(message),
+                        RelayMessage::Closing { message, reconnect: true, .. } => break SessionEnd::Lost(message),
+                        RelayMessage::Closing { message, taken_over: Some(how), .. } => break SessionEnd::TakenOver(how, message),
+                        RelayMessage::Closing { message, .. } => break SessionEnd::Closed(message),
                         RelayMessage::Welcome { .. } | RelayMessage::Refused { .. } => {
                             break SessionEnd::Lost("the relay broke the protocol (a second handshake reply)".into());
                         }
@@ -719,7 +724,7 @@ async fn connect(
         }
         other => failed("the WebSocket upgrade failed", &other),
     })?;
-    let welcome = handshake(&mut ws, &config.token).await?;
+    let welcome = handshake_holding(&mut ws, &config.token, config.no_takeover).await?;
     Ok((ws, welcome))
 }
 
@@ -783,6 +788,16 @@ pub async fn run(
                     SessionEnd::Closed(reason) => {
                         emit(RelayState::Refused {
                             relay: relay.clone(),
+                            reason: reason.clone(),
+                        });
+                        return Err(Refused { relay, reason });
+                    }
+                    SessionEnd::TakenOver(how, reason) => {
+                        tracing::warn!("{reason}");
+                        emit(RelayState::TakenOver {
+                            relay: relay.clone(),
+                            at: how.at,
+                            by: how.by,
                             reason: reason.clone(),
                         });
                         return Err(Refused { relay, reason });

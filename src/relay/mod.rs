@@ -1,8 +1,12 @@
 //! The tunnel: a relay on a public host, and `listen --relay` on the developer's machine.
 //!
-//! - [`protocol`]: the messages on the WebSocket between them, with their limits.
-//! - [`server`]: the relay — providers send to `/CHANNEL/...`, listeners subscribe to `/CHANNEL`.
-//! - [`queue`]: the relay's durable queue, so no request is lost while no listener is connected.
+//! - [`protocol`]: the messages on the WebSocket between them, with their limits, and
+//!   `next_message` for both ends.
+//! - [`server`]: the relay — providers send to `/CHANNEL/...`, listeners subscribe to `/CHANNEL`;
+//!   split into channel state, the provider side and the listener session.
+//! - [`queue`]: the relay's durable queue, so no request is lost while no listener is connected,
+//!   and the channels that exist.
+//! - [`strangers`] and [`pre_hello`]: what a connection without a verified token may cost.
 //! - [`client`]: the listener's end, which feeds relayed requests to the [`crate::engine`].
 //! - [`token`]: channel tokens, derived from the relay's secret.
 
@@ -11,6 +15,7 @@ pub mod pre_hello;
 pub mod protocol;
 pub mod queue;
 pub mod server;
+pub mod strangers;
 pub mod tls;
 pub mod token;
 
@@ -42,7 +47,19 @@ pub enum RelayState {
         /// Why the last attempt failed or the connection was lost.
         reason: String,
     },
-    /// The relay refused this listener for good (wrong token, other version, taken over).
+    /// A newer listener took the channel over; this one stops.
+    TakenOver {
+        /// The relay address.
+        relay: String,
+        /// When the newer listener connected.
+        at: chrono::DateTime<chrono::Utc>,
+        /// Its address, as the relay saw it.
+        by: Option<String>,
+        /// The whole story in one sentence.
+        reason: String,
+    },
+    /// The relay refused this listener for good (wrong token, other version, a channel held by
+    /// a `--no-takeover` listener).
     Refused {
         /// The relay address.
         relay: String,
@@ -71,6 +88,14 @@ impl RelayState {
             } => serde_json::json!({
                 "event": "relay", "state": "reconnecting", "relay": relay,
                 "in_ms": delay.as_millis() as u64, "reason": reason}),
+            RelayState::TakenOver {
+                relay,
+                at,
+                by,
+                reason,
+            } => serde_json::json!({
+                "event": "relay", "state": "taken_over", "relay": relay,
+                "at": crate::store::format_time(at), "by": by, "reason": reason}),
             RelayState::Refused { relay, reason } => serde_json::json!({
                 "event": "relay", "state": "refused", "relay": relay, "reason": reason}),
         }
@@ -85,6 +110,13 @@ impl RelayState {
                 "reconnecting in {:.1} s ({})",
                 delay.as_secs_f64(),
                 crate::inert::inert(reason, false)
+            ),
+            RelayState::TakenOver { at, by, .. } => format!(
+                "taken over at {}{}",
+                at.format("%H:%M:%S"),
+                by.as_deref()
+                    .map(|by| format!(" by {}", crate::inert::inert(by, false)))
+                    .unwrap_or_default()
             ),
             RelayState::Refused { reason, .. } => {
                 format!("refused: {}", crate::inert::inert(reason, false))
@@ -110,6 +142,10 @@ impl RelayState {
                 "relay {relay}: {}; reconnecting in {:.1} s",
                 crate::inert::inert(reason, false),
                 delay.as_secs_f64()
+            ),
+            RelayState::TakenOver { relay, reason, .. } => format!(
+                "relay {relay}: {}; stopping",
+                crate::inert::inert(reason, false)
             ),
             RelayState::Refused { relay, reason } => format!(
                 "relay {relay}: refused: {}",

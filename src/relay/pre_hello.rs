@@ -9,22 +9,44 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::strangers::Stranger;
+
 /// The most a connection may send before its `hello` is verified: the WebSocket upgrade is
 /// already done, and a `hello` is a few hundred bytes.
 pub const MAX_BEFORE_HELLO: usize = 4 * 1024;
 
-/// Lifts the budget once the `hello` is verified.
-#[derive(Clone, Debug, Default)]
-pub struct Verified(Arc<AtomicBool>);
+/// Lifts the budget once the `hello` is verified (and promotes the connection from stranger).
+#[derive(Clone, Default)]
+pub struct Verified {
+    flag: Arc<AtomicBool>,
+    stranger: Option<Arc<Stranger>>,
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Verified").field(&self.is_set()).finish()
+    }
+}
 
 impl Verified {
+    /// A flag that also promotes `stranger` when set.
+    pub fn for_stranger(stranger: Arc<Stranger>) -> Self {
+        Verified {
+            flag: Arc::default(),
+            stranger: Some(stranger),
+        }
+    }
+
     /// Marks the connection as authenticated: no budget from now on.
     pub fn set(&self) {
-        self.0.store(true, Ordering::Release);
+        self.flag.store(true, Ordering::Release);
+        if let Some(stranger) = &self.stranger {
+            stranger.promote();
+        }
     }
 
     fn is_set(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.flag.load(Ordering::Acquire)
     }
 }
 

@@ -6,14 +6,16 @@
 //!
 //! ```text
 //! listener                                   relay
-//!    | -- hello {version, token, client} -->   |   within HANDSHAKE_TIMEOUT of the upgrade
+//!    | -- hello {version, token, client, --->  |   within HANDSHAKE_TIMEOUT of the upgrade;
+//!    |           no_takeover?}                 |   no_takeover: refuse newcomers while healthy
 //!    | <-- welcome {version, channel, ...} --  |   or refused {code, message}, then close
 //!    | <-- request {id, method, path, ...} --  |   in arrival order, up to a window in flight
 //!    | -- answer {id, response} ------------>  |   stored on the listener side: the relay drops it
 //!    | -- ack {id} ------------------------->  |   already stored (a duplicate): drops it too
 //!    | -- error {id, message} -------------->  |   not stored: the relay keeps it, delivers it again
 //!    | <-> ping {nonce} / pong {nonce} <---->  |   both ways, every heartbeat interval
-//!    | <-- closing {message, reconnect} -----  |   the relay is going away or was taken over
+//!    | <-- closing {message, reconnect, -----  |   the relay is going away, or another listener
+//!    |              taken_over?: {at, by}}     |   took the channel over (when, from where)
 //! ```
 //!
 //! A request leaves the relay's queue only on `answer` or `ack`, both of which a listener sends
@@ -29,11 +31,16 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
 
 use super::token::Token;
 use crate::model::{HeaderList, RecordedResponse};
@@ -72,6 +79,9 @@ pub enum ClientMessage {
         token: Token,
         /// Who is connecting, e.g. `webhook-dev 0.1.0`, for the relay's log.
         client: String,
+        /// Refuse newcomers while this listener is healthy, instead of being displaced by them.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_takeover: bool,
     },
     /// The handler's answer to request `id`, which is now stored on the listener's side.
     Answer {
@@ -134,6 +144,9 @@ pub enum RelayMessage {
         message: String,
         /// Whether connecting again makes sense (false when another listener took the channel).
         reconnect: bool,
+        /// Set when another listener took the channel over: when, and from where.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        taken_over: Option<TakenOver>,
     },
     /// A heartbeat; the listener answers `pong` with the same nonce.
     Ping {
@@ -161,6 +174,31 @@ pub enum RefusedCode {
     Timeout,
     /// The channel name is invalid.
     Channel,
+    /// The channel's listener is healthy and refuses to be displaced (`--no-takeover`).
+    Held,
+}
+
+/// How a listener was displaced by a newer one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakenOver {
+    /// When the newer listener connected.
+    pub at: DateTime<Utc>,
+    /// The newer listener's address, as the relay saw it.
+    pub by: Option<String>,
+}
+
+impl TakenOver {
+    /// One sentence for people.
+    pub fn describe(&self, channel: &str) -> String {
+        format!(
+            "another listener took channel {channel} over at {}{} (the newest connection wins; `listen --no-takeover` refuses newcomers instead)",
+            crate::store::format_time(&self.at),
+            self.by
+                .as_deref()
+                .map(|by| format!(" from {by}"))
+                .unwrap_or_default()
+        )
+    }
 }
 
 /// A request as the relay received it.
@@ -329,6 +367,47 @@ pub fn decode<T: DeserializeOwned>(message: Message) -> Result<Option<T>, Protoc
                 .filter(|reason| !reason.is_empty()),
         )),
     }
+}
+
+/// The next protocol message from `ws`, skipping WebSocket-level pings and pongs; used by both
+/// ends (`T` is [`ClientMessage`] on the relay, [`RelayMessage`] on the listener).
+pub async fn next_message<T, S>(ws: &mut WebSocketStream<S>) -> Result<T, ProtocolError>
+where
+    T: DeserializeOwned,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match ws.next().await {
+            None => return Err(ProtocolError::Closed(None)),
+            Some(Err(err)) => return Err(err.into()),
+            Some(Ok(frame)) => {
+                if let Some(message) = decode(frame)? {
+                    return Ok(message);
+                }
+            }
+        }
+    }
+}
+
+/// Writes frames as they come, flushing once per burst, until `frames` ends; then closes.
+pub async fn write_frames<S>(
+    mut sink: SplitSink<WebSocketStream<S>, Message>,
+    mut frames: mpsc::UnboundedReceiver<Message>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut batch = Vec::with_capacity(64);
+    while frames.recv_many(&mut batch, 64).await > 0 {
+        for frame in batch.drain(..) {
+            if sink.feed(frame).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
 }
 
 /// How long a body may be so that its request still fits in a frame.
@@ -505,6 +584,7 @@ mod tests {
             version: VERSION,
             token: Token::new("s3cr3t-token"),
             client: "test".into(),
+            no_takeover: false,
         };
         assert!(!format!("{hello:?}").contains("s3cr3t"));
         let text = encode(&hello).unwrap().into_text().unwrap();

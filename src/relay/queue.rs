@@ -5,6 +5,7 @@
 //! resolves once the transaction holding it has committed. Deletes are not awaited: one lost in a
 //! crash only means the listener sees that request again, and drops it as a duplicate.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -29,7 +30,8 @@ const MAX_BATCH: usize = 512;
 /// The relay queue's schema version this build writes and reads (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE queue (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE queue (
         seq          INTEGER PRIMARY KEY,
         channel      TEXT NOT NULL,
         id           TEXT NOT NULL UNIQUE,
@@ -40,7 +42,16 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE queue (
         headers      BLOB NOT NULL,
         body         BLOB NOT NULL
     );
-    CREATE INDEX queue_by_channel ON queue (channel, seq);"];
+    CREATE INDEX queue_by_channel ON queue (channel, seq);",
+    // A channel exists once a listener holding its token has connected; channels that already
+    // had requests queued before this table existed are kept.
+    "CREATE TABLE channels (
+        name       TEXT PRIMARY KEY,
+        opened_at  TEXT NOT NULL
+    );
+    INSERT OR IGNORE INTO channels (name, opened_at)
+        SELECT DISTINCT channel, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM queue;",
+];
 
 /// Why the queue could not take a write.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,6 +73,8 @@ pub struct QueuedEntry {
     pub channel: String,
     /// The relay's request id.
     pub id: String,
+    /// Its body and header bytes, as counted against `--max-queue-bytes`.
+    pub size: u64,
 }
 
 enum Op {
@@ -72,6 +85,9 @@ enum Op {
     },
     Delete {
         seq: i64,
+    },
+    OpenChannel {
+        name: String,
     },
 }
 
@@ -123,12 +139,15 @@ impl Queue {
         )?;
         migrate(&mut conn)?;
         let entries = {
-            let mut stmt = conn.prepare("SELECT seq, channel, id FROM queue ORDER BY seq")?;
+            let mut stmt = conn.prepare(
+                "SELECT seq, channel, id, length(body) + length(headers) FROM queue ORDER BY seq",
+            )?;
             let rows = stmt.query_map([], |row| {
                 Ok(QueuedEntry {
                     seq: row.get(0)?,
                     channel: row.get(1)?,
                     id: row.get(2)?,
+                    size: row.get::<_, i64>(3)?.max(0) as u64,
                 })
             })?;
             rows.collect::<Result<Vec<_>, _>>()?
@@ -185,6 +204,30 @@ impl Queue {
             Some(done),
         );
         async move { outcome.await.unwrap_or(Err(QueueError::Closed)) }
+    }
+
+    /// Records that channel `name` exists (a listener holding its token connected); the future
+    /// resolves once that is committed.
+    pub fn open_channel(
+        &self,
+        name: &str,
+    ) -> impl std::future::Future<Output = Result<(), QueueError>> {
+        let (done, outcome) = oneshot::channel();
+        self.submit(
+            Op::OpenChannel {
+                name: name.to_string(),
+            },
+            Some(done),
+        );
+        async move { outcome.await.unwrap_or(Err(QueueError::Closed)) }
+    }
+
+    /// The channels that exist. Blocking.
+    pub fn channels_blocking(&self) -> anyhow::Result<HashSet<String>> {
+        let conn = self.inner.reader.lock().expect("queue reader lock");
+        let mut stmt = conn.prepare("SELECT name FROM channels")?;
+        let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        Ok(names.collect::<Result<_, _>>()?)
     }
 
     /// Removes the request at `seq` (acknowledged by a listener); not awaited.
@@ -317,8 +360,43 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
             let mut stmt = tx.prepare_cached("DELETE FROM queue WHERE seq = ?1")?;
             stmt.execute(params![seq])?;
         }
+        Op::OpenChannel { name } => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO channels (name, opened_at) VALUES (?1, ?2)",
+            )?;
+            stmt.execute(params![name, format_time(&Utc::now())])?;
+        }
     }
     Ok(())
+}
+
+/// What `relay forget` removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forgotten {
+    /// The channel existed.
+    pub existed: bool,
+    /// Requests that were queued for it, now deleted.
+    pub requests: u64,
+}
+
+/// Removes channel `name` and its queued requests from the queue in `dir`: providers get 404
+/// again until a listener holding its token connects. A relay running on `dir` keeps what it has
+/// in memory until it restarts.
+pub fn forget_channel(dir: &Path, name: &str) -> anyhow::Result<Forgotten> {
+    let path = dir.join(QUEUE_FILE);
+    if !path.exists() {
+        return Ok(Forgotten {
+            existed: false,
+            requests: 0,
+        });
+    }
+    let mut conn = open_connection(&path)?;
+    migrate(&mut conn)?;
+    let tx = conn.transaction()?;
+    let existed = tx.execute("DELETE FROM channels WHERE name = ?1", params![name])? > 0;
+    let requests = tx.execute("DELETE FROM queue WHERE channel = ?1", params![name])? as u64;
+    tx.commit()?;
+    Ok(Forgotten { existed, requests })
 }
 
 /// The highest `seq` in `entries`, or 0.
@@ -385,6 +463,47 @@ mod tests {
         assert_eq!(ids, vec![(2, "req_b"), (3, "req_c")]);
         assert_eq!(last_seq(&entries), 3);
         assert!(queue.load(1).await.unwrap().is_none());
+        queue.close();
+    }
+
+    #[tokio::test]
+    async fn channels_persist_until_forgotten_with_their_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (queue, _) = Queue::open(dir.path(), Durability::Process).unwrap();
+        queue.open_channel("acme").await.unwrap();
+        queue.open_channel("acme").await.unwrap();
+        queue.open_channel("other").await.unwrap();
+        queue.insert(1, "acme", request("req_a")).await.unwrap();
+        queue.insert(2, "other", request("req_b")).await.unwrap();
+        queue.close();
+        let (queue, entries) = Queue::open(dir.path(), Durability::Process).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            entries[0].size,
+            6 + encode_headers(&request("x").headers).len() as u64
+        );
+        let names = queue.channels_blocking().unwrap();
+        assert_eq!(names, HashSet::from(["acme".into(), "other".into()]));
+        queue.close();
+
+        let forgotten = forget_channel(dir.path(), "acme").unwrap();
+        assert_eq!(
+            forgotten,
+            Forgotten {
+                existed: true,
+                requests: 1
+            }
+        );
+        assert!(!forget_channel(dir.path(), "acme").unwrap().existed);
+        let (queue, entries) = Queue::open(dir.path(), Durability::Process).unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["req_b"]
+        );
+        assert_eq!(
+            queue.channels_blocking().unwrap(),
+            HashSet::from(["other".into()])
+        );
         queue.close();
     }
 

@@ -51,7 +51,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 3: answers in a table of their own, written once each: recording an answer by updating
     // its request rewrote the whole row, body included, and pages of earlier commits. An
-    // answer's schema report, when it has one, replaces the request's.
+    // answer's schema report, when it has one, replaces the request's; `truncated` marks an
+    // answer stored only up to its first bytes.
     "CREATE TABLE answers (
         request_seq   INTEGER PRIMARY KEY,
         status        INTEGER NOT NULL,
@@ -60,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
         fwd_duration_ms REAL,
         fwd_error     TEXT,
         schema_report TEXT,
+        truncated     INTEGER NOT NULL DEFAULT 0,
         headers       BLOB NOT NULL,
         body          BLOB NOT NULL
     );

@@ -189,8 +189,8 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
         } => {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO answers (request_seq, status, headers, body, fwd_target,
-                    fwd_status, fwd_duration_ms, fwd_error, schema_report)
-                 SELECT seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM requests WHERE id = ?1",
+                    fwd_status, fwd_duration_ms, fwd_error, schema_report, truncated)
+                 SELECT seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM requests WHERE id = ?1",
             )?;
             let updated = stmt.execute(params![
                 request_id,
@@ -202,6 +202,7 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
                 forward.as_ref().map(|f| f.duration_ms),
                 forward.as_ref().and_then(|f| f.error.as_deref()),
                 schema,
+                forward.as_ref().is_some_and(|f| f.answer_truncated),
             ])?;
             if updated == 0 {
                 return Err(rusqlite::Error::QueryReturnedNoRows);

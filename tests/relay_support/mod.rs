@@ -102,6 +102,22 @@ impl RunningRelay {
         .expect("the relay event within 10 s")
     }
 
+    /// Makes `channel` exist the way it does in use: a listener holding its token connects once,
+    /// then leaves. Consumes the relay's events for it.
+    pub async fn open_channel(&mut self, channel: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut listener = RunningListener::start(
+            dir.path(),
+            client_config(self.url(channel), token(channel)),
+            None,
+        )
+        .await;
+        listener.connected().await;
+        listener.stop().await;
+        self.event(|e| matches!(e, RelayEvent::ListenerLeft { channel: c, .. } if c == channel))
+            .await;
+    }
+
     /// Waits until the relay's queue for `channel` holds `n` requests.
     pub async fn queued_becomes(&self, channel: &str, n: u64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
