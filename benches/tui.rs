@@ -105,7 +105,7 @@ fn populate(dir: &std::path::Path, n: usize) -> Duration {
             let fwd_status: u16 = if i % 13 == 0 { 502 } else { 200 };
             stmt.execute(params![
                 id,
-                webhook_dev::store::format_time(&received),
+                webhook_dev::model::format_time(&received),
                 "127.0.0.1:50000",
                 "POST",
                 format!("{path}?n={}", i % 50),

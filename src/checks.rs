@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::forward::Forwarder;
+use crate::model::SchemaReport;
 use crate::providers::{Catalog, Profile};
 use crate::signature::{self, Headers, Secret, Status, Verdict};
 
@@ -38,18 +37,6 @@ impl Route {
         path.starts_with(prefix)
             && matches!(path.as_bytes().get(prefix.len()), None | Some(b'/' | b'?'))
     }
-}
-
-/// Schema findings for a request and, for an event the provider expects an answer to, the answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchemaReport {
-    /// The event the body was checked as.
-    pub event: Option<String>,
-    /// What in the request body departs from the event's schema.
-    pub problems: Vec<String>,
-    /// What in the handler's answer departs from the answer the provider expects.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub answer_problems: Vec<String>,
 }
 
 /// The findings for one request before it is forwarded.

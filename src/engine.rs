@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::checks::Checks;
 use crate::forward::{AnswerRest, Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
-use crate::relay::RelayState;
+use crate::relay_state::RelayState;
 use crate::signature;
 use crate::store::{CommitOn, Store, StoreError};
 use crate::summary::RequestSummary;

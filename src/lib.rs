@@ -29,6 +29,7 @@ pub mod model;
 pub mod output;
 pub mod providers;
 pub mod relay;
+pub mod relay_state;
 pub mod replay;
 pub mod secrets;
 pub mod signature;

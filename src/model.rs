@@ -1,11 +1,25 @@
-//! The records that flow from capture to the store, the printers and the inspector.
+//! The records that flow from capture to the store, the printers and the inspector: the
+//! crate's vocabulary, which depends on nothing else of ours.
+//!
+//! Which request type is which:
+//!
+//! | type | what it is | made by |
+//! |---|---|---|
+//! | `engine::RequestHead` | method, path and headers, before the body has arrived | capture |
+//! | [`CapturedRequest`] | one request exactly as it arrived, body included | capture, relay, replay |
+//! | [`Exchange`] | a captured request with its verdict, answer and forward outcome | the engine |
+//! | `summary::RequestSummary` | one line of `requests list --json` and of `listen --json` | the store, the engine |
+//! | `summary::RequestDetail` | `requests show --json`: the summary plus headers and bodies | the store |
+//! | `store::StoredRequest` | a request as read back from the store | `StoreReader` |
+//! | `relay::protocol::WireRequest` | a request crossing the relay's WebSocket | the relay |
+//! | `fixture::Fixture` | a request as a file, to import, replay or verify | export, the user |
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::signature::Verdict;
+use serde::{Deserialize, Serialize};
 
 /// Header name (lower-cased) and raw value bytes, in arrival order with repeats kept.
 pub type HeaderList = Vec<(String, Vec<u8>)>;
@@ -157,5 +171,97 @@ pub struct Exchange {
     /// The answer given to the sender.
     pub response: RecordedResponse,
     /// Schema findings for the body and the answer, when a profile knows the event.
-    pub schema: Option<crate::checks::SchemaReport>,
+    pub schema: Option<SchemaReport>,
+}
+
+/// Outcome of a signature check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// A presented signature matched.
+    Verified,
+    /// The signature headers are there but malformed, or no signature matched.
+    Invalid,
+    /// A signature matched, but its timestamp is outside the tolerance.
+    Expired,
+    /// A header the scheme needs is absent.
+    Missing,
+    /// Nothing was checked (no profile or no secret configured).
+    Unchecked,
+}
+
+impl Status {
+    /// The lower-case name used in JSON and in the store.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Verified => "verified",
+            Status::Invalid => "invalid",
+            Status::Expired => "expired",
+            Status::Missing => "missing",
+            Status::Unchecked => "unchecked",
+        }
+    }
+
+    /// The inverse of [`Status::as_str`]; `None` for any other string.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "verified" => Some(Status::Verified),
+            "invalid" => Some(Status::Invalid),
+            "expired" => Some(Status::Expired),
+            "missing" => Some(Status::Missing),
+            "unchecked" => Some(Status::Unchecked),
+            _ => None,
+        }
+    }
+}
+
+/// The recorded result of checking one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// What the check concluded.
+    pub status: Status,
+    /// The profile the request was checked against, if any.
+    pub profile: Option<String>,
+    /// Why the check did not verify; `Some` for every status except [`Status::Verified`].
+    pub reason: Option<String>,
+}
+
+impl Verdict {
+    pub(crate) fn verified(profile: &str) -> Self {
+        Verdict {
+            status: Status::Verified,
+            profile: Some(profile.to_owned()),
+            reason: None,
+        }
+    }
+
+    pub(crate) fn failed(status: Status, profile: &str, reason: impl Into<String>) -> Self {
+        Verdict {
+            status,
+            profile: Some(profile.to_owned()),
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// Schema findings for a request and, for an event the provider expects an answer to, the answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaReport {
+    /// The event the body was checked as.
+    pub event: Option<String>,
+    /// What in the request body departs from the event's schema.
+    pub problems: Vec<String>,
+    /// What in the handler's answer departs from the answer the provider expects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answer_problems: Vec<String>,
+}
+
+/// Milliseconds as shown everywhere: to the microsecond.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
+/// Formats a time the way the store and the JSON output hold it: RFC 3339, UTC, microseconds.
+pub fn format_time(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

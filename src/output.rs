@@ -254,7 +254,7 @@ mod tests {
                 error: Some("could not forward".into()),
             }),
             replay_of: None,
-            schema: Some(crate::checks::SchemaReport {
+            schema: Some(crate::model::SchemaReport {
                 event: Some("study.access_requested".into()),
                 problems: vec![],
                 answer_problems: vec!["answer lacks `urls`".into()],

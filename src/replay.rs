@@ -19,9 +19,10 @@ use crate::engine::{Engine, EngineConfig, FixedAnswer, RequestHead};
 use crate::fixture::Fixture;
 use crate::forward::Forwarder;
 use crate::handler_tls::HandlerTls;
+use crate::model::format_time;
 use crate::model::{Exchange, HeaderList};
 use crate::signature::{self, Scheme, Secret};
-use crate::store::{format_time, Store, StoreReader, StoredRequest};
+use crate::store::{Store, StoreReader, StoredRequest};
 use crate::target::Target;
 
 /// Something to replay: a stored request or a fixture file.

@@ -4,8 +4,7 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::SchemaReport;
-use crate::model::{Exchange, ForwardOutcome, RecordedResponse};
+use crate::model::{round_ms, Exchange, ForwardOutcome, RecordedResponse, SchemaReport};
 use crate::signature::Verdict;
 
 /// One line of `requests list --json` and the body of a `request` event.
@@ -46,11 +45,6 @@ pub struct ForwardSummary {
     pub error: Option<String>,
 }
 
-/// Milliseconds as shown everywhere: to the microsecond.
-pub fn round_ms(ms: f64) -> f64 {
-    (ms * 1000.0).round() / 1000.0
-}
-
 impl From<&ForwardOutcome> for ForwardSummary {
     fn from(f: &ForwardOutcome) -> Self {
         Self {
@@ -67,7 +61,7 @@ impl RequestSummary {
         let request = &exchange.request;
         Self {
             id: request.id.clone(),
-            received_at: crate::store::format_time(&request.received_at),
+            received_at: crate::model::format_time(&request.received_at),
             method: request.method.clone(),
             path: request.path.clone(),
             size: request.body.len() as u64,

@@ -9,11 +9,12 @@ use chrono::Utc;
 
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::engine::{Engine, RequestHead};
+use crate::model::format_time;
 use crate::model::Exchange;
 use crate::providers::{fresh_sample, set_field, EventSpec, Fill, Profile, SchemaCheck};
 use crate::replay::delivery_for;
 use crate::signature::{self, Secret};
-use crate::store::{format_time, Store};
+use crate::store::Store;
 
 /// Parses `1m,5m,15m,1h` (or `0.2s,0.2s`, or `none`) into delays between attempts.
 pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {

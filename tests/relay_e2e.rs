@@ -13,7 +13,7 @@ use relay_support::*;
 use webhook_dev::engine::EngineEvent;
 use webhook_dev::relay::server::{RateLimit, RelayEvent};
 use webhook_dev::relay::token::Token;
-use webhook_dev::relay::RelayState;
+use webhook_dev::relay_state::RelayState;
 
 const CHANNEL: &str = "acme";
 

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use webhook_dev::relay::client::load_extra_roots;
 use webhook_dev::relay::tls;
-use webhook_dev::relay::RelayState;
+use webhook_dev::relay_state::RelayState;
 
 /// Writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
 fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tui_support::*;
 use webhook_dev::engine::EngineEvent;
-use webhook_dev::relay::RelayState;
+use webhook_dev::relay_state::RelayState;
 use webhook_dev::tui::app::{update, Mode};
 use webhook_dev::tui::message::Message;
 

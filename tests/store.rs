@@ -239,8 +239,13 @@ fn a_store_of_schema_version_two_keeps_its_requests_and_answers() {
     let reader = StoreReader::open(dir.path()).unwrap();
     let listed = reader.list(None).unwrap();
     assert_eq!(listed.len(), 2);
-    let answered = reader.get("req_01KBQ0000000000000000000A1").unwrap().unwrap();
-    let response = answered.response.expect("the answer survived the migration");
+    let answered = reader
+        .get("req_01KBQ0000000000000000000A1")
+        .unwrap()
+        .unwrap();
+    let response = answered
+        .response
+        .expect("the answer survived the migration");
     assert_eq!(response.status, 201);
     assert_eq!(response.body.as_ref(), br#"{"ok":true}"#);
     let forward = answered.summary.forward.expect("its forward too");
@@ -249,7 +254,13 @@ fn a_store_of_schema_version_two_keeps_its_requests_and_answers() {
         answered.forward_target.as_deref(),
         Some("http://localhost:3000/answered")
     );
-    let unanswered = reader.get("req_01KBQ0000000000000000000A2").unwrap().unwrap();
+    let unanswered = reader
+        .get("req_01KBQ0000000000000000000A2")
+        .unwrap()
+        .unwrap();
     assert!(unanswered.response.is_none() && unanswered.summary.forward.is_none());
-    assert_eq!(unanswered.summary.schema.unwrap().event.as_deref(), Some("x"));
+    assert_eq!(
+        unanswered.summary.schema.unwrap().event.as_deref(),
+        Some("x")
+    );
 }

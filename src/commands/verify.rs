@@ -63,7 +63,7 @@ pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
                 "signature": findings.signature,
                 "event_type": findings.event_type,
                 "schema": findings.schema,
-                "checked_at": crate::store::format_time(&at),
+                "checked_at": crate::model::format_time(&at),
             })
         )?;
     } else {
@@ -80,7 +80,7 @@ pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
         writeln!(
             out,
             "  timestamps judged against {}",
-            crate::store::format_time(&at)
+            crate::model::format_time(&at)
         )?;
         if let Some(event) = &findings.event_type {
             writeln!(out, "event: {}", crate::inert::inert(event, false))?;

@@ -15,8 +15,8 @@ use super::http::{is_http_url, ApiRequest, Reply};
 use super::subscriptions::Subscription;
 use super::Emulator;
 use crate::delivery::DeliveryStatus;
+use crate::model::format_time;
 use crate::signature::Secret;
-use crate::store::format_time;
 
 /// Where the SDK's paths start (`AVALA_BASE_URL=http://127.0.0.1:PORT/api/v1`).
 pub const BASE_PATH: &str = "/api/v1";

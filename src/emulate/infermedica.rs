@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use super::http::{is_http_url, ApiRequest, Reply};
 use super::subscriptions::Subscription;
 use super::Emulator;
+use crate::model::format_time;
 use crate::signature::Secret;
-use crate::store::format_time;
 
 /// The configuration collection's path.
 pub const PATH: &str = "/api/v2/config/webhook";

@@ -20,9 +20,10 @@ use crate::delivery::{Delivery, DeliveryStatus};
 use crate::engine::{Engine, EngineConfig, FixedAnswer, RequestHead};
 use crate::forward::Forwarder;
 use crate::handler_tls::HandlerTls;
+use crate::model::format_time;
 use crate::providers::{Catalog, Profile};
 use crate::replay::delivery_for;
-use crate::store::{format_time, Store};
+use crate::store::Store;
 use crate::target::Target;
 use crate::trigger::{signed_headers, unsigned_headers, TriggerPlan};
 

@@ -33,10 +33,11 @@ use super::protocol::{
     self, next_message, write_frames, ClientMessage, ProtocolError, RelayMessage, TakenOver,
     WireRequest, WireResponse, VERSION,
 };
+use super::tls;
 use super::token::{check_channel, Token};
-use super::{tls, RelayState};
 use crate::engine::{Engine, EngineEvent, RequestHead};
 use crate::model::RecordedResponse;
+use crate::relay_state::RelayState;
 use crate::store::StoreReader;
 
 /// The most relayed requests a listener forwards to its handler at once; the rest wait their turn

@@ -192,7 +192,7 @@ impl TakenOver {
     pub fn describe(&self, channel: &str) -> String {
         format!(
             "another listener took channel {channel} over at {}{} (the newest connection wins; `listen --no-takeover` refuses newcomers instead)",
-            crate::store::format_time(&self.at),
+            crate::model::format_time(&self.at),
             self.by
                 .as_deref()
                 .map(|by| format!(" from {by}"))

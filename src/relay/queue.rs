@@ -18,7 +18,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::protocol::WireRequest;
-use crate::store::{decode_headers, encode_headers, format_time, Durability};
+use crate::model::format_time;
+use crate::store::{decode_headers, encode_headers, Durability};
 
 /// The queue's database file inside the store directory (beside a listener's own store).
 pub const QUEUE_FILE: &str = "relay-queue.sqlite3";

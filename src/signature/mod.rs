@@ -19,6 +19,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::{Status, Verdict};
 pub use diagnose::{detect, unchecked};
 pub use secret::Secret;
 
@@ -27,76 +28,6 @@ pub type Headers = [(String, Vec<u8>)];
 
 /// The tolerance, in seconds, that providers with a timestamp apply by default (5 minutes).
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
-
-/// Outcome of a signature check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// A presented signature matched.
-    Verified,
-    /// The signature headers are there but malformed, or no signature matched.
-    Invalid,
-    /// A signature matched, but its timestamp is outside the tolerance.
-    Expired,
-    /// A header the scheme needs is absent.
-    Missing,
-    /// Nothing was checked (no profile or no secret configured).
-    Unchecked,
-}
-
-impl Status {
-    /// The lower-case name used in JSON and in the store.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Verified => "verified",
-            Status::Invalid => "invalid",
-            Status::Expired => "expired",
-            Status::Missing => "missing",
-            Status::Unchecked => "unchecked",
-        }
-    }
-
-    /// The inverse of [`Status::as_str`]; `None` for any other string.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "verified" => Some(Status::Verified),
-            "invalid" => Some(Status::Invalid),
-            "expired" => Some(Status::Expired),
-            "missing" => Some(Status::Missing),
-            "unchecked" => Some(Status::Unchecked),
-            _ => None,
-        }
-    }
-}
-
-/// The recorded result of checking one request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// What the check concluded.
-    pub status: Status,
-    /// The profile the request was checked against, if any.
-    pub profile: Option<String>,
-    /// Why the check did not verify; `Some` for every status except [`Status::Verified`].
-    pub reason: Option<String>,
-}
-
-impl Verdict {
-    pub(crate) fn verified(profile: &str) -> Self {
-        Verdict {
-            status: Status::Verified,
-            profile: Some(profile.to_owned()),
-            reason: None,
-        }
-    }
-
-    pub(crate) fn failed(status: Status, profile: &str, reason: impl Into<String>) -> Self {
-        Verdict {
-            status,
-            profile: Some(profile.to_owned()),
-            reason: Some(reason.into()),
-        }
-    }
-}
 
 /// MAC digest of a generic [`Scheme::Hmac`] profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
-use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -27,8 +26,8 @@ pub use codec::{decode_headers, encode_headers};
 pub use read::{StoreReader, StoredRequest};
 pub use schema::{migrate_with, SCHEMA_VERSION};
 
-use crate::checks::SchemaReport;
 use crate::delivery::Delivery;
+use crate::model::SchemaReport;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 use connection::SharedConnection;
@@ -122,11 +121,6 @@ impl Threads {
         let _ = self.stop_checkpointer.send(());
         let _ = self.checkpointer.join();
     }
-}
-
-/// Formats a time the way the store and the JSON output hold it: RFC 3339, UTC, microseconds.
-pub fn format_time(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 fn schema_json(report: &SchemaReport) -> String {

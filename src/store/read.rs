@@ -8,10 +8,11 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use super::codec::decode_headers;
 use crate::delivery::{Delivery, DeliveryStatus};
+use crate::model::round_ms;
 use crate::model::{HeaderList, RecordedResponse};
 use crate::signature::{Status, Verdict};
 use crate::summary::{
-    headers_json, round_ms, BodyJson, ForwardSummary, RequestDetail, RequestSummary, ResponseJson,
+    headers_json, BodyJson, ForwardSummary, RequestDetail, RequestSummary, ResponseJson,
 };
 
 /// A read-only view of a store; safe to use while `listen` writes to it.

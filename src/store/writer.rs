@@ -166,7 +166,7 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
             )?;
             stmt.execute(params![
                 request.id,
-                super::format_time(&request.received_at),
+                crate::model::format_time(&request.received_at),
                 request.peer.map(|p| p.to_string()),
                 request.method,
                 request.path,

@@ -218,7 +218,7 @@ pub fn signature_tab(loaded: &Loaded, resigner: Result<String, String>) -> Vec<L
         }
         None => out.push(Line::from(vec![label("reason"), dim("—")])),
     }
-    let event = |report: &crate::checks::SchemaReport| {
+    let event = |report: &crate::model::SchemaReport| {
         report
             .event
             .as_deref()

@@ -23,8 +23,8 @@ use crate::delivery::DeliveryStatus;
 use crate::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use crate::forward::Forwarder;
 use crate::handler_tls::HandlerTls;
+use crate::model::format_time;
 use crate::replay::delivery_for;
-use crate::store::format_time;
 use crate::store::{Durability, Store};
 use crate::target::Target;
 

@@ -15,7 +15,7 @@ use webhook_dev::forward::Forwarder;
 use webhook_dev::relay::client::{self, ClientConfig, Refused, RelayUrl};
 use webhook_dev::relay::server::{self, Relay, RelayConfig, RelayEvent};
 use webhook_dev::relay::token::{channel_token, Token};
-use webhook_dev::relay::RelayState;
+use webhook_dev::relay_state::RelayState;
 use webhook_dev::signature::Secret;
 use webhook_dev::store::{Durability, Store, StoreReader};
 use webhook_dev::summary::RequestSummary;

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use webhook_dev::checks::SchemaReport;
 use webhook_dev::model::RecordedResponse;
+use webhook_dev::model::SchemaReport;
 use webhook_dev::signature::{Status, Verdict};
 use webhook_dev::store::StoredRequest;
 use webhook_dev::summary::{ForwardSummary, RequestSummary};
@@ -70,7 +70,7 @@ impl Req {
         StoredRequest {
             summary: RequestSummary {
                 id: id(self.n),
-                received_at: webhook_dev::store::format_time(&received),
+                received_at: webhook_dev::model::format_time(&received),
                 method: self.method.into(),
                 path: self.path.clone(),
                 size: self.body.len() as u64,

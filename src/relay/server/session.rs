@@ -223,7 +223,7 @@ impl Relay {
                     message: format!(
                         "channel {channel_name} already has a listener{} connected since {} that refuses to be displaced (--no-takeover); stop it first",
                         holder.peer.map(|p| format!(" from {p}")).unwrap_or_default(),
-                        crate::store::format_time(&holder.since)
+                        crate::model::format_time(&holder.since)
                     ),
                 };
                 self.refuse_listener(channel_name, peer, ws, refusal).await;
