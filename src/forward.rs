@@ -262,18 +262,20 @@ impl Forwarder {
         &self,
         request: &CapturedRequest,
         url: &str,
-    ) -> Result<(RecordedResponse, Option<AnswerRest>), String> {
-        let outgoing = self.build(request, url).map_err(|e| e.to_string())?;
+    ) -> Result<(RecordedResponse, Option<AnswerRest>), ForwardError> {
+        let outgoing = self
+            .build(request, url)
+            .map_err(|e| ForwardError::Unsendable(e.to_string()))?;
         let answer = self
             .client
             .request(outgoing)
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| ForwardError::from_client(&e))?;
         let (parts, mut body) = answer.into_parts();
         let mut read = BytesMut::new();
         let mut over_cap = false;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| format!("the handler's answer broke off: {e}"))?;
+            let frame = frame.map_err(|e| ForwardError::BrokenAnswer(e.to_string()))?;
             if let Ok(data) = frame.into_data() {
                 read.extend_from_slice(&data);
                 if read.len() > self.answer_cap {
@@ -360,27 +362,65 @@ impl Forwarder {
     }
 }
 
-/// The innermost cause of a client error, phrased for a developer.
-fn describe(error: &hyper_util::client::legacy::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    let innermost = cause.to_string();
-    if innermost.contains("invalid peer certificate") || innermost.contains("UnknownIssuer") {
-        return format!(
-            "certificate not trusted ({innermost}): pass --forward-ca mkcert-root.pem (the CA that signed the handler's certificate) or --forward-insecure"
-        );
-    }
-    if error.is_connect() {
-        if innermost.contains("refused") {
-            format!("{innermost} (is your handler running?)")
-        } else {
-            format!("cannot connect: {innermost}")
+/// Why a request could not be forwarded, phrased for a developer.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The request cannot be put on the wire (a method or header HTTP does not allow).
+    #[error("{0}")]
+    Unsendable(String),
+    /// The handler's TLS certificate is not trusted.
+    #[error("certificate not trusted ({0}): pass --forward-ca mkcert-root.pem (the CA that signed the handler's certificate) or --forward-insecure")]
+    Untrusted(String),
+    /// Nothing listens at the target.
+    #[error("{0} (is your handler running?)")]
+    Refused(String),
+    /// The connection could not be made for another reason.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The handler closed the connection before a complete answer.
+    #[error("the handler closed the connection without a complete answer: {0}")]
+    BrokenAnswer(String),
+}
+
+impl ForwardError {
+    /// Classifies a client error by its causes, not by their wording.
+    fn from_client(error: &hyper_util::client::legacy::Error) -> ForwardError {
+        let mut innermost: &dyn std::error::Error = error;
+        let mut untrusted = false;
+        let mut refused = false;
+        let mut cause: Option<&dyn std::error::Error> = Some(error);
+        while let Some(current) = cause {
+            innermost = current;
+            untrusted |= matches!(
+                tls_error(current),
+                Some(rustls::Error::InvalidCertificate(_))
+            );
+            refused |= current
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            cause = current.source();
         }
-    } else {
-        format!("the handler closed the connection without a complete answer: {innermost}")
+        let text = innermost.to_string();
+        if untrusted {
+            ForwardError::Untrusted(text)
+        } else if refused {
+            ForwardError::Refused(text)
+        } else if error.is_connect() {
+            ForwardError::Connect(text)
+        } else {
+            ForwardError::BrokenAnswer(text)
+        }
     }
+}
+
+/// The TLS error `error` is, or wraps: an I/O error carries the error it wraps as itself, not as
+/// its source.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = error.downcast_ref::<std::io::Error>()?.get_ref()?;
+    tls_error(inner)
 }
 
 /// `30 s`, `1.5 s`, `250 ms`.

@@ -1,4 +1,4 @@
-//! HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/): export of stored requests with their
+//! HAR 1.2 (<http://www.softwareishard.com/blog/har-12-spec/>): export of stored requests with their
 //! answers, and import of HAR entries as fixtures.
 
 use chrono::DateTime;
