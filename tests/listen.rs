@@ -193,6 +193,7 @@ async fn a_dead_handler_gives_502_naming_the_target_and_the_cause() {
     let text = answer.text();
     assert!(text.contains(&format!("http://{dead}/hook")), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(text.contains("is your handler running?"), "{text}");
     assert_eq!(
         answer.header("content-type"),
         Some("text/plain; charset=utf-8")
