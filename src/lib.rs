@@ -16,6 +16,7 @@ pub mod diff;
 pub mod emulate;
 pub mod engine;
 pub mod event_queue;
+pub mod exit;
 pub mod export;
 pub mod fd_limit;
 pub mod fixture;

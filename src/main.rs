@@ -24,14 +24,14 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("webhook-dev: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     match runtime.block_on(webhook_dev::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("webhook-dev: {err:#}");
-            ExitCode::FAILURE
+            webhook_dev::exit::code(&err)
         }
     }
 }

@@ -189,7 +189,7 @@ fn reading_a_store_that_does_not_exist_says_so() {
         .args(["requests", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("no store at") && err.contains("nothing has been captured"),
@@ -208,7 +208,7 @@ fn an_unknown_request_id_is_an_error() {
         .args(["requests", "show", "req_nope"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no request \"req_nope\""));
 }
 
@@ -232,7 +232,7 @@ fn a_busy_port_is_explained() {
         .args(["listen", "--addr", &addr, "--no-tui"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot listen on {addr}")));
 }
 

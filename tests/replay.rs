@@ -497,7 +497,7 @@ async fn export_har_fixture_and_curl_with_redaction_then_import() {
         .unwrap();
     assert_eq!(
         replayed.status.code(),
-        Some(1),
+        Some(2),
         "an imported request has no target to go back to"
     );
     assert!(String::from_utf8_lossy(&replayed.stderr).contains("--to TARGET"));

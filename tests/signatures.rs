@@ -498,6 +498,6 @@ fn profiles_lists_and_describes() {
         assert!(avara.contains(part), "{part} missing from\n{avara}");
     }
     let unknown = cli(dir.path()).args(["profiles", "nope"]).output().unwrap();
-    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("known profiles"));
 }

@@ -238,7 +238,7 @@ fn an_unknown_event_lists_the_profiles_events() {
         .args(["trigger", "avara", "nope"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("report.delivered") && stderr.contains("study.access_requested"),

@@ -127,10 +127,11 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     }
     let failed = outcomes.iter().filter(|o| !o.succeeded()).count();
     if failed > 0 {
-        anyhow::bail!(
+        return Err(crate::exit::Unsuccessful(format!(
             "{failed} of {} replays were not answered with 2xx",
             outcomes.len()
-        );
+        ))
+        .into());
     }
     Ok(())
 }

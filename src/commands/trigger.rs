@@ -137,9 +137,17 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
     }
     if last.delivery.status != crate::delivery::DeliveryStatus::Success {
         if !last.answer.problems.is_empty() {
-            anyhow::bail!("{} would not accept this answer", profile.name);
+            return Err(crate::exit::Unsuccessful(format!(
+                "{} would not accept this answer",
+                profile.name
+            ))
+            .into());
         }
-        anyhow::bail!("{} attempt(s), none answered with 2xx", attempts.len());
+        return Err(crate::exit::Unsuccessful(format!(
+            "{} attempt(s), none answered with 2xx",
+            attempts.len()
+        ))
+        .into());
     }
     if profile.reads_answer(&event.name) {
         eprintln!("answer: matches what {} expects", profile.name);

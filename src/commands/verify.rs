@@ -95,7 +95,11 @@ pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
         }
     }
     if findings.signature.status != Status::Verified {
-        anyhow::bail!("the signature is {}", findings.signature.status.as_str());
+        return Err(crate::exit::Unsuccessful(format!(
+            "the signature is {}",
+            findings.signature.status.as_str()
+        ))
+        .into());
     }
     Ok(())
 }
