@@ -41,7 +41,7 @@ impl EventQueue {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.0.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner.0)
     }
 
     /// Adds an event; a request event past the capacity is dropped and counted.

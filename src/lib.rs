@@ -36,6 +36,7 @@ pub mod secrets;
 pub mod signature;
 pub mod store;
 pub mod summary;
+pub mod sync;
 pub mod target;
 pub mod trigger;
 pub mod tui;

@@ -27,7 +27,7 @@ impl EmulatorDb {
     ) -> anyhow::Result<T> {
         let conn = self.conn.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut conn = crate::sync::lock(&conn);
             work(&mut conn)
         })
         .await?;

@@ -214,11 +214,7 @@ impl Deliverer {
 
     fn forwarder(&self, root: &Target) -> anyhow::Result<Forwarder> {
         let key = root.to_string();
-        let mut forwarders = self
-            .inner
-            .forwarders
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut forwarders = crate::sync::lock(&self.inner.forwarders);
         if let Some(forwarder) = forwarders.get(&key) {
             return Ok(forwarder.clone());
         }

@@ -39,6 +39,7 @@ use crate::engine::{Engine, EngineEvent, RequestHead};
 use crate::model::RecordedResponse;
 use crate::relay_state::RelayState;
 use crate::store::StoreReader;
+use crate::sync::lock;
 
 /// The most relayed requests a listener forwards to its handler at once; the rest wait their turn
 /// (a relay, trusted or not, cannot make a laptop's handler take hundreds of requests at once).
@@ -362,12 +363,6 @@ struct ListenerInner {
     max_body: usize,
     claims: Mutex<Claims>,
     lookup: Mutex<Option<StoreReader>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 enum Claim {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::sync::lock;
 use tokio::sync::Notify;
 
 /// The caps.
@@ -62,10 +63,6 @@ pub struct Stranger {
     id: u64,
     address: IpAddr,
     close: Arc<Notify>,
-}
-
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Strangers {

@@ -59,19 +59,14 @@ impl SharedConnection {
         while self.checkpoint_waiting.load(Ordering::Acquire) {
             std::thread::yield_now();
         }
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.conn)
     }
 
     /// Waits for the connection ahead of the writers (a writer thread that always has another
     /// batch would otherwise keep taking it back), so the checkpointer can hold commits briefly.
     pub fn lock_for_checkpoint(&self) -> MutexGuard<'_, Option<Connection>> {
         self.checkpoint_waiting.store(true, Ordering::Release);
-        let guard = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = crate::sync::lock(&self.conn);
         self.checkpoint_waiting.store(false, Ordering::Release);
         guard
     }

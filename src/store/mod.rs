@@ -89,10 +89,7 @@ impl Inner {
     fn close(&self) {
         self.jobs.close();
         // Held until the end, so that a second `close` returns only once everything is committed.
-        let mut threads = self
-            .threads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut threads = crate::sync::lock(&self.threads);
         if let Some(running) = threads.take() {
             running.stop();
         }

@@ -59,9 +59,7 @@ impl<T> Default for JobQueue<T> {
 
 impl<T> JobQueue<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Queues a write someone waits on; wakes the consumer if it sleeps.

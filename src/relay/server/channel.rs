@@ -18,6 +18,7 @@ use crate::model::RecordedResponse;
 use crate::relay::protocol::TakenOver;
 use crate::relay::protocol::WireRequest;
 use crate::relay::queue::QueueError;
+use crate::sync::lock;
 
 pub(super) struct Channel {
     pub(super) name: String,
@@ -154,12 +155,6 @@ impl Bucket {
             ))
         }
     }
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Relay {

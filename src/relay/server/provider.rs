@@ -14,13 +14,14 @@ use hyper::{Request, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::channel::{lock, Bucket, Channel, Entry, Outcome};
+use super::channel::{Bucket, Channel, Entry, Outcome};
 use super::{plain, Relay};
 use crate::http_edge::{header_list, read_body, BodyError};
 use crate::model::RecordedResponse;
 use crate::relay::protocol::WireRequest;
 use crate::relay::queue::QueueError;
 use crate::relay::strangers::Stranger;
+use crate::sync::lock;
 
 impl Relay {
     /// Takes a provider's request: bounds it, queues it durably, hands it to the listener and

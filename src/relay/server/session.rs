@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::channel::{lock, Channel, ListenerSlot, Outcome, SessionHandle};
+use super::channel::{Channel, ListenerSlot, Outcome, SessionHandle};
 use super::{plain, Relay, RelayEvent, SessionGuard};
 use crate::relay::pre_hello::{PreHelloLimit, Verified};
 use crate::relay::protocol::{
@@ -30,6 +30,7 @@ use crate::relay::protocol::{
 };
 use crate::relay::strangers::Stranger;
 use crate::relay::token::{self, check_channel};
+use crate::sync::lock;
 
 impl Relay {
     /// Accepts a listener's WebSocket upgrade and runs its session on a task of its own.
