@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::delivery::DeliveryStatus;
 use crate::engine::FixedAnswer;
+use crate::output::parse_duration;
 use crate::relay::client::RelayUrl;
 use crate::relay::token::Token;
 use crate::secrets::SecretSpec;
@@ -526,18 +527,6 @@ pub fn parse_addr(s: &str) -> Result<String, String> {
     } else {
         Err(format!("{s:?} is not HOST:PORT or PORT"))
     }
-}
-
-/// Accepts plain seconds (`30`, `0.5`) or a unit (`500ms`, `2m`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        return if secs.is_finite() && secs > 0.0 {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(format!("{s} must be a positive number of seconds"))
-        };
-    }
-    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))
 }
 
 /// Accepts bytes (`1048576`) or a unit (`512KiB`, `10MiB`, `1GB`).

@@ -235,7 +235,7 @@ impl Forwarder {
             Err(_) => {
                 let message = format!(
                     "{url} did not answer within {} (--timeout)",
-                    humanize(self.timeout)
+                    crate::output::humanize(self.timeout)
                 );
                 (
                     RecordedResponse::plain(504, format!("webhook-dev: {message}")),
@@ -423,20 +423,6 @@ fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
     tls_error(inner)
 }
 
-/// `30 s`, `1.5 s`, `250 ms`.
-pub fn humanize(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        let secs = d.as_secs_f64();
-        if secs.fract() == 0.0 {
-            format!("{secs:.0} s")
-        } else {
-            format!("{secs} s")
-        }
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,12 +461,5 @@ mod tests {
         ];
         let kept = end_to_end_headers(&headers);
         assert_eq!(kept, vec![("x-kept".to_string(), b"yes".to_vec())]);
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(humanize(Duration::from_secs(30)), "30 s");
-        assert_eq!(humanize(Duration::from_millis(1500)), "1.5 s");
-        assert_eq!(humanize(Duration::from_millis(200)), "200 ms");
     }
 }

@@ -33,6 +33,7 @@ pub mod relay;
 pub mod relay_state;
 pub mod replay;
 pub mod secrets;
+pub mod shutdown;
 pub mod signature;
 pub mod store;
 pub mod summary;

@@ -1,6 +1,7 @@
 //! The plain consumers of engine events: one human line per request, or NDJSON.
 
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use chrono::{DateTime, Local};
 use tokio::sync::mpsc;
@@ -149,6 +150,32 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `30 s`, `1.5 s`, `250 ms`.
+pub fn humanize(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        let secs = d.as_secs_f64();
+        if secs.fract() == 0.0 {
+            format!("{secs:.0} s")
+        } else {
+            format!("{secs} s")
+        }
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// Accepts plain seconds (`30`, `0.5`) or a unit (`500ms`, `2m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return if secs.is_finite() && secs > 0.0 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(format!("{s} must be a positive number of seconds"))
+        };
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration: {e}"))
+}
+
 /// One line for a request: time, method, path, size, signature, forward status and milliseconds.
 pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> String {
     let time = DateTime::parse_from_rfc3339(&summary.received_at)
@@ -232,6 +259,13 @@ pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(humanize(Duration::from_secs(30)), "30 s");
+        assert_eq!(humanize(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(humanize(Duration::from_millis(200)), "200 ms");
+    }
     use crate::signature::Verdict;
     use crate::summary::ForwardSummary;
 

@@ -23,7 +23,7 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
         return Ok(Vec::new());
     }
     text.split(',')
-        .map(|part| crate::cli::parse_duration(part.trim()))
+        .map(|part| crate::output::parse_duration(part.trim()))
         .collect()
 }
 
@@ -125,7 +125,7 @@ pub fn judge_answer(profile: &Profile, event: &EventSpec, exchange: &Exchange) -
                 "answered in {:.1} ms; {} waits at most {}",
                 forward.duration_ms,
                 profile.name,
-                crate::forward::humanize(limit)
+                crate::output::humanize(limit)
             );
             if event.soft_synchronous {
                 check

@@ -86,7 +86,7 @@ pub async fn capture(
                 408,
                 format!(
                     "webhook-dev: the body did not arrive within {}; nothing was stored or forwarded",
-                    crate::forward::humanize(timeout)
+                    crate::output::humanize(timeout)
                 ),
             );
             return Ok(into_hyper(late, true).map(whole));

@@ -63,7 +63,7 @@ pub async fn run(store_dir: &Path, args: EmulateArgs) -> anyhow::Result<()> {
         deliverer,
         log,
     });
-    server::serve(listener, emulator, super::listen::shutdown_signal()).await;
+    server::serve(listener, emulator, crate::shutdown::signal()).await;
     tokio::task::spawn_blocking(move || store.close()).await?;
     Ok(())
 }

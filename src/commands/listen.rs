@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::capture::{self, Limits};
 use crate::cli::ListenArgs;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::forward::Forwarder;
 use crate::output::{self, Mode};
+use crate::relay::client::{self, ClientConfig, Refused};
+use crate::relay::tls;
 use crate::store::Store;
 
 /// How long `listen`, once stopped, waits for stdout to take the lines still queued.
@@ -26,7 +29,7 @@ pub fn opens_inspector(args: &ListenArgs) -> bool {
 
 /// Runs `listen` until Ctrl-C (or SIGTERM).
 pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
-    let relay = super::relay::listener_config(&args)?;
+    let relay = listener_config(&args)?;
     let store = Store::open(store_dir, args.durability)?;
     let listener = TcpListener::bind(&args.addr).await.with_context(|| {
         format!("cannot listen on {} (is another webhook-dev or server using it? try --addr 127.0.0.1:0)", args.addr)
@@ -115,8 +118,8 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     outcome
 }
 
-/// Serves until the first Ctrl-C (or `quit`), then finishes the requests in flight. A second
-/// Ctrl-C exits at once. With a relay client, also stops (with its error) when the relay refuses
+/// Serves until the first Ctrl-C (or `quit`), then finishes the requests in flight; a second
+/// Ctrl-C exits at once ([`crate::shutdown`]). With a relay client, also stops (with its error) when the relay refuses
 /// the listener.
 async fn serve_until_signal(
     listener: TcpListener,
@@ -126,23 +129,8 @@ async fn serve_until_signal(
     quit: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let stop = Arc::new(tokio::sync::watch::Sender::new(false));
-    let signalled = stop.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = shutdown_signal() => {}
-            () = quit => {
-                let _ = signalled.send(true);
-                return;
-            }
-        }
-        tracing::info!("stopping: finishing requests in flight");
-        let _ = signalled.send(true);
-        shutdown_signal().await;
-        eprintln!("webhook-dev: stopped at once; requests in flight may not have been answered");
-        std::process::exit(130);
-    });
-    let relay = relay
-        .map(|config| super::relay::spawn_listener_client(engine.clone(), config, stop.clone()));
+    crate::shutdown::stop_on_signal(stop.clone(), quit);
+    let relay = relay.map(|config| spawn_listener_client(engine.clone(), config, stop.clone()));
     let mut stopped = stop.subscribe();
     capture::serve(listener, engine, limits, async move {
         let _ = stopped.wait_for(|stop| *stop).await;
@@ -154,16 +142,43 @@ async fn serve_until_signal(
     Ok(())
 }
 
-pub(crate) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a SIGTERM handler can be installed");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+/// The relay client's settings for `listen --relay`, if asked for.
+pub fn listener_config(args: &ListenArgs) -> anyhow::Result<Option<ClientConfig>> {
+    let Some(url) = args.relay.clone() else {
+        return Ok(None);
+    };
+    let token = args
+        .relay_token
+        .clone()
+        .context("--relay needs --relay-token (print it on the relay host with `webhook-dev relay token CHANNEL`)")?;
+    let mut config = ClientConfig::new(url, token);
+    config.extra_roots = client::load_extra_roots(args.relay_ca.as_ref())?;
+    if config.url.is_tls() {
+        // Fail now, not on every reconnect, if the roots cannot be used.
+        tls::client_config(&config.extra_roots)?;
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    config.max_body = args.max_body;
+    config.shutdown_grace = args.timeout + Duration::from_secs(5);
+    config.no_takeover = args.no_takeover;
+    Ok(Some(config))
+}
+
+/// Starts the relay client beside the capture server. It stops when `stop` turns true; if the
+/// relay refuses the listener for good, it turns `stop` true itself so `listen` exits.
+pub fn spawn_listener_client(
+    engine: Arc<Engine>,
+    config: ClientConfig,
+    stop: Arc<watch::Sender<bool>>,
+) -> JoinHandle<Result<(), Refused>> {
+    let mut stopped = stop.subscribe();
+    tokio::spawn(async move {
+        let result = client::run(engine, config, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+        if result.is_err() {
+            let _ = stop.send(true);
+        }
+        result
+    })
 }

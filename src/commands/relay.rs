@@ -3,17 +3,13 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
-use crate::cli::{ListenArgs, RelayArgs, RelayCommand};
-use crate::engine::Engine;
-use crate::relay::client::{self, ClientConfig, Refused};
+use crate::cli::{RelayArgs, RelayCommand};
 use crate::relay::server::{self, RateLimit, Relay, RelayConfig};
 use crate::relay::strangers::StrangerLimits;
 use crate::relay::{queue, tls, token};
@@ -100,7 +96,7 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
         }
     });
     server::serve(listener, relay.clone(), tls, async {
-        super::listen::shutdown_signal().await;
+        crate::shutdown::signal().await;
         tracing::info!("stopping: closing listener sessions");
     })
     .await;
@@ -127,45 +123,4 @@ fn forget(store_dir: &Path, channel: &str) -> anyhow::Result<()> {
             store_dir.display()
         )
     }
-}
-
-/// The relay client's settings for `listen --relay`, if asked for.
-pub fn listener_config(args: &ListenArgs) -> anyhow::Result<Option<ClientConfig>> {
-    let Some(url) = args.relay.clone() else {
-        return Ok(None);
-    };
-    let token = args
-        .relay_token
-        .clone()
-        .context("--relay needs --relay-token (print it on the relay host with `webhook-dev relay token CHANNEL`)")?;
-    let mut config = ClientConfig::new(url, token);
-    config.extra_roots = client::load_extra_roots(args.relay_ca.as_ref())?;
-    if config.url.is_tls() {
-        // Fail now, not on every reconnect, if the roots cannot be used.
-        tls::client_config(&config.extra_roots)?;
-    }
-    config.max_body = args.max_body;
-    config.shutdown_grace = args.timeout + Duration::from_secs(5);
-    config.no_takeover = args.no_takeover;
-    Ok(Some(config))
-}
-
-/// Starts the relay client beside the capture server. It stops when `stop` turns true; if the
-/// relay refuses the listener for good, it turns `stop` true itself so `listen` exits.
-pub fn spawn_listener_client(
-    engine: Arc<Engine>,
-    config: ClientConfig,
-    stop: Arc<watch::Sender<bool>>,
-) -> JoinHandle<Result<(), Refused>> {
-    let mut stopped = stop.subscribe();
-    tokio::spawn(async move {
-        let result = client::run(engine, config, async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        })
-        .await;
-        if result.is_err() {
-            let _ = stop.send(true);
-        }
-        result
-    })
 }

@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 use crate::checks::{Checks, Route};
 use crate::cli::TriggerArgs;
 use crate::engine::{Engine, EngineConfig, FixedAnswer};
-use crate::forward::{humanize, Forwarder};
+use crate::forward::Forwarder;
 use crate::inert::inert;
+use crate::output::humanize;
 use crate::store::{Durability, Store};
 use crate::trigger::{event_body, parse_schedule, trigger, TriggerPlan};
 

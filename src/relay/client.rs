@@ -298,7 +298,7 @@ where
         .map_err(|_| {
             ConnectError::Failed(format!(
                 "no welcome from the relay within {}",
-                crate::forward::humanize(protocol::HANDSHAKE_TIMEOUT)
+                crate::output::humanize(protocol::HANDSHAKE_TIMEOUT)
             ))
         })?
         .map_err(|e| ConnectError::Failed(e.to_string()))?;
@@ -596,7 +596,7 @@ impl Listener {
                     if last_seen.elapsed() > dead_after {
                         break SessionEnd::Lost(format!(
                             "nothing heard from the relay for {} (dead connection)",
-                            crate::forward::humanize(Duration::from_secs(last_seen.elapsed().as_secs()))
+                            crate::output::humanize(Duration::from_secs(last_seen.elapsed().as_secs()))
                         ));
                     }
                     nonce += 1;
@@ -758,7 +758,7 @@ pub async fn run(
         let reason = match attempt {
             Err(_) => format!(
                 "no connection within {}",
-                crate::forward::humanize(config.connect_timeout)
+                crate::output::humanize(config.connect_timeout)
             ),
             Ok(Err(ConnectError::Failed(reason))) => reason,
             Ok(Err(ConnectError::Refused(reason))) => {

@@ -146,7 +146,7 @@ impl Relay {
                         504,
                         &format!(
                             "webhook-dev relay: the listener did not answer within {}; the request ({id}) stays queued and the listener will still get it",
-                            crate::forward::humanize(config.answer_timeout)
+                            crate::output::humanize(config.answer_timeout)
                         ),
                     ),
                     Err(err) => plain(

@@ -130,7 +130,7 @@ impl Relay {
                 RefusedCode::Timeout,
                 format!(
                     "no hello within {} of connecting",
-                    crate::forward::humanize(config.handshake_timeout)
+                    crate::output::humanize(config.handshake_timeout)
                 ),
             )),
             Ok(Err(err)) => {
@@ -384,7 +384,7 @@ impl Relay {
                     if last_seen.elapsed() > dead_after {
                         break format!(
                             "no heartbeat for {} (dead connection)",
-                            crate::forward::humanize(last_seen.elapsed())
+                            crate::output::humanize(last_seen.elapsed())
                         );
                     }
                     nonce += 1;
