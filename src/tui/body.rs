@@ -1,7 +1,9 @@
 //! Bodies for display: gzip/deflate decoded, JSON pretty-printed and coloured, text shown inert,
 //! anything else as a hex dump. Every payload-derived string goes through [`inert`].
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
+
+use super::theme::{self, Theme};
 use ratatui::text::{Line, Span};
 
 use crate::inert::inert;
@@ -48,7 +50,7 @@ pub fn clean(text: &str) -> String {
 }
 
 /// The display of a body sent with `headers`.
-pub fn view(headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
+pub fn view(t: &Theme, headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
     let decoded = decode(headers, body);
     let bytes: &[u8] = &decoded.bytes;
     let mut notes = vec![human_size(body.len() as u64)];
@@ -57,7 +59,7 @@ pub fn view(headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
     }
     let (kind, lines) = if bytes.is_empty() {
         (Kind::Empty, vec![Line::styled("(empty body)", dim())])
-    } else if let Some(lines) = json_lines(bytes) {
+    } else if let Some(lines) = json_lines(t, bytes) {
         (Kind::Json, lines)
     } else if let Some(text) = std::str::from_utf8(bytes)
         .ok()
@@ -102,34 +104,33 @@ pub fn text_lines(text: &str) -> Vec<Line<'static>> {
 }
 
 fn dim() -> Style {
-    Style::default().add_modifier(Modifier::DIM)
+    theme::DIM
 }
 
-const KEY: Style = Style::new().fg(Color::Cyan);
-const STRING: Style = Style::new().fg(Color::Green);
-const NUMBER: Style = Style::new().fg(Color::Magenta);
-const LITERAL: Style = Style::new().fg(Color::Yellow);
-const PUNCT: Style = Style::new();
-
 /// Pretty, coloured JSON; `None` when `bytes` is not JSON or too large to pretty-print.
-pub fn json_lines(bytes: &[u8]) -> Option<Vec<Line<'static>>> {
+pub fn json_lines(t: &Theme, bytes: &[u8]) -> Option<Vec<Line<'static>>> {
     if bytes.len() > MAX_TEXT {
         return None;
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let pretty = serde_json::to_string_pretty(&value).ok()?;
-    Some(pretty.lines().map(highlight_json_line).collect())
+    Some(
+        pretty
+            .lines()
+            .map(|line| highlight_json_line(t, line))
+            .collect(),
+    )
 }
 
 /// Colours one line of pretty-printed JSON.
-pub fn highlight_json_line(line: &str) -> Line<'static> {
+pub fn highlight_json_line(t: &Theme, line: &str) -> Line<'static> {
     let mut spans = Vec::new();
     let bytes = line.as_bytes();
     let mut i = 0;
     let mut plain_start = 0;
     let flush = |spans: &mut Vec<Span<'static>>, from: usize, to: usize| {
         if to > from {
-            spans.push(Span::styled(clean(&line[from..to]), PUNCT));
+            spans.push(Span::styled(clean(&line[from..to]), Style::new()));
         }
     };
     while i < bytes.len() {
@@ -148,7 +149,7 @@ pub fn highlight_json_line(line: &str) -> Line<'static> {
                 let is_key = line[i..].trim_start().starts_with(':');
                 spans.push(Span::styled(
                     clean(&line[start..i]),
-                    if is_key { KEY } else { STRING },
+                    if is_key { t.json_key } else { t.json_string },
                 ));
                 plain_start = i;
             }
@@ -160,7 +161,7 @@ pub fn highlight_json_line(line: &str) -> Line<'static> {
                 {
                     i += 1;
                 }
-                spans.push(Span::styled(line[start..i].to_string(), NUMBER));
+                spans.push(Span::styled(line[start..i].to_string(), t.json_number));
                 plain_start = i;
             }
             b't' | b'f' | b'n' => {
@@ -170,7 +171,7 @@ pub fn highlight_json_line(line: &str) -> Line<'static> {
                 match word {
                     Some(word) => {
                         flush(&mut spans, plain_start, i);
-                        spans.push(Span::styled(word.to_string(), LITERAL));
+                        spans.push(Span::styled(word.to_string(), t.json_literal));
                         i += word.len();
                         plain_start = i;
                     }
@@ -236,12 +237,12 @@ mod tests {
 
     #[test]
     fn json_is_pretty_and_coloured() {
-        let v = view(&[], br#"{"a":{"b":[1,true,null,"x"]}}"#);
+        let v = view(&Theme::default(), &[], br#"{"a":{"b":[1,true,null,"x"]}}"#);
         assert_eq!(v.kind, Kind::Json);
         assert!(text(&v.lines).contains("  \"a\": {"));
         let key = &v.lines[1].spans[1];
         assert_eq!(key.content, "\"a\"");
-        assert_eq!(key.style, KEY);
+        assert_eq!(key.style, Theme::default().json_key);
         assert!(v.note.contains("JSON"));
     }
 
@@ -251,27 +252,35 @@ mod tests {
         enc.write_all(br#"{"zipped":true}"#).unwrap();
         let gz = enc.finish().unwrap();
         let headers = vec![("content-encoding".to_string(), b"gzip".to_vec())];
-        let v = view(&headers, &gz);
+        let v = view(&Theme::default(), &headers, &gz);
         assert_eq!(v.kind, Kind::Json);
         assert!(v.note.contains("gzip"), "{}", v.note);
         assert!(text(&v.lines).contains("zipped"));
-        let broken = view(&headers, b"not gzip");
+        let broken = view(&Theme::default(), &headers, b"not gzip");
         assert!(broken.note.contains("cannot be decoded"), "{}", broken.note);
     }
 
     #[test]
     fn binary_is_a_hex_dump_and_text_is_inert() {
-        let v = view(&[], &[0xff, 0x00, b'A']);
+        let v = view(&Theme::default(), &[], &[0xff, 0x00, b'A']);
         assert_eq!(v.kind, Kind::Binary);
         assert_eq!(
             text(&v.lines),
             format!("00000000  {:<50}|..A|", "ff 00 41 ")
         );
-        let t = view(&[], b"\x1b]0;pwned\x07 \x1b[2J\tx\r\ny\xc2\x9b");
+        let t = view(
+            &Theme::default(),
+            &[],
+            b"\x1b]0;pwned\x07 \x1b[2J\tx\r\ny\xc2\x9b",
+        );
         assert_eq!(t.kind, Kind::Text);
         let shown = text(&t.lines);
         assert_eq!(shown, "\\x1b]0;pwned\\x07 \\x1b[2J    x\ny\\x9b");
-        let j = view(&[], "{\"k\u{9b}\":\"\\u001b[2J\u{9b}\"}".as_bytes());
+        let j = view(
+            &Theme::default(),
+            &[],
+            "{\"k\u{9b}\":\"\\u001b[2J\u{9b}\"}".as_bytes(),
+        );
         let shown = text(&j.lines);
         assert!(
             !shown.contains('\u{1b}') && !shown.contains('\u{9b}'),

@@ -12,9 +12,11 @@ pub mod detail;
 pub mod event_loop;
 pub mod filter;
 pub mod history;
+pub mod layout;
 pub mod message;
 pub mod rows;
 pub mod terminal;
+pub mod theme;
 pub mod ui;
 
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The `?` overlay: every key.
 
+use crate::tui::theme::{self, Theme};
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
@@ -41,7 +41,7 @@ pub const KEYS: &[(&str, &str)] = &[
 ];
 
 /// Draws the overlay centred in `area`.
-pub fn draw(frame: &mut Frame<'_>, area: Rect) {
+pub fn draw(frame: &mut Frame<'_>, area: Rect, t: &Theme) {
     let width = area.width.min(78);
     let height = (KEYS.len() as u16 + 4).min(area.height);
     let rect = Rect {
@@ -54,19 +54,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect) {
         .iter()
         .map(|(keys, what)| {
             Line::from(vec![
-                Span::styled(
-                    format!(" {keys:<13}"),
-                    Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(format!(" {keys:<13}"), t.key),
                 Span::raw(*what),
             ])
         })
         .collect();
     lines.push(Line::default());
-    lines.push(Line::styled(
-        " any key closes this help",
-        Style::new().add_modifier(Modifier::DIM),
-    ));
+    lines.push(Line::styled(" any key closes this help", theme::DIM));
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(

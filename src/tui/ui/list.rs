@@ -1,7 +1,6 @@
 //! The request list: only the rows on screen are built, so its cost does not grow with history.
 
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
@@ -11,19 +10,21 @@ use crate::output::human_size;
 use crate::signature::Status;
 use crate::tui::app::{App, Mode};
 use crate::tui::detail::one_line;
+use crate::tui::theme;
 
-fn sig_badge(status: Status, wide: bool) -> (&'static str, Style) {
-    let (wide_text, narrow_text, colour) = match status {
-        Status::Verified => ("✓ verified", "✓ ok", Color::Green),
-        Status::Invalid => ("✗ invalid", "✗ inv", Color::Red),
-        Status::Expired => ("✗ expired", "✗ exp", Color::Yellow),
-        Status::Missing => ("✗ missing", "✗ mis", Color::Red),
-        Status::Unchecked => ("· unchecked", "·", Color::DarkGray),
+fn sig_badge(status: Status, wide: bool) -> &'static str {
+    let (wide_text, narrow_text) = match status {
+        Status::Verified => ("✓ verified", "✓ ok"),
+        Status::Invalid => ("✗ invalid", "✗ inv"),
+        Status::Expired => ("✗ expired", "✗ exp"),
+        Status::Missing => ("✗ missing", "✗ mis"),
+        Status::Unchecked => ("· unchecked", "·"),
     };
-    (
-        if wide { wide_text } else { narrow_text },
-        Style::new().fg(colour),
-    )
+    if wide {
+        wide_text
+    } else {
+        narrow_text
+    }
 }
 
 fn time(app: &App, micros: i64, wide: bool) -> String {
@@ -45,6 +46,7 @@ fn ms(value: f32) -> String {
 }
 
 fn empty_message(app: &App) -> Vec<Line<'static>> {
+    let t = &app.theme;
     if !app.filter_text.is_empty() {
         return vec![
             Line::raw(format!(
@@ -61,7 +63,7 @@ fn empty_message(app: &App) -> Vec<Line<'static>> {
             Line::raw("Point your provider or relay at this address, or send one:"),
             Line::styled(
                 format!("  curl -X POST http://{addr}/webhook -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"),
-                Style::new().fg(Color::Cyan),
+                t.accent,
             ),
         ],
         (Mode::Listen, None) => vec![Line::raw("Starting the listener…")],
@@ -77,6 +79,7 @@ fn empty_message(app: &App) -> Vec<Line<'static>> {
 
 /// Draws the list into `area` (first line: column titles).
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let t = &app.theme;
     let wide = area.width >= 110;
     let show_event = area.width >= 90;
     let widths = [
@@ -95,11 +98,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         ]
         .map(Cell::from),
     )
-    .style(
-        Style::new()
-            .add_modifier(Modifier::BOLD)
-            .add_modifier(Modifier::DIM),
-    );
+    .style(t.column_titles);
     if app.view.is_empty() {
         frame.render_widget(
             Table::new([titles.clone()], widths).column_spacing(1),
@@ -129,14 +128,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             let id = rows.id(i);
             let mut path = vec![Span::raw(one_line(rows.path(i)))];
             if let Some(original) = rows.replay_of(i) {
-                path.push(Span::styled(
-                    format!(" ↻ {}", short_id(original)),
-                    Style::new().fg(Color::Blue),
-                ));
+                path.push(Span::styled(format!(" ↻ {}", short_id(original)), t.link));
             }
-            let (badge, badge_style) = sig_badge(row.sig, wide);
+            let badge = sig_badge(row.sig, wide);
             let forward = if !row.forwarded() {
-                Span::styled("—", Style::new().add_modifier(Modifier::DIM))
+                Span::styled("—", theme::DIM)
             } else {
                 let status = if row.fwd_status == 0 {
                     "---".to_string()
@@ -145,11 +141,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 };
                 Span::styled(
                     format!("{status} {}", ms(row.fwd_ms)),
-                    Style::new().fg(if row.forward_failed() {
-                        Color::Red
-                    } else {
-                        Color::Green
-                    }),
+                    t.outcome(!row.forward_failed()),
                 )
             };
             let is_marked = marked == Some(id);
@@ -157,36 +149,26 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             let cells = vec![
                 Cell::from(Line::from(vec![
                     Span::raw(if is_selected { "▶" } else { " " }),
-                    Span::styled(
-                        if is_marked { "◆" } else { " " },
-                        Style::new().fg(Color::Magenta),
-                    ),
+                    Span::styled(if is_marked { "◆" } else { " " }, t.mark),
                 ])),
                 Cell::from(time(app, row.received_us, wide)),
-                Cell::from(Span::styled(
-                    one_line(rows.method(i)),
-                    Style::new().add_modifier(Modifier::BOLD),
-                )),
+                Cell::from(Span::styled(one_line(rows.method(i)), theme::STRONG)),
                 Cell::from(Line::from(path)),
                 Cell::from(if row.schema_problems() {
                     Line::from(vec![
-                        Span::styled("⚠ ", Style::new().fg(Color::Yellow)),
+                        Span::styled("⚠ ", t.warn),
                         Span::raw(rows.event_type(i).map(one_line).unwrap_or_default()),
                     ])
                 } else {
                     Line::raw(rows.event_type(i).map(one_line).unwrap_or_default())
                 }),
                 Cell::from(human_size(row.size)),
-                Cell::from(Span::styled(badge, badge_style)),
+                Cell::from(Span::styled(badge, t.verdict(row.sig))),
                 Cell::from(forward),
             ];
             let mut table_row = Row::new(cells);
             if is_selected {
-                table_row = table_row.style(
-                    Style::new()
-                        .bg(Color::DarkGray)
-                        .add_modifier(Modifier::BOLD),
-                );
+                table_row = table_row.style(t.selected);
             }
             table_row
         })

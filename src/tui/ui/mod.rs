@@ -5,77 +5,18 @@ mod help;
 mod list;
 mod status;
 
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::app::{App, Screen, Tab};
-
-/// Terminals at least this tall keep a few list rows above the detail.
-const SPLIT_MIN_HEIGHT: u16 = 30;
-/// List rows (with its column header) kept above the detail on tall terminals.
-const SPLIT_LIST_ROWS: u16 = 8;
-
-/// Where each part goes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Areas {
-    /// Session, counts, sparkline.
-    pub header: Rect,
-    /// The request list, its column titles on the first line.
-    pub list: Rect,
-    /// The detail's tab bar.
-    pub tabs: Rect,
-    /// The detail's content.
-    pub detail: Rect,
-    /// Status, prompt or key hints.
-    pub status: Rect,
-}
-
-/// Splits the screen for the app's current screen.
-pub fn layout(area: Rect, app: &App) -> Areas {
-    let [header, body, status] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let mut areas = Areas {
-        header,
-        status,
-        ..Areas::default()
-    };
-    match app.screen {
-        Screen::List => areas.list = body,
-        Screen::Detail => {
-            let list_rows = if area.height >= SPLIT_MIN_HEIGHT {
-                SPLIT_LIST_ROWS
-            } else {
-                0
-            };
-            let [list, tabs, detail] = Layout::vertical([
-                Constraint::Length(list_rows),
-                Constraint::Length(1),
-                Constraint::Min(0),
-            ])
-            .areas(body);
-            areas.list = list;
-            areas.tabs = tabs;
-            areas.detail = detail;
-        }
-    }
-    areas
-}
-
-/// The width a tab title takes in the tab bar, with the gap after it.
-pub fn tab_width(tab: Tab) -> u16 {
-    tab.title().len() as u16 + 5
-}
+use super::layout;
+use super::theme;
 
 /// Draws everything.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
-    let areas = layout(frame.area(), app);
+    let areas = layout::split(frame.area(), app.screen == Screen::Detail);
     header::draw(frame, areas.header, app);
     if areas.list.height > 0 {
         list::draw(frame, areas.list, app);
@@ -86,7 +27,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     }
     status::draw(frame, areas.status, app);
     if app.help {
-        help::draw(frame, frame.area());
+        help::draw(frame, frame.area(), &app.theme);
     }
 }
 
@@ -94,12 +35,9 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
     let mut spans = Vec::new();
     for (n, tab) in Tab::ALL.into_iter().enumerate() {
         let style = if tab == app.tab {
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Cyan)
-                .add_modifier(Modifier::BOLD)
+            app.theme.tab_active
         } else {
-            Style::new().fg(Color::Gray)
+            app.theme.tab_inactive
         };
         spans.push(Span::styled(format!(" {} {} ", n + 1, tab.title()), style));
         spans.push(Span::raw(" "));
@@ -123,22 +61,8 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let gap = (area.width as usize).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(gap)));
-    spans.push(Span::styled(
-        right,
-        Style::new().add_modifier(Modifier::DIM),
-    ));
-    frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Reset)),
-        area,
-    );
-}
-
-/// How many screen rows `line` takes when wrapped at `width` columns.
-pub fn wrapped_rows(line: &Line<'_>, width: u16) -> usize {
-    if width == 0 {
-        return 1;
-    }
-    line.width().div_ceil(width as usize).max(1)
+    spans.push(Span::styled(right, theme::DIM));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 /// `line` cut into rows of at most `width` columns, keeping each span's style.

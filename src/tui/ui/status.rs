@@ -1,16 +1,16 @@
 //! The bottom line: a prompt being typed, the result of the last action, or the keys that apply.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::tui::app::{App, InputKind, Screen};
 use crate::tui::detail::one_line;
+use crate::tui::theme::{self, Theme};
 
 /// As many key hints as fit in `width`, most important first.
-fn hints(pairs: &[(&'static str, &'static str)], width: u16) -> Vec<Span<'static>> {
+fn hints(t: &Theme, pairs: &[(&'static str, &'static str)], width: u16) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
     let mut used = 0;
     for (key, what) in pairs {
@@ -19,20 +19,15 @@ fn hints(pairs: &[(&'static str, &'static str)], width: u16) -> Vec<Span<'static
             break;
         }
         used += needed;
-        spans.push(Span::styled(
-            format!(" {key}"),
-            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::styled(
-            format!(" {what} "),
-            Style::new().add_modifier(Modifier::DIM),
-        ));
+        spans.push(Span::styled(format!(" {key}"), t.key));
+        spans.push(Span::styled(format!(" {what} "), theme::DIM));
     }
     spans
 }
 
 /// Draws the status line.
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let t = &app.theme;
     let line = if let Some(input) = &app.input {
         let (prompt, help) = match input.kind {
             InputKind::Filter => (
@@ -42,26 +37,24 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             InputKind::SavePath => (" save fixture to: ", "  Enter saves · Esc cancels"),
         };
         Line::from(vec![
-            Span::styled(
-                prompt,
-                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            ),
+            Span::styled(prompt, t.prompt),
             Span::raw(one_line(&input.text)),
-            Span::styled("█", Style::new().fg(Color::Yellow)),
-            Span::styled(help, Style::new().add_modifier(Modifier::DIM)),
+            Span::styled("█", t.prompt),
+            Span::styled(help, theme::DIM),
         ])
     } else if let Some((status, _)) = &app.status {
         Line::from(Span::styled(
             format!(" {}", one_line(&status.text)),
             if status.error {
-                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+                t.status_error
             } else {
-                Style::new().fg(Color::Green)
+                t.status_info
             },
         ))
     } else {
         Line::from(match app.screen {
             Screen::List => hints(
+                t,
                 &[
                     ("↑↓", "move"),
                     ("⏎", "detail"),
@@ -77,6 +70,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 area.width,
             ),
             Screen::Detail => hints(
+                t,
                 &[
                     ("Esc", "back"),
                     ("?", "help"),

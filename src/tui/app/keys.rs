@@ -1,0 +1,223 @@
+//! The key map: which key does what on which screen, the prompts, and mouse clicks.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+
+use super::{App, DiffMode, Input, InputKind, Screen, Tab};
+use crate::tui::filter::Filter;
+use crate::tui::layout;
+use crate::tui::message::Effect;
+
+impl App {
+    pub(super) fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if self.help {
+            self.help = false;
+            return vec![];
+        }
+        if self.input.is_some() {
+            return self.input_key(key);
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('c') if ctrl => self.quit = true,
+            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
+            KeyCode::Char('/') => {
+                self.input = Some(Input {
+                    kind: InputKind::Filter,
+                    text: self.filter_text.clone(),
+                    previous: self.filter_text.clone(),
+                    target: None,
+                });
+            }
+            KeyCode::Char('f') => {
+                self.follow = !self.follow;
+                if self.follow {
+                    self.select(self.view.len().checked_sub(1));
+                    self.info("follow on: the newest request stays selected");
+                } else {
+                    self.info("follow off");
+                }
+            }
+            KeyCode::Char('m') => match self.selected_id().map(str::to_string) {
+                Some(id) if self.marked.as_deref() == Some(id.as_str()) => {
+                    self.marked = None;
+                    self.info(format!("unmarked {id}"));
+                }
+                Some(id) => {
+                    self.info(format!(
+                        "marked {id}: press d on another request to compare"
+                    ));
+                    self.marked = Some(id);
+                    if self.diff_mode == Some(DiffMode::Marked) {
+                        self.diff = None;
+                    }
+                }
+                None => self.error("no request selected"),
+            },
+            KeyCode::Char('d') => self.start_diff(DiffMode::Marked),
+            KeyCode::Char('D') => self.start_diff(DiffMode::Previous),
+            KeyCode::Char('r') => return self.replay(false),
+            KeyCode::Char('R') => return self.replay(true),
+            KeyCode::Char('e') => return self.edit(),
+            KeyCode::Char('y') => return self.copy_curl(),
+            KeyCode::Char('s') => match self.selected_id().map(str::to_string) {
+                Some(id) => {
+                    let text = format!("fixtures/{id}.json");
+                    self.input = Some(Input {
+                        kind: InputKind::SavePath,
+                        text,
+                        previous: String::new(),
+                        target: Some(id),
+                    });
+                }
+                None => self.error("no request selected"),
+            },
+            KeyCode::Enter => self.open_tab(if self.screen == Screen::Detail {
+                self.tab
+            } else {
+                Tab::Request
+            }),
+            KeyCode::Esc => match self.screen {
+                Screen::Detail => {
+                    self.screen = Screen::List;
+                    if self.follow {
+                        self.select(self.view.len().checked_sub(1));
+                    }
+                }
+                Screen::List if !self.filter_text.is_empty() => self.set_filter(String::new()),
+                Screen::List => self.status = None,
+            },
+            KeyCode::Tab => self.open_tab(if self.screen == Screen::Detail {
+                self.tab.step(1)
+            } else {
+                self.tab
+            }),
+            KeyCode::BackTab => self.open_tab(if self.screen == Screen::Detail {
+                self.tab.step(-1)
+            } else {
+                self.tab
+            }),
+            KeyCode::Char(c @ '1'..='4') if self.screen == Screen::Detail => {
+                self.open_tab(Tab::ALL[c as usize - '1' as usize])
+            }
+            KeyCode::Left if self.screen == Screen::Detail => self.open_tab(self.tab.step(-1)),
+            KeyCode::Right if self.screen == Screen::Detail => self.open_tab(self.tab.step(1)),
+            KeyCode::Char('n') => self.move_by(1),
+            KeyCode::Char('p') => self.move_by(-1),
+            code => match self.screen {
+                Screen::List => self.list_key(code),
+                Screen::Detail => self.detail_key(code),
+            },
+        }
+        vec![]
+    }
+
+    pub(super) fn list_key(&mut self, code: KeyCode) {
+        let page = self.list_height() as isize;
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
+            KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
+            KeyCode::PageUp => self.move_by(-page),
+            KeyCode::PageDown => self.move_by(page),
+            KeyCode::Home | KeyCode::Char('g') => self.move_to(0),
+            KeyCode::End | KeyCode::Char('G') => self.move_to(self.view.len().saturating_sub(1)),
+            _ => {}
+        }
+    }
+
+    pub(super) fn detail_key(&mut self, code: KeyCode) {
+        let page = self.detail_height().saturating_sub(1).max(1);
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => self.scroll += 1,
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(page),
+            KeyCode::PageDown | KeyCode::Char(' ') => self.scroll += page,
+            KeyCode::Home | KeyCode::Char('g') => self.scroll = 0,
+            KeyCode::End | KeyCode::Char('G') => self.scroll = usize::MAX,
+            _ => {}
+        }
+    }
+
+    pub(super) fn set_filter(&mut self, text: String) {
+        self.filter = Filter::parse(&text);
+        self.filter_text = text;
+        self.rebuild_view();
+    }
+
+    pub(super) fn input_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(mut input) = self.input.take() else {
+            return vec![];
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let mut done = false;
+        let mut cancelled = false;
+        match key.code {
+            KeyCode::Esc => cancelled = true,
+            KeyCode::Char('c') if ctrl => cancelled = true,
+            KeyCode::Enter => done = true,
+            KeyCode::Backspace => {
+                input.text.pop();
+            }
+            KeyCode::Char('u') if ctrl => input.text.clear(),
+            KeyCode::Char('w') if ctrl => {
+                let trimmed = input.text.trim_end().len();
+                let cut = input.text[..trimmed].rfind(' ').map_or(0, |i| i + 1);
+                input.text.truncate(cut);
+            }
+            KeyCode::Char(c) if !ctrl => input.text.push(c),
+            _ => {}
+        }
+        match input.kind {
+            InputKind::Filter => {
+                if cancelled {
+                    let previous = input.previous.clone();
+                    self.set_filter(previous);
+                } else if input.text != self.filter_text {
+                    self.set_filter(input.text.clone());
+                }
+                if done && !self.filter_text.is_empty() {
+                    let shown = self.view.len();
+                    self.info(format!("filter: {shown} of {} requests", self.rows.len()));
+                }
+                if !done && !cancelled {
+                    self.input = Some(input);
+                }
+                vec![]
+            }
+            InputKind::SavePath => {
+                if cancelled {
+                    self.info("not saved");
+                    vec![]
+                } else if done {
+                    let id = input.target.clone().unwrap_or_default();
+                    self.save(input.text, id)
+                } else {
+                    self.input = Some(input);
+                    vec![]
+                }
+            }
+        }
+    }
+
+    pub(super) fn click(&mut self, column: u16, row: u16) {
+        let areas = self.areas();
+        let inside =
+            |r: Rect| column >= r.x && column < r.x + r.width && row >= r.y && row < r.y + r.height;
+        if inside(areas.list) && row > areas.list.y {
+            let index = self.list_offset + (row - areas.list.y - 1) as usize;
+            if index < self.view.len() {
+                self.move_to(index);
+            }
+        } else if inside(areas.tabs) {
+            let mut x = areas.tabs.x;
+            for tab in Tab::ALL {
+                let width = layout::tab_width(tab.title());
+                if column >= x && column < x + width {
+                    self.open_tab(tab);
+                }
+                x += width;
+            }
+        }
+    }
+}
