@@ -21,6 +21,7 @@ pub mod forward;
 pub mod handler_tls;
 pub mod har;
 pub mod inert;
+pub mod json_text;
 pub mod mcp;
 pub mod model;
 pub mod output;

@@ -36,16 +36,15 @@ fn status_is_error(app: &App) -> bool {
 }
 
 fn tab_text(app: &App) -> String {
-    app.tab_lines()
-        .iter()
-        .map(|l| {
-            l.spans
+    app.tab_doc()
+        .map(|doc| {
+            doc.lines()
                 .iter()
-                .map(|s| s.content.as_ref())
-                .collect::<String>()
+                .map(|l| l.text())
+                .collect::<Vec<_>>()
+                .join("\n")
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .unwrap_or_default()
 }
 
 #[test]
@@ -225,8 +224,8 @@ fn detail_keys_scroll_the_content() {
     press(&mut app, [key(KeyCode::PageUp)]);
     assert_eq!(app.scroll, 0);
     press(&mut app, [ch('G')]);
-    let lines = app.tab_lines().len();
-    assert!(app.scroll > 0 && app.scroll < lines);
+    let rows = app.tab_doc().unwrap().row_count();
+    assert!(app.scroll > 0 && app.scroll < rows);
     press(&mut app, [ch('g')]);
     assert_eq!(app.scroll, 0);
     press(&mut app, [key(KeyCode::End)]);
@@ -706,4 +705,131 @@ fn the_end_of_a_detail_with_long_wrapped_lines_can_be_reached() {
     assert!(app.scroll > 0);
     press(&mut app, [ch('g')]);
     assert!(!render(&app).contains("THE-END"));
+}
+
+#[test]
+fn the_body_shows_numbers_and_repeated_keys_as_sent() {
+    let body = r#"{"big":12345678901234567890123,"price":10.50,"n":1e3,"id":1,"id":2}"#;
+    let mut app = app(&[Req::new(1, body)], Mode::Listen);
+    press(&mut app, [key(KeyCode::Enter)]);
+    let text = tab_text(&app);
+    assert!(text.contains("\"big\": 12345678901234567890123,"), "{text}");
+    assert!(text.contains("\"price\": 10.50,"), "{text}");
+    assert!(text.contains("\"n\": 1e3,"), "{text}");
+    assert!(text.contains("\"id\": 1,"), "{text}");
+    assert!(text.contains("\"id\": 2  ⚠ repeated key"), "{text}");
+    assert!(text.contains("repeated keys: id"), "{text}");
+}
+
+#[test]
+fn search_in_the_detail_highlights_and_jumps_between_matches() {
+    let body = format!(
+        "{{{}}}",
+        (0..120)
+            .map(|i| format!(
+                "\"k{i}\":\"{}\"",
+                if i % 40 == 7 { "needle" } else { "hay" }
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut app = app(&[Req::new(1, &body)], Mode::Listen);
+    press(&mut app, [Message::Resize(80, 24), key(KeyCode::Enter)]);
+    press(&mut app, [ch('/')]);
+    press(&mut app, typed("NEEDLE"));
+    press(&mut app, [key(KeyCode::Enter)]);
+    let search = app.search.clone().expect("a search");
+    assert_eq!(search.matches.len(), 3);
+    assert_eq!(search.current, 0);
+    assert!(render(&app).contains("\"k7\": \"needle\""));
+    press(&mut app, [ch('n')]);
+    assert_eq!(app.search.as_ref().unwrap().current, 1);
+    assert!(
+        render(&app).contains("\"k47\": \"needle\""),
+        "{}",
+        render(&app)
+    );
+    press(&mut app, [ch('N'), ch('N')]);
+    assert_eq!(app.search.as_ref().unwrap().current, 2);
+    assert!(render(&app).contains("\"k87\": \"needle\""));
+    assert_eq!(
+        app.selected,
+        Some(0),
+        "n and N move between matches, not requests"
+    );
+    press(&mut app, [ch('/'), key(KeyCode::Esc)]);
+    assert!(app.search.is_none());
+    press(&mut app, [ch('/')]);
+    press(&mut app, typed("absent"));
+    press(&mut app, [key(KeyCode::Enter)]);
+    assert!(status_is_error(&app), "{}", status(&app));
+}
+
+#[test]
+fn a_long_line_wraps_at_words_or_scrolls_sideways() {
+    let words = (0..400)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut req = Req::new(1, &words);
+    req.headers[1].1 = b"text/plain".to_vec();
+    let mut app = app(&[req], Mode::Listen);
+    press(
+        &mut app,
+        [Message::Resize(80, 24), key(KeyCode::Enter), ch('G')],
+    );
+    let screen = render(&app);
+    assert!(screen.contains("w399"), "{screen}");
+    assert!(
+        !screen
+            .lines()
+            .any(|l| l.trim_end_matches(['"', ' ']).ends_with("w39")),
+        "no word is cut at the edge: {screen}"
+    );
+    press(&mut app, [ch('w')]);
+    assert!(!app.wrap);
+    let rows = app.tab_doc().unwrap().row_count();
+    press(&mut app, [ch('G')]);
+    let screen = render(&app);
+    assert!(screen.contains("w0 w1 w2"), "{screen}");
+    assert!(rows < 40, "one row a line: {rows}");
+    press(&mut app, [ch('L'), ch('L'), ch('L')]);
+    assert!(app.hscroll > 0);
+    assert!(!render(&app).contains("w0 w1 w2"));
+    press(&mut app, [ch('H'), ch('H'), ch('H')]);
+    assert_eq!(app.hscroll, 0);
+}
+
+#[test]
+fn a_form_body_is_a_table_of_fields() {
+    let mut req = Req::new(1, "command=%2Fdeploy&text=prod+now");
+    req.headers[1].1 = b"application/x-www-form-urlencoded".to_vec();
+    let mut app = app(&[req], Mode::Listen);
+    press(&mut app, [key(KeyCode::Enter)]);
+    let text = tab_text(&app);
+    assert!(text.contains("command = /deploy"), "{text}");
+    assert!(text.contains("text    = prod now"), "{text}");
+}
+
+#[test]
+fn a_megabyte_body_opens_and_its_last_byte_is_reached() {
+    let body = format!(
+        "{{\"items\":[{}],\"last\":\"THE-END\"}}",
+        (0..40_000)
+            .map(|i| format!("{{\"n\":{i},\"s\":\"abcdefghij\"}}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert!(body.len() > 1_000_000);
+    let mut app = app(&[Req::new(1, &body)], Mode::Listen);
+    press(&mut app, [key(KeyCode::Enter), key(KeyCode::End)]);
+    assert!(render(&app).contains("THE-END"));
+    let bottom = app.scroll;
+    press(&mut app, [ctrl('u')]);
+    let half = bottom - app.scroll;
+    assert!(half > 5, "{half}");
+    press(&mut app, [ctrl('u')]);
+    assert_eq!(app.scroll, bottom - 2 * half);
+    press(&mut app, [ctrl('d')]);
+    assert_eq!(app.scroll, bottom - half);
 }

@@ -5,6 +5,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::body::{self, clean};
+use super::doc::Doc;
 use super::history::Loaded;
 use super::theme::{self, Theme};
 use crate::diff::{self, ChangeKind, LineTag, PayloadDiff};
@@ -38,7 +39,7 @@ pub fn local_time(rfc3339: &str, offset: FixedOffset) -> String {
         .unwrap_or_else(|_| clean(rfc3339))
 }
 
-fn header_lines(t: &Theme, out: &mut Vec<Line<'static>>, headers: &[(String, Vec<u8>)]) {
+fn header_lines(t: &Theme, out: &mut Doc, headers: &[(String, Vec<u8>)]) {
     if headers.is_empty() {
         out.push(Line::from(dim("  (none)")));
     }
@@ -51,12 +52,7 @@ fn header_lines(t: &Theme, out: &mut Vec<Line<'static>>, headers: &[(String, Vec
     }
 }
 
-fn body_section(
-    t: &Theme,
-    out: &mut Vec<Line<'static>>,
-    headers: &[(String, Vec<u8>)],
-    bytes: &[u8],
-) {
+fn body_section(t: &Theme, out: &mut Doc, headers: &[(String, Vec<u8>)], bytes: &[u8]) {
     let view = body::view(t, headers, bytes);
     out.push(Line::from(vec![
         Span::styled("Body", theme::STRONG),
@@ -66,14 +62,14 @@ fn body_section(
 }
 
 /// The Request tab: request line, facts, headers, body.
-pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset) -> Vec<Line<'static>> {
+pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset) -> Doc {
     let stored = &loaded.stored;
     let s = &stored.summary;
-    let mut out = vec![Line::from(vec![
+    let mut out = Doc::from(vec![Line::from(vec![
         Span::styled(clean(&s.method), theme::STRONG),
         Span::raw(" "),
         Span::raw(clean(&s.path)),
-    ])];
+    ])]);
     out.push(Line::from(vec![label("id"), Span::raw(clean(&s.id))]));
     out.push(Line::from(vec![
         label("received"),
@@ -100,9 +96,9 @@ pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset) -> Vec<Line<
 }
 
 /// The Response tab: how forwarding went, then the answer the sender got.
-pub fn response_tab(t: &Theme, loaded: &Loaded) -> Vec<Line<'static>> {
+pub fn response_tab(t: &Theme, loaded: &Loaded) -> Doc {
     let stored = &loaded.stored;
-    let mut out = Vec::new();
+    let mut out = Doc::default();
     match &stored.summary.forward {
         Some(f) => {
             let target = loaded
@@ -186,20 +182,17 @@ pub fn verdict_text(status: Status) -> &'static str {
 
 /// The Signature tab: verdict, reason, profile, schema check, the signature headers, and how `R`
 /// would re-sign (the profile, or why it cannot).
-pub fn signature_tab(
-    t: &Theme,
-    loaded: &Loaded,
-    resigner: Result<String, String>,
-) -> Vec<Line<'static>> {
+pub fn signature_tab(t: &Theme, loaded: &Loaded, resigner: Result<String, String>) -> Doc {
     let s = &loaded.stored.summary;
     let badge = verdict_text(s.signature.status);
-    let mut out = vec![Line::from(vec![
+    let mut out = Doc::default();
+    out.push(Line::from(vec![
         label("verdict"),
         Span::styled(
             badge,
             t.verdict(s.signature.status).add_modifier(Modifier::BOLD),
         ),
-    ])];
+    ]));
     out.push(Line::from(vec![
         label("profile"),
         match &s.signature.profile {
@@ -300,7 +293,7 @@ fn shorten(text: String) -> String {
     short
 }
 
-fn hunks(t: &Theme, out: &mut Vec<Line<'static>>, hunks: &[diff::Hunk]) {
+fn hunks(t: &Theme, out: &mut Doc, hunks: &[diff::Hunk]) {
     for hunk in hunks {
         out.push(Line::styled(format!("  {}", hunk.header()), t.link));
         for line in &hunk.lines {
@@ -325,7 +318,7 @@ pub fn diff_lines(
     new: &Loaded,
     d: &PayloadDiff,
     offset: FixedOffset,
-) -> Vec<Line<'static>> {
+) -> Doc {
     let side = |l: &Loaded| {
         let s = &l.stored.summary;
         format!(
@@ -338,12 +331,12 @@ pub fn diff_lines(
                 .unwrap_or_else(|| clean(&s.path))
         )
     };
-    let mut out = vec![
+    let mut out = Doc::from(vec![
         heading(title.to_string()),
         Line::from(vec![Span::styled("  - ", t.bad), Span::raw(side(old))]),
         Line::from(vec![Span::styled("  + ", t.ok), Span::raw(side(new))]),
         Line::default(),
-    ];
+    ]);
     if d.is_empty() {
         out.push(Line::from(dim(
             "The two requests are identical: same request line, headers and body.",
@@ -367,9 +360,7 @@ pub fn diff_lines(
                 out.push(Line::from(dim("  no field differs")));
             }
             for change in changes {
-                let value = |v: &Option<serde_json::Value>| {
-                    shorten(clean(&v.as_ref().map(diff::compact).unwrap_or_default()))
-                };
+                let value = |v: &Option<String>| shorten(clean(v.as_deref().unwrap_or_default()));
                 let path = clean(change.display_path());
                 let line = match change.kind {
                     ChangeKind::Changed => Line::from(vec![

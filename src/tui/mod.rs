@@ -9,6 +9,7 @@ pub mod actions;
 pub mod app;
 pub mod body;
 pub mod detail;
+pub mod doc;
 pub mod event_loop;
 pub mod filter;
 pub mod history;

@@ -44,6 +44,10 @@ pub struct Theme {
     pub status_error: Style,
     /// A message in the status line.
     pub status_info: Style,
+    /// A search match in the detail.
+    pub search_match: Style,
+    /// The search match last jumped to.
+    pub search_current: Style,
     /// JSON object keys.
     pub json_key: Style,
     /// JSON strings.
@@ -96,6 +100,11 @@ impl Theme {
             prompt: fg(Color::Yellow).add_modifier(Modifier::BOLD),
             status_error: fg(Color::Red).add_modifier(Modifier::BOLD),
             status_info: fg(Color::Green),
+            search_match: Style::new().fg(Color::Black).bg(Color::Yellow),
+            search_current: Style::new()
+                .fg(Color::Black)
+                .bg(Color::LightYellow)
+                .add_modifier(Modifier::BOLD.union(Modifier::UNDERLINED)),
             json_key: fg(Color::Cyan),
             json_string: fg(Color::Green),
             json_number: fg(Color::Magenta),

@@ -4,6 +4,7 @@ use ratatui::text::Line;
 
 use super::{App, DiffMode, DiffView, Tab};
 use crate::diff::{self, Side};
+use crate::tui::doc::Doc;
 use crate::tui::{body, detail};
 
 impl App {
@@ -18,7 +19,7 @@ impl App {
                 self.diff = Some(DiffView {
                     base: String::new(),
                     target,
-                    lines: vec![
+                    lines: Doc::from(vec![
                         Line::raw("No comparison chosen."),
                         Line::raw(""),
                         Line::raw(
@@ -26,7 +27,7 @@ impl App {
                         ),
                         Line::raw("  D  compares with the previous request of the same event type"),
                         Line::raw("     (the same path when the event type is unknown)"),
-                    ],
+                    ]),
                 });
                 return;
             }
@@ -36,7 +37,9 @@ impl App {
                     self.diff = Some(DiffView {
                         base: String::new(),
                         target,
-                        lines: vec![Line::raw("No request is marked: press m on one first.")],
+                        lines: Doc::from(vec![Line::raw(
+                            "No request is marked: press m on one first.",
+                        )]),
                     });
                     return;
                 }
@@ -54,9 +57,9 @@ impl App {
                     self.diff = Some(DiffView {
                         base: String::new(),
                         target,
-                        lines: vec![Line::raw(format!(
+                        lines: Doc::from(vec![Line::raw(format!(
                             "No earlier request with the {kind} to compare with."
-                        ))],
+                        ))]),
                     });
                     return;
                 }
@@ -82,7 +85,7 @@ impl App {
                 );
                 detail::diff_lines(&self.theme, title, &old, &new, &d, self.utc_offset)
             }
-            (Err(e), _) | (_, Err(e)) => vec![Line::raw(e)],
+            (Err(e), _) | (_, Err(e)) => Doc::from(vec![Line::raw(e)]),
         };
         self.diff = Some(DiffView {
             base,

@@ -22,6 +22,27 @@ impl App {
             KeyCode::Char('c') if ctrl => self.quit = true,
             KeyCode::Char('q') => self.quit = true,
             KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
+            KeyCode::Char('d') if ctrl => self.half_page(1),
+            KeyCode::Char('u') if ctrl => self.half_page(-1),
+            KeyCode::Char('/') if self.screen == Screen::Detail => {
+                let text = self
+                    .search
+                    .as_ref()
+                    .map(|s| s.query.clone())
+                    .unwrap_or_default();
+                self.input = Some(Input {
+                    kind: InputKind::Search,
+                    previous: text.clone(),
+                    text,
+                    target: None,
+                });
+            }
+            KeyCode::Char('n') if self.screen == Screen::Detail && self.search.is_some() => {
+                self.next_match(1)
+            }
+            KeyCode::Char('N') if self.screen == Screen::Detail && self.search.is_some() => {
+                self.next_match(-1)
+            }
             KeyCode::Char('/') => {
                 self.input = Some(Input {
                     kind: InputKind::Filter,
@@ -128,7 +149,23 @@ impl App {
 
     pub(super) fn detail_key(&mut self, code: KeyCode) {
         let page = self.detail_height().saturating_sub(1).max(1);
+        let step = (self.areas().detail.width as usize / 2).max(1);
         match code {
+            KeyCode::Char('w') => {
+                self.wrap = !self.wrap;
+                self.hscroll = 0;
+                self.scroll = 0;
+                self.info(if self.wrap {
+                    "wrap on: long lines wrap at word boundaries"
+                } else {
+                    "wrap off: H and L scroll sideways"
+                });
+            }
+            KeyCode::Char('L') if !self.wrap => {
+                let widest = self.tab_doc().map_or(0, |d| d.max_width());
+                self.hscroll = (self.hscroll + step).min(widest.saturating_sub(step));
+            }
+            KeyCode::Char('H') if !self.wrap => self.hscroll = self.hscroll.saturating_sub(step),
             KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => self.scroll += 1,
             KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(page),
@@ -185,6 +222,31 @@ impl App {
                 }
                 vec![]
             }
+            InputKind::Search => {
+                if cancelled {
+                    self.search = None;
+                } else if self.search.as_ref().map(|s| s.query.as_str()) != Some(&input.text) {
+                    self.find(&input.text);
+                }
+                if done {
+                    match &self.search {
+                        Some(search) if search.matches.is_empty() => {
+                            let text = format!("{:?} is not in this tab", search.query);
+                            self.error(text)
+                        }
+                        Some(search) => {
+                            let text =
+                                format!("{} matches: n next, N previous", search.matches.len());
+                            self.info(text)
+                        }
+                        None => {}
+                    }
+                }
+                if !done && !cancelled {
+                    self.input = Some(input);
+                }
+                vec![]
+            }
             InputKind::SavePath => {
                 if cancelled {
                     self.info("not saved");
@@ -196,6 +258,78 @@ impl App {
                     self.input = Some(input);
                     vec![]
                 }
+            }
+        }
+    }
+
+    /// Half a page down (`by` 1) or up (-1): the detail scrolls, the list moves.
+    fn half_page(&mut self, by: isize) {
+        match self.screen {
+            Screen::Detail => {
+                let half = (self.detail_height() / 2).max(1) as isize;
+                self.scroll = (self.scroll as isize + by * half).max(0) as usize;
+            }
+            Screen::List => {
+                let half = (self.list_height() / 2).max(1) as isize;
+                self.move_by(by * half);
+            }
+        }
+    }
+
+    /// Searches the tab shown for `query` and shows the first match from the top row on.
+    fn find(&mut self, query: &str) {
+        let Some(doc) = self.tab_doc() else {
+            return;
+        };
+        let mut search = doc.search(query);
+        let top = self.scroll;
+        search.current = search
+            .matches
+            .iter()
+            .position(|(line, range)| doc.row_of(*line, range.start) >= top)
+            .unwrap_or(0);
+        self.search = Some(search);
+        self.show_match();
+    }
+
+    /// Moves to the next (`by` 1) or previous (-1) match, wrapping around.
+    fn next_match(&mut self, by: isize) {
+        let Some(search) = &mut self.search else {
+            return;
+        };
+        let n = search.matches.len();
+        if n == 0 {
+            let text = format!("{:?} is not in this tab", search.query);
+            self.error(text);
+            return;
+        }
+        search.current = (search.current as isize + by).rem_euclid(n as isize) as usize;
+        self.show_match();
+    }
+
+    /// Scrolls so the current match is on screen, a few rows from the top.
+    fn show_match(&mut self) {
+        let Some((line, range)) = self
+            .search
+            .as_ref()
+            .and_then(|s| s.matches.get(s.current).cloned())
+        else {
+            return;
+        };
+        let Some(doc) = self.tab_doc() else {
+            return;
+        };
+        let row = doc.row_of(line, range.start);
+        let column =
+            unicode_width::UnicodeWidthStr::width(&doc.lines()[line].text()[..range.start]);
+        let height = self.detail_height();
+        if row < self.scroll || row >= self.scroll + height {
+            self.scroll = row.saturating_sub(height / 3);
+        }
+        if !self.wrap {
+            let width = self.areas().detail.width as usize;
+            if column < self.hscroll || column >= self.hscroll + width {
+                self.hscroll = column.saturating_sub(width / 3);
             }
         }
     }

@@ -12,6 +12,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 
 use super::detail;
+use super::doc::{Doc, Search};
 use super::filter::Filter;
 use super::history::{History, Loaded};
 use super::layout::{self, Areas};
@@ -87,7 +88,7 @@ pub struct DiffView {
     /// The compared (selected) request.
     pub target: String,
     /// The lines.
-    pub lines: Vec<Line<'static>>,
+    pub lines: Doc,
 }
 
 /// The whole request being shown, with its tab contents.
@@ -98,7 +99,7 @@ pub struct Detail {
     pub loaded: Option<Loaded>,
     /// Why it could not be read.
     pub error: Option<String>,
-    tabs: [Option<Vec<Line<'static>>>; 3],
+    tabs: [Option<Doc>; 3],
 }
 
 /// What a text prompt is for.
@@ -108,6 +109,8 @@ pub enum InputKind {
     Filter,
     /// `s`: where to save the fixture.
     SavePath,
+    /// `/` in the detail: text to find in the tab shown.
+    Search,
 }
 
 /// A one-line prompt in the status bar.
@@ -163,8 +166,14 @@ pub struct App {
     pub screen: Screen,
     /// The detail tab shown.
     pub tab: Tab,
-    /// First line of the detail drawn.
+    /// First screen row of the detail drawn.
     pub scroll: usize,
+    /// Long detail lines wrap (`w` turns it off for sideways scrolling).
+    pub wrap: bool,
+    /// Columns the detail is scrolled sideways when lines do not wrap.
+    pub hscroll: usize,
+    /// The search in the detail tab shown.
+    pub search: Option<Search>,
     /// The request shown in the detail.
     pub detail: Option<Detail>,
     /// The diff shown in the Diff tab.
@@ -211,6 +220,9 @@ impl App {
             screen: Screen::List,
             tab: Tab::Request,
             scroll: 0,
+            wrap: true,
+            hscroll: 0,
+            search: None,
             detail: None,
             diff: None,
             diff_mode: None,
@@ -249,19 +261,24 @@ impl App {
         self.selected_row().map(|i| self.rows.id(i))
     }
 
-    /// The lines of the detail tab shown.
-    pub fn tab_lines(&self) -> &[Line<'static>] {
+    /// The document of the detail tab shown, once loaded.
+    pub fn tab_doc(&self) -> Option<&Doc> {
         match self.tab {
-            Tab::Diff => self
-                .diff
-                .as_ref()
-                .map(|d| d.lines.as_slice())
-                .unwrap_or(&[]),
+            Tab::Diff => self.diff.as_ref().map(|d| &d.lines),
             tab => self
                 .detail
                 .as_ref()
-                .and_then(|d| d.tabs[tab.index()].as_deref())
-                .unwrap_or(&[]),
+                .and_then(|d| d.tabs[tab.index()].as_ref()),
+        }
+    }
+
+    fn tab_doc_mut(&mut self) -> Option<&mut Doc> {
+        match self.tab {
+            Tab::Diff => self.diff.as_mut().map(|d| &mut d.lines),
+            tab => self
+                .detail
+                .as_mut()
+                .and_then(|d| d.tabs[tab.index()].as_mut()),
         }
     }
 
@@ -281,19 +298,19 @@ impl App {
         (self.areas().detail.height as usize).max(1)
     }
 
-    /// The largest scroll that still fills the detail: the last lines, wrapped, fit below it.
+    /// The largest scroll that still fills the detail: the last row at the bottom.
     fn max_scroll(&self) -> usize {
-        let lines = self.tab_lines();
+        let rows = self.tab_doc().map_or(0, Doc::row_count);
+        rows.saturating_sub(self.detail_height())
+    }
+
+    /// Lays the tab shown out for the detail's width.
+    fn lay_out_tab(&mut self) {
         let width = self.areas().detail.width;
-        let height = self.detail_height();
-        let mut rows = 0;
-        for (i, line) in lines.iter().enumerate().rev() {
-            rows += layout::wrapped_rows(line, width);
-            if rows > height {
-                return i + 1;
-            }
+        let wrap = self.wrap;
+        if let Some(doc) = self.tab_doc_mut() {
+            doc.lay_out(width, wrap);
         }
-        0
     }
 
     fn set_status(&mut self, status: Status) {
@@ -372,6 +389,7 @@ impl App {
         self.list_offset = self.list_offset.min(max_offset);
         if self.screen == Screen::Detail {
             self.sync_detail();
+            self.lay_out_tab();
         }
         self.scroll = self.scroll.min(self.max_scroll());
         if let Some((_, at)) = &self.status {
@@ -418,6 +436,7 @@ impl App {
                 tabs: [None, None, None],
             });
             self.scroll = 0;
+            self.search = None;
         }
         if self.tab == Tab::Diff {
             let current = self.diff.as_ref().map(|d| d.target.as_str());
@@ -441,7 +460,7 @@ impl App {
                             resigner_for(checks.as_ref(), &loaded.stored).map(|(name, _)| name),
                         ),
                     },
-                    (None, error) => vec![Line::raw(error.clone().unwrap_or_default())],
+                    (None, error) => Doc::from(vec![Line::raw(error.clone().unwrap_or_default())]),
                 });
             }
         }
@@ -453,6 +472,7 @@ impl App {
         }
         if self.tab != tab || self.screen != Screen::Detail {
             self.scroll = 0;
+            self.search = None;
         }
         self.screen = Screen::Detail;
         self.tab = tab;

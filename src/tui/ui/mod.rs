@@ -11,6 +11,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::app::{App, Screen, Tab};
+use super::detail::one_line;
 use super::layout;
 use super::theme;
 
@@ -42,21 +43,27 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
         spans.push(Span::styled(format!(" {} {} ", n + 1, tab.title()), style));
         spans.push(Span::raw(" "));
     }
-    let lines = app.tab_lines().len();
-    let position = if lines > page {
+    let rows = app.tab_doc().map_or(0, |d| d.row_count());
+    let mut position = if rows > page {
         format!(
             " {}-{}/{}",
             app.scroll + 1,
-            (app.scroll + page).min(lines),
-            lines
+            (app.scroll + page).min(rows),
+            rows
         )
     } else {
         String::new()
     };
-    let id = app
-        .selected_id()
-        .map(super::detail::one_line)
-        .unwrap_or_default();
+    if !app.wrap {
+        position.push_str(&format!(" nowrap +{}", app.hscroll));
+    }
+    if let Some(search) = &app.search {
+        position.push_str(&match search.matches.len() {
+            0 => format!(" /{}: none", one_line(&search.query)),
+            n => format!(" /{}: {}/{n}", one_line(&search.query), search.current + 1),
+        });
+    }
+    let id = app.selected_id().map(one_line).unwrap_or_default();
     let right = format!("{id}{position} ");
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let gap = (area.width as usize).saturating_sub(used + right.chars().count());
@@ -65,49 +72,18 @@ fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// `line` cut into rows of at most `width` columns, keeping each span's style.
-fn wrap<'a>(line: &'a Line<'a>, width: u16) -> Vec<Line<'a>> {
-    use unicode_width::UnicodeWidthChar as _;
-    let width = width.max(1) as usize;
-    let mut rows = Vec::new();
-    let mut current: Vec<Span<'a>> = Vec::new();
-    let mut used = 0;
-    for span in &line.spans {
-        let mut piece = String::new();
-        for c in span.content.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > width && used > 0 {
-                if !piece.is_empty() {
-                    current.push(Span::styled(std::mem::take(&mut piece), span.style));
-                }
-                rows.push(Line::from(std::mem::take(&mut current)).style(line.style));
-                used = 0;
-            }
-            piece.push(c);
-            used += w;
-        }
-        if !piece.is_empty() {
-            current.push(Span::styled(piece, span.style));
-        }
-    }
-    rows.push(Line::from(current).style(line.style));
-    rows
-}
-
 fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let lines = app.tab_lines();
-    let start = app.scroll.min(lines.len());
-    let mut rows: Vec<Line<'_>> = Vec::with_capacity(area.height as usize);
-    for line in &lines[start..] {
-        if rows.len() >= area.height as usize {
-            break;
-        }
-        if line.width() <= area.width as usize {
-            rows.push(line.clone());
-        } else {
-            rows.extend(wrap(line, area.width));
-        }
-    }
-    rows.truncate(area.height as usize);
+    let Some(doc) = app.tab_doc() else {
+        return;
+    };
+    let rows = doc.render(
+        &app.theme,
+        app.scroll,
+        area.height as usize,
+        area.width,
+        app.wrap,
+        app.hscroll,
+        app.search.as_ref(),
+    );
     frame.render_widget(Paragraph::new(rows), area);
 }

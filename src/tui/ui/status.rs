@@ -35,6 +35,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 "  Enter keeps · Esc cancels · path: event: method: sig: status:5xx replay !word",
             ),
             InputKind::SavePath => (" save fixture to: ", "  Enter saves · Esc cancels"),
+            InputKind::Search => (
+                " find: ",
+                "  Enter keeps · Esc clears · then n next, N previous",
+            ),
         };
         Line::from(vec![
             Span::styled(prompt, t.prompt),
