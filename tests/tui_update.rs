@@ -416,29 +416,34 @@ fn replay_in_inspect_mode_needs_a_target() {
 }
 
 #[test]
-fn e_edits_the_body_then_replays_the_edited_copy() {
+fn e_edits_the_request_as_pretty_json_then_replays_the_edited_copy() {
     let mut app = app(&sample(), Mode::Listen);
     press(&mut app, [ch('k')]);
     let effects = press(&mut app, [ch('e')]);
-    let [Effect::Edit {
-        original,
-        body,
-        extension,
-        gzip,
-    }] = effects.as_slice()
-    else {
+    let [Effect::Edit { original, text }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
     assert_eq!(original, &id(2));
-    assert_eq!(*extension, "json");
-    assert!(!gzip);
-    assert!(body.starts_with(b"{\"type\""));
-    let edited = br#"{"type":"report.delivered","data":{"is_critical":false}}"#.to_vec();
+    assert!(
+        text.contains("\nPOST /webhooks/avara\nhost: 127.0.0.1:9797\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n\n{\n  \"type\": \"report.delivered\",\n  \"data\": {\n"),
+        "{text}"
+    );
+    let edited = text
+        .replace("POST /webhooks/avara", "POST /webhooks/avara?edited=1")
+        .replace("\"is_critical\": true", "\"is_critical\": false")
+        .replace(
+            "webhook-id: msg_2\n",
+            "webhook-id: msg_2\nx-note: by hand\n",
+        );
     let effects = press(
         &mut app,
         [Message::Edited {
             original: id(2),
-            body: Ok(edited.clone()),
+            text: Ok(edited.into_bytes()),
         }],
     );
     let [Effect::Replay {
@@ -447,7 +452,12 @@ fn e_edits_the_body_then_replays_the_edited_copy() {
     else {
         panic!("{effects:?}")
     };
-    assert_eq!(body.as_ref(), edited.as_slice());
+    let sent = br#"{"type":"report.delivered","data":{"report_id":"r2","is_critical":false}}"#;
+    assert_eq!(body.as_ref(), sent, "compact like the original");
+    assert_eq!(head.path, "/webhooks/avara?edited=1");
+    assert!(head
+        .headers
+        .contains(&("x-note".to_string(), b"by hand".to_vec())));
     assert_eq!(*label, "edited replay");
     let length = head
         .headers
@@ -456,19 +466,79 @@ fn e_edits_the_body_then_replays_the_edited_copy() {
         .unwrap();
     assert_eq!(
         length.1,
-        edited.len().to_string().into_bytes(),
+        sent.len().to_string().into_bytes(),
         "length fixed up"
     );
-    // Unchanged or failed edits replay nothing.
+    // Unchanged, unreadable or failed edits replay nothing.
+    let effects = press(&mut app, [ch('e')]);
+    let [Effect::Edit { text, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let unchanged = text.clone().into_bytes();
+    assert!(press(
+        &mut app,
+        [Message::Edited {
+            original: id(2),
+            text: Ok(unchanged)
+        }]
+    )
+    .is_empty());
+    assert!(status(&app).contains("nothing changed"), "{}", status(&app));
+    let broken = Message::Edited {
+        original: id(2),
+        text: Ok(b"no request line here".to_vec()),
+    };
+    assert!(press(&mut app, [broken]).is_empty());
+    assert!(status_is_error(&app));
     let effects = press(
         &mut app,
         [Message::Edited {
             original: id(2),
-            body: Err("the editor exited with 1".into()),
+            text: Err("the editor exited with 1".into()),
         }],
     );
     assert!(effects.is_empty());
     assert!(status_is_error(&app));
+}
+
+#[test]
+fn an_edited_replay_says_so_and_o_compares_it_with_its_original() {
+    let mut reqs = sample();
+    let mut edited = Req::new(
+        4,
+        r#"{"type":"report.delivered","data":{"report_id":"r2","is_critical":false}}"#,
+    );
+    edited.replay_of = Some(2);
+    edited.path = "/webhooks/avara?edited=1".into();
+    let mut plain = Req::new(5, &String::from_utf8(reqs[1].body.clone()).unwrap());
+    plain.replay_of = Some(2);
+    plain.headers[2].1 = b"msg_2".to_vec();
+    reqs.push(edited);
+    reqs.push(plain);
+    let mut app = app(&reqs, Mode::Listen);
+    press(&mut app, [key(KeyCode::Enter)]);
+    assert!(
+        tab_text(&app).contains("as sent then (o compares)"),
+        "{}",
+        tab_text(&app)
+    );
+    press(&mut app, [ch('p')]);
+    let text = tab_text(&app);
+    assert!(text.contains("✎ edited: request line, body"), "{text}");
+    press(&mut app, [ch('o')]);
+    assert_eq!(app.tab, Tab::Diff);
+    let text = tab_text(&app);
+    assert!(
+        text.contains("Compared with the request it replays"),
+        "{text}"
+    );
+    assert!(text.contains("data.is_critical: true -> false"), "{text}");
+    press(&mut app, [ch('p'), ch('o')]);
+    assert!(
+        tab_text(&app).contains("not a replay"),
+        "{}",
+        tab_text(&app)
+    );
 }
 
 #[test]

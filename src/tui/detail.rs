@@ -61,8 +61,9 @@ fn body_section(t: &Theme, out: &mut Doc, headers: &[(String, Vec<u8>)], bytes: 
     out.extend(view.lines);
 }
 
-/// The Request tab: request line, facts, headers, body.
-pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset) -> Doc {
+/// The Request tab: request line, facts, headers, body. For a replay, `edits` says what differs
+/// from its original (when that is still stored).
+pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset, edits: Option<&[&str]>) -> Doc {
     let stored = &loaded.stored;
     let s = &stored.summary;
     let mut out = Doc::from(vec![Line::from(vec![
@@ -82,10 +83,19 @@ pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset) -> Doc {
         out.push(Line::from(vec![label("event"), Span::raw(clean(event))]));
     }
     if let Some(original) = &s.replay_of {
-        out.push(Line::from(vec![
+        let mut line = vec![
             label("replay of"),
             Span::styled(format!("↻ {}", clean(original)), t.link),
-        ]));
+        ];
+        match edits {
+            Some([]) => line.push(dim("  as sent then (o compares)")),
+            Some(changed) => line.push(Span::styled(
+                format!("  ✎ edited: {} (o compares)", changed.join(", ")),
+                t.warn,
+            )),
+            None => {}
+        }
+        out.push(Line::from(line));
     }
     out.push(Line::default());
     out.push(heading(format!("Headers ({})", stored.headers.len())));

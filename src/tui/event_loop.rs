@@ -337,7 +337,7 @@ fn carry_out(
                 tokio::spawn(async move {
                     let id = engine.next_id();
                     head.id = Some(id.clone());
-                    let status = match engine.process(head, body).await {
+                    let status = match engine.process(*head, body).await {
                         Ok(exchange) if exchange.forward.is_none() => Status::info(format!(
                             "{label} of {original} recorded as {id}: not forwarded (no --forward), webhook-dev answered {}",
                             exchange.response.status
@@ -379,31 +379,26 @@ fn carry_out(
                 let _ = results.send(Message::Status(Status::error(e)));
             }
         },
-        Effect::Edit {
-            original,
-            body,
-            extension,
-            gzip,
-        } => {
+        Effect::Edit { original, text } => {
             input.pause();
             guard.suspend();
             let edited = tokio::task::block_in_place(|| {
-                actions::edit_in_editor(&original, &body, extension)
+                actions::edit_in_editor(&original, text.as_bytes(), "http")
             });
             guard.resume()?;
             terminal.clear()?;
             input.resume();
             let message = match edited {
-                Ok(edited) if edited == body => Message::Status(Status::info(
-                    "body unchanged: nothing replayed (r replays as is)",
+                Ok(edited) if edited == text.as_bytes() => Message::Status(Status::info(
+                    "nothing changed: nothing replayed (r replays as is)",
                 )),
                 Ok(edited) => Message::Edited {
                     original,
-                    body: Ok(if gzip { actions::gzip(&edited) } else { edited }),
+                    text: Ok(edited),
                 },
                 Err(e) => Message::Edited {
                     original,
-                    body: Err(e),
+                    text: Err(e),
                 },
             };
             let _ = results.send(message);

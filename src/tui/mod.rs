@@ -10,6 +10,7 @@ pub mod app;
 pub mod body;
 pub mod detail;
 pub mod doc;
+pub mod edit;
 pub mod event_loop;
 pub mod filter;
 pub mod history;

@@ -64,6 +64,19 @@ impl App {
                     return;
                 }
             },
+            Some(DiffMode::Original) => match self.rows.replay_of(row) {
+                Some(original) => (original.to_string(), "Compared with the request it replays"),
+                None => {
+                    self.diff = Some(DiffView {
+                        base: String::new(),
+                        target,
+                        lines: Doc::from(vec![Line::raw(
+                            "This request is not a replay: o compares a replay with its original.",
+                        )]),
+                    });
+                    return;
+                }
+            },
         };
         let lines = match (self.load(&base), self.load(&target)) {
             (Ok(old), Ok(new)) => {

@@ -7,12 +7,12 @@ use bytes::Bytes;
 use super::{App, Mode};
 use crate::checks::Checks;
 use crate::engine::RequestHead;
-use crate::model::HeaderList;
 use crate::replay::Resigner;
 use crate::signature;
 use crate::store::StoredRequest;
 use crate::tui::body;
 use crate::tui::detail;
+use crate::tui::edit::{self, Draft};
 use crate::tui::history::Loaded;
 use crate::tui::message::Effect;
 
@@ -76,10 +76,10 @@ impl App {
                 return vec![];
             }
         }
-        let body = loaded.stored.body.clone();
+        let draft = Draft::of(&loaded.stored);
         self.replay_effect(
             loaded,
-            body,
+            draft,
             resign,
             if resign { "re-signed replay" } else { "replay" },
         )
@@ -88,7 +88,7 @@ impl App {
     pub(super) fn replay_effect(
         &mut self,
         loaded: Loaded,
-        body: Bytes,
+        draft: Draft,
         resign: bool,
         label: &'static str,
     ) -> Vec<Effect> {
@@ -113,12 +113,12 @@ impl App {
         } else {
             None
         };
-        match build_replay(&loaded, body, resigner.as_ref(), self.now_us / 1_000_000) {
+        match build_replay(&loaded, draft, resigner.as_ref(), self.now_us / 1_000_000) {
             Ok((head, body)) => {
                 self.info(format!("sending {label} of {}…", loaded.stored.summary.id));
                 vec![Effect::Replay {
                     original: loaded.stored.summary.id.clone(),
-                    head,
+                    head: Box::new(head),
                     body,
                     recorded_target: loaded.forward_target.clone(),
                     label,
@@ -152,30 +152,25 @@ impl App {
             self.error("this body's encoding cannot be edited and re-encoded; r replays it as is");
             return vec![];
         }
-        let bytes = decoded.bytes.into_owned();
-        let extension = if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() {
-            "json"
-        } else if std::str::from_utf8(&bytes).is_ok() {
-            "txt"
-        } else {
-            self.error("binary bodies cannot be edited as text; r replays it as is");
-            return vec![];
-        };
-        vec![Effect::Edit {
-            original: id,
-            body: bytes,
-            extension,
-            gzip,
-        }]
+        match edit::message(&loaded.stored, &decoded.bytes) {
+            Some(text) => vec![Effect::Edit { original: id, text }],
+            None => {
+                self.error("binary bodies or headers cannot be edited as text; r replays it as is");
+                vec![]
+            }
+        }
     }
 
     pub(super) fn edited(
         &mut self,
         original: String,
-        body: Result<Vec<u8>, String>,
+        text: Result<Vec<u8>, String>,
     ) -> Vec<Effect> {
-        let body = match body {
-            Ok(body) => body,
+        let text = match text.and_then(|t| {
+            String::from_utf8(t)
+                .map_err(|_| "the edited file is not UTF-8: nothing replayed".to_string())
+        }) {
+            Ok(text) => text,
             Err(e) => {
                 self.error(e);
                 return vec![];
@@ -188,14 +183,33 @@ impl App {
                 return vec![];
             }
         };
-        if body == loaded.stored.body.as_ref() {
-            self.info("body unchanged: nothing replayed (r replays as is)");
+        let decoded = body::decode(&loaded.stored.headers, &loaded.stored.body);
+        let gzip = decoded
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("gzip:"));
+        let encode = |bytes: &[u8]| {
+            if gzip {
+                crate::tui::actions::gzip(bytes)
+            } else {
+                bytes.to_vec()
+            }
+        };
+        let draft = match edit::parse(&text, &loaded.stored, &decoded.bytes, encode) {
+            Ok(draft) => draft,
+            Err(e) => {
+                self.error(e);
+                return vec![];
+            }
+        };
+        if draft == Draft::of(&loaded.stored) {
+            self.info("nothing changed: nothing replayed (r replays as is)");
             return vec![];
         }
         let resign = resigner_for(self.checks.as_ref(), &loaded.stored).is_ok();
         self.replay_effect(
             loaded,
-            Bytes::from(body),
+            draft,
             resign,
             if resign {
                 "edited, re-signed replay"
@@ -269,16 +283,21 @@ fn base_of_target(loaded: &Loaded) -> impl Fn(&str) -> String + '_ {
     }
 }
 
-/// The head and body of a replay of `loaded` with `body`: same method, path and headers (the
-/// length fixed up), linked to the original, and re-signed when a signer is given.
+/// The head and body of a replay of `loaded` sending `draft` (the original, or an edit of it):
+/// the length fixed up, linked to the original, and re-signed when a signer is given.
 pub fn build_replay(
     loaded: &Loaded,
-    body: Bytes,
+    draft: Draft,
     resigner: Option<&Resigner>,
     now_unix: i64,
 ) -> Result<(RequestHead, Bytes), String> {
     let stored = &loaded.stored;
-    let mut headers: HeaderList = stored.headers.clone();
+    let Draft {
+        method,
+        path,
+        mut headers,
+        body,
+    } = draft;
     for (name, value) in headers.iter_mut() {
         if name.eq_ignore_ascii_case("content-length") {
             *value = body.len().to_string().into_bytes();
@@ -291,11 +310,7 @@ pub fn build_replay(
     }
     let head = RequestHead {
         replay_of: Some(stored.summary.id.clone()),
-        ..RequestHead::new(
-            stored.summary.method.clone(),
-            stored.summary.path.clone(),
-            headers,
-        )
+        ..RequestHead::new(method, path, headers)
     };
     Ok((head, body))
 }

@@ -78,6 +78,7 @@ impl App {
             },
             KeyCode::Char('d') => self.start_diff(DiffMode::Marked),
             KeyCode::Char('D') => self.start_diff(DiffMode::Previous),
+            KeyCode::Char('o') => self.start_diff(DiffMode::Original),
             KeyCode::Char('r') => return self.replay(false),
             KeyCode::Char('R') => return self.replay(true),
             KeyCode::Char('e') => return self.edit(),

@@ -79,6 +79,8 @@ pub enum DiffMode {
     Marked,
     /// The previous request of the same event type (same path when there is none).
     Previous,
+    /// The request the selection replays.
+    Original,
 }
 
 /// A computed diff, ready to draw.
@@ -447,12 +449,15 @@ impl App {
             let offset = self.utc_offset;
             let checks = self.checks.clone();
             let theme = self.theme.clone();
+            let edits = self.edits_of_shown();
             let detail = self.detail.as_mut().expect("just loaded");
             let slot = &mut detail.tabs[self.tab.index()];
             if slot.is_none() {
                 *slot = Some(match (&detail.loaded, &detail.error) {
                     (Some(loaded), _) => match self.tab {
-                        Tab::Request => detail::request_tab(&theme, loaded, offset),
+                        Tab::Request => {
+                            detail::request_tab(&theme, loaded, offset, edits.as_deref())
+                        }
                         Tab::Response => detail::response_tab(&theme, loaded),
                         _ => detail::signature_tab(
                             &theme,
@@ -464,6 +469,22 @@ impl App {
                 });
             }
         }
+    }
+
+    /// What the shown request changed from its original, when it is a replay whose original is
+    /// still stored (only looked at for the Request tab).
+    fn edits_of_shown(&mut self) -> Option<Vec<&'static str>> {
+        if self.tab != Tab::Request {
+            return None;
+        }
+        let detail = self.detail.as_ref()?;
+        if detail.tabs[Tab::Request.index()].is_some() {
+            return None;
+        }
+        let replay = detail.loaded.as_ref()?.stored.clone();
+        let original = replay.summary.replay_of.clone()?;
+        let original = self.history.load(&original).ok()??;
+        Some(super::edit::differences(&original.stored, &replay))
     }
 
     fn open_tab(&mut self, tab: Tab) {
@@ -551,7 +572,7 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
             }
             vec![]
         }
-        Message::Edited { original, body } => app.edited(original, body),
+        Message::Edited { original, text } => app.edited(original, text),
         Message::Status(status) => {
             app.set_status(status);
             vec![]
