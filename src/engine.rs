@@ -29,6 +29,10 @@ pub enum EngineEvent {
         /// The store directory.
         store: String,
     },
+    /// A request has arrived (its body read and checked) and is being stored and forwarded: the
+    /// summary has no forward outcome yet. [`EngineEvent::Request`] follows with the same id once
+    /// it is answered. Printers skip it; the inspector shows a pending row.
+    Arrived(Box<RequestSummary>),
     /// A request has been answered and recorded. Only its summary travels: the bodies are in
     /// the store, so a consumer that falls behind holds a few hundred bytes per request.
     Request(Box<RequestSummary>),
@@ -64,6 +68,11 @@ impl EngineEvent {
             }),
             EngineEvent::Request(summary) => serde_json::to_value(RequestLine {
                 event: "request",
+                summary,
+            })
+            .expect("a summary always serializes"),
+            EngineEvent::Arrived(summary) => serde_json::to_value(RequestLine {
+                event: "arrived",
                 summary,
             })
             .expect("a summary always serializes"),
@@ -291,6 +300,18 @@ impl Engine {
             &request.body,
             Utc::now().timestamp(),
         );
+        self.emit(EngineEvent::Arrived(Box::new(RequestSummary {
+            id: request.id.clone(),
+            received_at: crate::store::format_time(&request.received_at),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            size: request.body.len() as u64,
+            event_type: findings.event_type.clone(),
+            signature: findings.signature.clone(),
+            forward: None,
+            replay_of: request.replay_of.clone(),
+            schema: None,
+        })));
         let stored = self.store.insert_request(
             request.clone(),
             findings.signature.clone(),

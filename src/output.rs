@@ -48,6 +48,10 @@ pub fn spawn_printer(
                 let mut batched = 0;
                 while let Some(event) = next {
                     batched += 1;
+                    if matches!(event, EngineEvent::Arrived(_)) {
+                        next = events.try_recv().ok();
+                        continue;
+                    }
                     match mode {
                         Mode::Json => text.push_str(&event.to_json_line()),
                         Mode::Human { colour } => text.push_str(&human_event(&event, colour)),
@@ -86,7 +90,9 @@ fn human_event(event: &EngineEvent, colour: bool) -> String {
                 "webhook-dev listening on http://{addr}, {forward}; store: {store}; Ctrl-C stops"
             )
         }
-        EngineEvent::Request(summary) => human_line(summary, colour, false),
+        EngineEvent::Request(summary) | EngineEvent::Arrived(summary) => {
+            human_line(summary, colour, false)
+        }
         EngineEvent::Relay(state) => state.human(),
     }
 }

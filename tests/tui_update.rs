@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use ratatui::crossterm::event::KeyCode;
 use tui_support::*;
 use webhook_dev::checks::{Checks, Route};
+use webhook_dev::engine::EngineEvent;
 use webhook_dev::providers::Catalog;
 use webhook_dev::signature::{Scheme, Secret, Status};
 use webhook_dev::tui::app::{update, App, InputKind, Mode, Screen, Tab};
@@ -671,10 +672,86 @@ fn question_mark_opens_help_and_any_key_closes_it() {
 fn q_and_ctrl_c_quit() {
     let mut app1 = app(&sample(), Mode::Listen);
     press(&mut app1, [ch('q')]);
-    assert!(app1.quit);
+    assert!(!app1.quit, "a live listener asks first");
+    assert!(render(&app1).contains("stop listening on http://127.0.0.1:9797 and quit?"));
+    press(&mut app1, [ch('x')]);
+    assert!(!app1.quit && !app1.confirm_quit);
+    press(&mut app1, [ch('q'), ch('y')]);
+    assert!(app1.quit && !app1.quit_at_once);
     let mut app2 = app(&sample(), Mode::Listen);
     press(&mut app2, [key(KeyCode::Enter), ctrl('c')]);
     assert!(app2.quit);
+    let mut app3 = app(&sample(), Mode::Inspect);
+    press(&mut app3, [ch('q')]);
+    assert!(app3.quit, "inspect has nothing to stop");
+}
+
+/// The summary of request `n`, at its arrival (no answer yet) or once answered.
+fn live(n: u32, answered: bool) -> Message {
+    let mut summary = Req::new(n, "{}").stored().summary;
+    if answered {
+        Message::Engine(EngineEvent::Request(Box::new(summary)))
+    } else {
+        summary.forward = None;
+        Message::Engine(EngineEvent::Arrived(Box::new(summary)))
+    }
+}
+
+#[test]
+fn a_request_shows_when_it_arrives_and_is_completed_in_place() {
+    let mut app = app(&many(1), Mode::Listen);
+    press(&mut app, [live(5, false)]);
+    assert_eq!(app.rows.len(), 2);
+    assert!(app.rows.row(1).pending());
+    assert_eq!(app.rows.counts().pending, 1);
+    press(&mut app, [Message::Tick((T0 + 10 + 3) * 1_000_000)]);
+    let screen = render(&app);
+    assert!(screen.contains("⋯ 3.0s"), "a running timer: {screen}");
+    press(&mut app, [Message::Tick((T0 + 10 + 4) * 1_000_000)]);
+    assert!(render(&app).contains("⋯ 4.0s"));
+    // One that arrived earlier but was reported later still goes above it.
+    press(&mut app, [live(3, false)]);
+    let ids: Vec<&str> = app.view.iter().map(|&i| app.rows.id(i as usize)).collect();
+    assert_eq!(ids, [id(1), id(3), id(5)]);
+    press(&mut app, [live(5, true)]);
+    assert_eq!(app.rows.len(), 3, "completed in place, not added");
+    assert!(!app.rows.row(1).pending());
+    assert_eq!(app.rows.counts().pending, 1);
+    let screen = render(&app);
+    assert!(screen.contains("200 12ms"), "{screen}");
+    assert_eq!(selected(&app), Some(id(5)));
+}
+
+#[test]
+fn quitting_waits_for_requests_in_flight_and_a_second_q_quits_at_once() {
+    let mut app = app(&many(1), Mode::Listen);
+    press(&mut app, [live(2, false), live(3, false), ch('q')]);
+    let effects = press(&mut app, [ch('y')]);
+    assert!(
+        matches!(effects.as_slice(), [Effect::StopAccepting]),
+        "{effects:?}"
+    );
+    assert!(app.quitting && !app.quit);
+    let screen = render(&app);
+    assert!(
+        screen.contains("waiting for 2 requests in flight to be answered: POST /webhooks/avara"),
+        "{screen}"
+    );
+    press(&mut app, [live(2, true)]);
+    assert!(!app.quit);
+    press(&mut app, [live(3, true)]);
+    assert!(
+        app.quit && !app.quit_at_once,
+        "quits once they are answered"
+    );
+
+    let mut other = tui_support::app(&many(1), Mode::Listen);
+    press(&mut other, [live(2, false), ctrl('c')]);
+    assert!(other.quitting && !other.quit);
+    press(&mut other, [ch('j')]);
+    assert!(!other.quit, "other keys still work while waiting");
+    press(&mut other, [ctrl('c')]);
+    assert!(other.quit && other.quit_at_once);
 }
 
 #[test]

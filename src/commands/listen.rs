@@ -80,9 +80,16 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let outcome = match receiver {
         Some(receiver) => {
             // The inspector reads the history before the server accepts anything.
-            let inspector =
-                crate::tui::for_listen(store_dir, engine.clone(), receiver, checks_for_tui)?;
             let (quit, quitted) = tokio::sync::oneshot::channel::<()>();
+            let inspector = crate::tui::for_listen(
+                store_dir,
+                engine.clone(),
+                receiver,
+                checks_for_tui,
+                Box::new(move || {
+                    let _ = quit.send(());
+                }),
+            )?;
             let mut server =
                 tokio::spawn(serve_until_signal(listener, engine, limits, relay, async {
                     let _ = quitted.await;
@@ -91,7 +98,6 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
             // server, which closes the inspector.
             tokio::select! {
                 outcome = inspector.run() => {
-                    let _ = quit.send(());
                     let served = (&mut server).await;
                     outcome.and(served?)
                 }

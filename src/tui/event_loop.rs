@@ -211,6 +211,10 @@ pub struct Inspector {
     pub(super) replayer: Replayer,
     /// Where warnings go while the terminal is taken.
     pub(super) log: Option<PathBuf>,
+    /// Read what others add to the store on every tick (inspect, and listen).
+    pub(super) poll_on_tick: bool,
+    /// Stops the listener accepting requests (quitting waits for those in flight).
+    pub(super) stop_accepting: Option<Box<dyn FnOnce() + Send>>,
 }
 
 fn now_us() -> i64 {
@@ -226,6 +230,8 @@ impl Inspector {
             events_mean_poll,
             mut replayer,
             log,
+            poll_on_tick,
+            mut stop_accepting,
         } = self;
         let log_size_before = log
             .as_ref()
@@ -276,13 +282,26 @@ impl Inspector {
                     Some(result) = results_rx.recv() => messages.push(result),
                     _ = tick.tick() => {
                         messages.push(Message::Tick(now_us()));
-                        if events_mean_poll {
+                        if poll_on_tick {
+                            // What the engine reported before the store has it comes first, so
+                            // the poll knows to skip it.
+                            if let (Some(rx), false) = (events.as_mut(), events_mean_poll) {
+                                while let Ok(event) = rx.try_recv() {
+                                    messages.push(Message::Engine(event));
+                                }
+                            }
                             messages.push(Message::Poll);
                         }
                     },
                 }
                 for message in messages {
                     for effect in update(&mut app, message) {
+                        if let Effect::StopAccepting = effect {
+                            if let Some(stop) = stop_accepting.take() {
+                                stop();
+                            }
+                            continue;
+                        }
                         carry_out(
                             effect,
                             &mut replayer,
@@ -302,6 +321,16 @@ impl Inspector {
         drop(terminal);
         drop(guard);
         drop(input);
+        if app.quit_at_once {
+            let pending = app.rows.counts().pending;
+            eprintln!(
+                "webhook-dev: quit at once; {pending} request(s) in flight may not have been answered"
+            );
+            std::process::exit(130);
+        }
+        if let Some(stop) = stop_accepting.take() {
+            stop();
+        }
         tokio::task::spawn_blocking(move || replayer.close()).await?;
         if let Some(path) = &log {
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
@@ -418,6 +447,7 @@ fn carry_out(
             };
             let _ = results.send(Message::Status(status));
         }
+        Effect::StopAccepting => {}
         Effect::Save { path, contents } => {
             let status = match actions::save_new_file(&path, &contents) {
                 Ok(saved) => Status::info(format!("saved the fixture to {}", saved.display())),

@@ -139,6 +139,7 @@ mod tests {
             forward: Some((Some(200), 1.0, false)),
             replay_of: None,
             schema_problems: false,
+            pending: false,
         };
         rows.push(base);
         rows.push(NewRow {

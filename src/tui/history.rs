@@ -1,7 +1,7 @@
 //! Where the inspector reads requests: the store (lazily, one whole request at a time), or memory
 //! in tests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,9 +28,10 @@ pub trait History: Send {
     fn load(&mut self, id: &str) -> anyhow::Result<Option<Loaded>>;
 
     /// Appends to `rows` the requests recorded since the last call by anyone (another process
-    /// included) and returns how many; a history that only learns from engine events returns 0.
-    fn poll(&mut self, rows: &mut Rows) -> anyhow::Result<usize> {
-        let _ = rows;
+    /// included), except those in `known` (which it removes from there once passed), and returns
+    /// how many; a history that only learns from engine events returns 0.
+    fn poll(&mut self, rows: &mut Rows, known: &mut HashSet<String>) -> anyhow::Result<usize> {
+        let _ = (rows, known);
         Ok(0)
     }
 }
@@ -75,12 +76,18 @@ impl StoreHistory {
             last_seq: 0,
             poll,
         };
-        history.read_index(rows, i64::MAX)?;
+        history.read_index(rows, i64::MAX, &mut HashSet::new())?;
         Ok(history)
     }
 
-    /// Appends rows after `last_seq`; with a finite `now_us`, stops at a young unanswered one.
-    fn read_index(&mut self, rows: &mut Rows, now_us: i64) -> anyhow::Result<usize> {
+    /// Appends rows after `last_seq` but those in `known`; with a finite `now_us`, stops at a
+    /// young unanswered one.
+    fn read_index(
+        &mut self,
+        rows: &mut Rows,
+        now_us: i64,
+        known: &mut HashSet<String>,
+    ) -> anyhow::Result<usize> {
         let mut stmt = self.conn.prepare_cached(INDEX_SQL)?;
         let mut cursor = stmt.query(params![self.last_seq])?;
         let mut added = 0;
@@ -89,6 +96,10 @@ impl StoreHistory {
             let id: String = row.get(1)?;
             let received_at: String = row.get(2)?;
             let received_us = parse_time_us(&received_at);
+            if known.remove(&id) {
+                self.last_seq = seq;
+                continue;
+            }
             let answered: bool = row.get(13)?;
             if !answered
                 && now_us != i64::MAX
@@ -121,6 +132,7 @@ impl StoreHistory {
                 },
                 replay_of: replay_of.as_deref(),
                 schema_problems: row.get::<_, Option<i64>>(14)?.unwrap_or(0) > 0,
+                pending: false,
             });
             self.last_seq = seq;
             added += 1;
@@ -141,12 +153,12 @@ impl History for StoreHistory {
         }))
     }
 
-    fn poll(&mut self, rows: &mut Rows) -> anyhow::Result<usize> {
+    fn poll(&mut self, rows: &mut Rows, known: &mut HashSet<String>) -> anyhow::Result<usize> {
         if !self.poll {
             return Ok(0);
         }
         let now = chrono::Utc::now().timestamp_micros();
-        self.read_index(rows, now)
+        self.read_index(rows, now, known)
     }
 }
 

@@ -96,6 +96,8 @@ pub enum Effect {
         /// What it is, for the status line.
         what: String,
     },
+    /// Stop accepting requests (quitting waits for those in flight).
+    StopAccepting,
     /// Write `contents` to a new file at `path`.
     Save {
         /// Where.

@@ -41,6 +41,7 @@ pub struct Row {
 const FORWARDED: u8 = 1;
 const FORWARD_ERROR: u8 = 2;
 const SCHEMA_PROBLEMS: u8 = 4;
+const PENDING: u8 = 8;
 
 impl Row {
     /// Whether the request was forwarded.
@@ -56,6 +57,11 @@ impl Row {
     /// A failed delivery: no answer, or an answer other than 2xx/3xx.
     pub fn forward_failed(&self) -> bool {
         self.forwarded() && (self.forward_error() || !(200..400).contains(&self.fwd_status))
+    }
+
+    /// Arrived and not answered yet.
+    pub fn pending(&self) -> bool {
+        self.flags & PENDING != 0
     }
 
     /// The body or the answer departs from the event's schema.
@@ -115,6 +121,8 @@ pub struct Counts {
     pub replays: usize,
     /// Requests (or their answers) that depart from the event's schema.
     pub schema_problems: usize,
+    /// Requests arrived and not answered yet.
+    pub pending: usize,
 }
 
 /// All listed requests, oldest first.
@@ -155,6 +163,8 @@ pub struct NewRow<'a> {
     pub replay_of: Option<&'a str>,
     /// The schema check found problems.
     pub schema_problems: bool,
+    /// Arrived and not answered yet.
+    pub pending: bool,
 }
 
 /// Parses an RFC 3339 time into microseconds since the epoch (0 when unparseable).
@@ -198,7 +208,8 @@ impl Rows {
                 SCHEMA_PROBLEMS
             } else {
                 0
-            };
+            }
+            | if new.pending { PENDING } else { 0 };
         let replay_of = match new.replay_of {
             Some(original) => {
                 self.replays.push(original.into());
@@ -220,16 +231,69 @@ impl Rows {
             flags,
         };
         self.counts.total += 1;
-        self.counts.failed_signatures += usize::from(row.signature_failed());
-        self.counts.failed_forwards += usize::from(row.forward_failed());
         self.counts.replays += usize::from(replay_of != 0);
-        self.counts.schema_problems += usize::from(row.schema_problems());
+        self.count(&row, 1);
         self.rows.push(row);
+    }
+
+    fn count(&mut self, row: &Row, sign: isize) {
+        let add = |n: &mut usize, yes: bool| {
+            if yes {
+                *n = n.wrapping_add_signed(sign);
+            }
+        };
+        add(&mut self.counts.failed_signatures, row.signature_failed());
+        add(&mut self.counts.failed_forwards, row.forward_failed());
+        add(&mut self.counts.schema_problems, row.schema_problems());
+        add(&mut self.counts.pending, row.pending());
     }
 
     /// Adds a row from a summary.
     pub fn push_summary(&mut self, s: &RequestSummary) {
+        self.push(Self::new_row(s));
+    }
+
+    /// Adds a pending row for a request that has arrived and is not answered yet.
+    pub fn push_arrived(&mut self, s: &RequestSummary) {
         self.push(NewRow {
+            pending: true,
+            ..Self::new_row(s)
+        });
+    }
+
+    /// Completes row `i` (pending until now) in place with the answered request's summary.
+    pub fn complete(&mut self, i: usize, s: &RequestSummary) {
+        let old = self.rows[i];
+        self.count(&old, -1);
+        let new = Self::new_row(s);
+        let (fwd_status, fwd_ms, forwarded) = match new.forward {
+            Some((status, ms, error)) => (
+                status.unwrap_or(0),
+                ms as f32,
+                FORWARDED | if error { FORWARD_ERROR } else { 0 },
+            ),
+            None => (0, 0.0, 0),
+        };
+        let row = &mut self.rows[i];
+        row.fwd_status = fwd_status;
+        row.fwd_ms = fwd_ms;
+        row.sig = new.sig;
+        row.size = new.size;
+        row.flags = forwarded
+            | if new.schema_problems {
+                SCHEMA_PROBLEMS
+            } else {
+                0
+            };
+        if let Some(event) = new.event_type {
+            row.event = self.strings.intern(event);
+        }
+        let row = self.rows[i];
+        self.count(&row, 1);
+    }
+
+    fn new_row(s: &RequestSummary) -> NewRow<'_> {
+        NewRow {
             id: &s.id,
             received_us: parse_time_us(&s.received_at),
             method: &s.method,
@@ -246,7 +310,8 @@ impl Rows {
                 .schema
                 .as_ref()
                 .is_some_and(|r| !r.problems.is_empty() || !r.answer_problems.is_empty()),
-        });
+            pending: false,
+        }
     }
 
     /// How many rows.
@@ -315,6 +380,14 @@ impl Rows {
         (0..self.rows.len()).rev().find(|&i| self.id(i) == id)
     }
 
+    /// The row with id `id` among the last `within` rows.
+    pub fn find_recent(&self, id: &str, within: usize) -> Option<usize> {
+        let len = self.rows.len();
+        (len.saturating_sub(within)..len)
+            .rev()
+            .find(|&i| self.id(i) == id)
+    }
+
     /// Whether rows `a` and `b` are "the same kind" of request: the same event type, or the same
     /// path when neither has one.
     pub fn same_kind(&self, a: usize, b: usize) -> bool {
@@ -355,6 +428,7 @@ mod tests {
             forward: Some((Some(502), 1.5, true)),
             replay_of: None,
             schema_problems: false,
+            pending: false,
         }
     }
 
@@ -385,6 +459,7 @@ mod tests {
                 failed_forwards: 1,
                 replays: 1,
                 schema_problems: 0,
+                pending: 0,
             }
         );
         assert!(!rows.same_kind(0, 1));

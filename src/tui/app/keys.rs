@@ -3,7 +3,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 
-use super::{App, DiffMode, Input, InputKind, Screen, Tab};
+use super::{App, DiffMode, Input, InputKind, Mode, Screen, Tab};
 use crate::tui::filter::Filter;
 use crate::tui::layout;
 use crate::tui::message::Effect;
@@ -18,9 +18,24 @@ impl App {
             return self.input_key(key);
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let quit_key = key.code == KeyCode::Char('q') || (ctrl && key.code == KeyCode::Char('c'));
+        if self.confirm_quit {
+            if quit_key || matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
+                return self.begin_quit();
+            }
+            self.confirm_quit = false;
+            self.info("still listening");
+            return vec![];
+        }
+        if self.quitting && quit_key {
+            self.quit = true;
+            self.quit_at_once = true;
+            return vec![];
+        }
         match key.code {
-            KeyCode::Char('c') if ctrl => self.quit = true,
-            KeyCode::Char('q') => self.quit = true,
+            KeyCode::Char('c') if ctrl => return self.begin_quit(),
+            KeyCode::Char('q') if self.session.mode == Mode::Listen => self.confirm_quit = true,
+            KeyCode::Char('q') => return self.begin_quit(),
             KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
             KeyCode::Char('d') if ctrl => self.half_page(1),
             KeyCode::Char('u') if ctrl => self.half_page(-1),

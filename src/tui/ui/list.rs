@@ -131,7 +131,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 path.push(Span::styled(format!(" ↻ {}", short_id(original)), t.link));
             }
             let badge = sig_badge(row.sig, wide);
-            let forward = if !row.forwarded() {
+            let forward = if row.pending() {
+                let waited = (app.now_us - row.received_us).max(0) as f64 / 1e6;
+                Span::styled(format!("⋯ {waited:.1}s"), t.warn)
+            } else if !row.forwarded() {
                 Span::styled("—", theme::DIM)
             } else {
                 let status = if row.fwd_status == 0 {

@@ -46,6 +46,20 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Span::styled("█", t.prompt),
             Span::styled(help, theme::DIM),
         ])
+    } else if app.confirm_quit {
+        let addr = app.session.listen.as_deref().unwrap_or("this address");
+        Line::from(vec![
+            Span::styled(
+                format!(" stop listening on http://{} and quit?", one_line(addr)),
+                t.prompt,
+            ),
+            Span::styled("  y quits · any other key stays", theme::DIM),
+        ])
+    } else if app.quitting {
+        Line::from(Span::styled(
+            format!(" {}", one_line(&app.waiting_for())),
+            t.status_error,
+        ))
     } else if let Some((status, _)) = &app.status {
         Line::from(Span::styled(
             format!(" {}", one_line(&status.text)),
