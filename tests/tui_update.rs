@@ -980,3 +980,45 @@ fn a_megabyte_body_opens_and_its_last_byte_is_reached() {
     press(&mut app, [ctrl('d')]);
     assert_eq!(app.scroll, bottom - half);
 }
+
+#[test]
+fn long_paths_are_cut_with_an_ellipsis_and_old_rows_show_their_date() {
+    let mut long = Req::new(1, "{}");
+    long.path = format!("/webhooks/{}/end", "segment".repeat(30));
+    let mut app = app(&[long, Req::new(2, "{}")], Mode::Listen);
+    press(&mut app, [Message::Resize(80, 24)]);
+    let screen = render(&app);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("/webhooks/segment"))
+        .unwrap();
+    assert!(row.contains("segment…"), "{row}");
+    assert!(row.contains("200 12ms"), "the other columns stay: {row}");
+    assert!(!screen.contains("11-25"), "today's rows show the time only");
+    press(&mut app, [Message::Tick((T0 + 2 * 86_400) * 1_000_000)]);
+    let screen = render(&app);
+    assert!(screen.contains("11-25 12:00"), "{screen}");
+    press(&mut app, [Message::Resize(120, 40)]);
+    assert!(render(&app).contains("11-25 12:00:02"));
+}
+
+#[test]
+fn selection_is_drawn_in_reverse_video() {
+    use ratatui::style::Modifier;
+    let app = app(&sample(), Mode::Listen);
+    let (w, h) = app.size;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|f| webhook_dev::tui::ui::draw(f, &app))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let selected_row = (0..h)
+        .find(|&y| buffer[(0, y)].symbol() == "▶")
+        .expect("a selected row");
+    assert!(buffer[(20, selected_row)]
+        .modifier
+        .contains(Modifier::REVERSED));
+    assert!(!buffer[(20, selected_row + 1)]
+        .modifier
+        .contains(Modifier::REVERSED));
+}

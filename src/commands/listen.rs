@@ -15,6 +15,7 @@ use crate::engine::{Engine, EngineConfig, EngineEvent};
 use crate::forward::Forwarder;
 use crate::output::{self, Mode};
 use crate::store::Store;
+use crate::tui::theme::Theme;
 
 /// Whether `listen` opens the inspector: on a terminal, unless `--json` or `--no-tui`.
 pub fn opens_inspector(args: &ListenArgs) -> bool {
@@ -53,6 +54,7 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         &args.handler_tls.tls(),
     )?;
     let checks_for_tui = checks.clone();
+    let theme = Theme::choose(args.theme, crate::config::theme(args.config.as_deref())?);
     let forwarder = args
         .forward
         .map(|target| Forwarder::with_tls(target, args.timeout, &args.handler_tls.tls()))
@@ -89,7 +91,8 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
                 Box::new(move || {
                     let _ = quit.send(());
                 }),
-            )?;
+            )?
+            .with_theme(theme);
             let mut server =
                 tokio::spawn(serve_until_signal(listener, engine, limits, relay, async {
                     let _ = quitted.await;

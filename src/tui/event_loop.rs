@@ -199,6 +199,14 @@ pub fn translate(event: Event) -> Option<Message> {
     }
 }
 
+impl Inspector {
+    /// Draws with `theme`.
+    pub fn with_theme(mut self, theme: super::theme::Theme) -> Inspector {
+        self.app.theme = theme;
+        self
+    }
+}
+
 /// A running inspector.
 pub struct Inspector {
     /// The state.

@@ -152,14 +152,31 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
 }
 
-/// `req_01JD…` shortened for narrow places.
+/// An id shortened for narrow places: a `req_` + ULID id keeps the end of its random part
+/// (`req_…7QX3M2KD`), since ids received in the same millisecond share their first 10 characters.
 pub fn short_id(id: &str) -> String {
     let clean = one_line(id);
-    if clean.chars().count() > 14 {
-        let mut s: String = clean.chars().take(13).collect();
-        s.push('…');
-        s
-    } else {
-        clean
+    match clean.strip_prefix("req_") {
+        Some(ulid) if ulid.len() == 26 && ulid.is_ascii() => format!("req_…{}", &ulid[18..]),
+        _ if clean.chars().count() > 14 => {
+            let mut s: String = clean.chars().take(13).collect();
+            s.push('…');
+            s
+        }
+        _ => clean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_keep_the_random_end_of_the_ulid() {
+        let a = short_id("req_01JDTZ5M3Q0000000000000AB1");
+        let b = short_id("req_01JDTZ5M3Q0000000000000AB2");
+        assert_eq!(a, "req_…00000AB1");
+        assert_ne!(a, b, "ids of the same millisecond differ");
+        assert_eq!(short_id("evt_1"), "evt_1");
     }
 }
