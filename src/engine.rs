@@ -17,6 +17,9 @@ use crate::signature;
 use crate::store::{CommitOn, Store, StoreError};
 use crate::summary::RequestSummary;
 
+/// How the signature reason of a request refused before its body was read begins.
+pub const REFUSED_REASON: &str = "not checked: the request was refused with";
+
 /// What the engine tells its consumers.
 #[derive(Clone, Debug)]
 pub enum EngineEvent {
@@ -369,7 +372,7 @@ impl Engine {
         let request = self.capture(head, Bytes::new());
         let mut signature = signature::unchecked(&request.headers);
         signature.reason = Some(format!(
-            "not checked: the request was refused with {} before its body was read",
+            "{REFUSED_REASON} {} before its body was read",
             response.status
         ));
         if let Err(err) = self

@@ -10,7 +10,7 @@ use webhook_dev::checks::{Checks, Route};
 use webhook_dev::engine::EngineEvent;
 use webhook_dev::providers::Catalog;
 use webhook_dev::signature::{Scheme, Secret, Status};
-use webhook_dev::tui::app::{update, App, InputKind, Mode, Screen, Tab};
+use webhook_dev::tui::app::{update, App, InputKind, Mode, Screen, Tab, MAX_COPY};
 use webhook_dev::tui::history::MemoryHistory;
 use webhook_dev::tui::message::{Effect, Message};
 use webhook_dev::tui::rows::Rows;
@@ -581,7 +581,7 @@ fn s_asks_where_then_saves_a_fixture() {
 #[test]
 fn y_copies_a_curl_command_to_the_forward_target() {
     let mut app = app(&sample(), Mode::Listen);
-    let effects = press(&mut app, [ch('y')]);
+    let effects = press(&mut app, [ch('y'), ch('c')]);
     let [Effect::Copy { text, what }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
@@ -593,7 +593,7 @@ fn y_copies_a_curl_command_to_the_forward_target() {
     assert!(what.contains(&id(3)));
     // Without a session target, the recorded target's base is used.
     app.session.forward = None;
-    let effects = press(&mut app, [ch('y')]);
+    let effects = press(&mut app, [ch('y'), ch('c')]);
     let [Effect::Copy { text, .. }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
@@ -658,14 +658,16 @@ fn filter_keeps_the_selection_when_it_still_matches() {
 fn question_mark_opens_help_and_any_key_closes_it() {
     let mut app = app(&sample(), Mode::Listen);
     press(&mut app, [ch('?')]);
-    assert!(app.help);
+    assert!(app.overlay.is_some());
     press(&mut app, [ch('q')]);
-    assert!(!app.help);
+    assert!(app.overlay.is_none());
     assert!(!app.quit, "the key that closes help does nothing else");
     press(&mut app, [key(KeyCode::F(1))]);
-    assert!(app.help);
+    assert!(app.overlay.is_some());
     press(&mut app, [Message::Scroll(1)]);
-    assert!(!app.help);
+    assert!(app.overlay.is_some(), "the wheel scrolls it");
+    press(&mut app, [key(KeyCode::Esc)]);
+    assert!(app.overlay.is_none());
 }
 
 #[test]
@@ -1021,4 +1023,173 @@ fn selection_is_drawn_in_reverse_video() {
     assert!(!buffer[(20, selected_row + 1)]
         .modifier
         .contains(Modifier::REVERSED));
+}
+
+#[test]
+fn a_refused_request_says_so_and_counts_as_a_failure() {
+    let mut app = app(&many(1), Mode::Listen);
+    let mut summary = Req::new(2, "").stored().summary;
+    summary.forward = None;
+    summary.signature.status = Status::Unchecked;
+    summary.signature.reason = Some(format!(
+        "{} 413 before its body was read",
+        webhook_dev::engine::REFUSED_REASON
+    ));
+    press(
+        &mut app,
+        [Message::Engine(EngineEvent::Request(Box::new(summary)))],
+    );
+    let screen = render(&app);
+    assert!(screen.contains("413 refused"), "{screen}");
+    assert!(screen.contains("1 fwd failed"), "{screen}");
+}
+
+#[test]
+fn answer_problems_show_on_the_response_tab() {
+    let mut req = Req::new(1, r#"{"type":"url_verification","challenge":"c"}"#);
+    req.schema = Some(webhook_dev::checks::SchemaReport {
+        event: Some("url_verification".into()),
+        problems: vec![],
+        answer_problems: vec!["the answer must echo `challenge`".into()],
+    });
+    let mut app = app(&[req], Mode::Listen);
+    press(&mut app, [key(KeyCode::Enter), ch('2')]);
+    let text = tab_text(&app);
+    assert!(
+        text.contains("⚠ the answer does not match what the provider expects (1 problem):"),
+        "{text}"
+    );
+    assert!(text.contains("the answer must echo `challenge`"), "{text}");
+}
+
+#[test]
+fn y_offers_curl_body_id_or_har_redacted_and_refuses_what_is_too_large() {
+    let mut req = Req::new(1, r#"{"a":1}"#);
+    req.headers
+        .push(("authorization".into(), b"Bearer sk_live_secret".to_vec()));
+    let mut big = Req::new(2, &"x".repeat(MAX_COPY + 1));
+    big.headers[1].1 = b"text/plain".to_vec();
+    let mut app = app(&[req, big], Mode::Listen);
+    press(&mut app, [ch('k'), ch('y')]);
+    assert!(render(&app).contains("copy: c curl command · b body · i id · h HAR entry"));
+    let copied = |app: &mut App, c: char| match press(app, [ch('y'), ch(c)]).as_slice() {
+        [Effect::Copy { text, .. }] => text.clone(),
+        other => panic!("{other:?}"),
+    };
+    press(&mut app, [key(KeyCode::Esc)]);
+    let curl = copied(&mut app, 'c');
+    assert!(
+        curl.starts_with("curl ") && !curl.contains("sk_live_secret"),
+        "{curl}"
+    );
+    assert_eq!(copied(&mut app, 'b'), r#"{"a":1}"#);
+    assert_eq!(copied(&mut app, 'i'), id(1));
+    let har = copied(&mut app, 'h');
+    assert!(
+        har.contains("\"request\"") && !har.contains("sk_live_secret"),
+        "{har}"
+    );
+    press(&mut app, [ch('j')]);
+    assert!(press(&mut app, [ch('y'), ch('b')]).is_empty());
+    assert!(
+        status(&app).contains("too large to copy"),
+        "{}",
+        status(&app)
+    );
+    assert!(press(&mut app, [ch('y'), ch('x')]).is_empty());
+    assert_eq!(status(&app), "nothing copied");
+}
+
+#[test]
+fn overlays_scroll_and_the_message_log_keeps_every_message() {
+    let mut app = app(&sample(), Mode::Listen);
+    press(&mut app, [Message::Resize(80, 24), ch('?')]);
+    let screen = render(&app);
+    assert!(
+        screen.contains("j k PgUp PgDn scroll"),
+        "help scrolls at 80x24: {screen}"
+    );
+    assert!(screen.lines().all(|l| l.chars().count() <= 82));
+    press(&mut app, [ch('G')]);
+    assert!(render(&app).contains("!term negates"), "{}", render(&app));
+    press(&mut app, [ch('x')]);
+    assert!(app.overlay.is_none());
+    let long = format!("{} THE-END", "a long message ".repeat(12));
+    press(
+        &mut app,
+        [Message::Status(webhook_dev::tui::message::Status::error(
+            long.clone(),
+        ))],
+    );
+    let screen = render(&app);
+    assert!(
+        screen.contains("! shows all") && !screen.contains("THE-END"),
+        "{screen}"
+    );
+    press(&mut app, [ch('!')]);
+    let screen = render(&app);
+    assert!(screen.contains("THE-END"), "{screen}");
+    assert!(!app.log.is_empty());
+}
+
+#[test]
+fn an_unknown_filter_term_is_warned_about() {
+    let mut app = app(&sample(), Mode::Listen);
+    press(&mut app, [ch('/')]);
+    press(&mut app, typed("evnt:invoice"));
+    press(&mut app, [key(KeyCode::Enter)]);
+    assert!(status_is_error(&app));
+    assert!(
+        status(&app).contains("unknown filter term evnt:"),
+        "{}",
+        status(&app)
+    );
+    press(&mut app, [ch('/'), ctrl('u')]);
+    press(&mut app, typed("sig:bogus"));
+    assert!(status(&app).contains("sig:bogus"), "{}", status(&app));
+    press(&mut app, [ctrl('u')]);
+    press(&mut app, typed("event:invoice"));
+    press(&mut app, [key(KeyCode::Enter)]);
+    assert!(!status_is_error(&app), "{}", status(&app));
+}
+
+#[test]
+fn h_and_l_move_the_keys_between_the_list_and_the_detail() {
+    let mut app = app(&sample(), Mode::Listen);
+    press(&mut app, [ch('l')]);
+    assert_eq!(app.screen, Screen::Detail);
+    press(&mut app, [ch('h'), ch('k')]);
+    assert!(app.list_focused);
+    assert_eq!(selected(&app), Some(id(2)), "j and k move the selection");
+    assert!(
+        tab_text(&app).contains("\"report_id\": \"r2\""),
+        "the detail follows"
+    );
+    press(&mut app, [ch('l'), ch('j')]);
+    assert!(!app.list_focused);
+    assert_eq!(selected(&app), Some(id(2)), "j scrolls the detail again");
+    press(&mut app, [Message::Resize(80, 24), ch('h')]);
+    assert_eq!(
+        app.screen,
+        Screen::List,
+        "no list above on a short terminal: back to it"
+    );
+}
+
+#[test]
+fn capital_m_turns_mouse_capture_off_and_on_and_ctrl_z_suspends() {
+    let mut app = app(&sample(), Mode::Listen);
+    assert!(matches!(
+        press(&mut app, [ch('M')]).as_slice(),
+        [Effect::Mouse(false)]
+    ));
+    assert!(status(&app).contains("mouse off"));
+    assert!(matches!(
+        press(&mut app, [ch('M')]).as_slice(),
+        [Effect::Mouse(true)]
+    ));
+    assert!(matches!(
+        press(&mut app, [ctrl('z')]).as_slice(),
+        [Effect::Suspend]
+    ));
 }

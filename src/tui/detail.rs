@@ -139,6 +139,46 @@ pub fn response_tab(t: &Theme, loaded: &Loaded) -> Doc {
             dim("no: webhook-dev answered by itself (no --forward)"),
         ])),
     }
+    if let Some(report) = stored
+        .summary
+        .schema
+        .as_ref()
+        .filter(|r| !r.answer_problems.is_empty())
+    {
+        out.push(Line::default());
+        out.push(Line::styled(
+            format!(
+                "⚠ the answer does not match what the provider expects ({} problem{}):",
+                report.answer_problems.len(),
+                if report.answer_problems.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ),
+            t.warn.add_modifier(Modifier::BOLD),
+        ));
+        for problem in &report.answer_problems {
+            out.push(Line::from(vec![
+                label(""),
+                Span::styled(clean(problem), t.warn),
+            ]));
+        }
+    }
+    if let Some(reason) = stored.summary.signature.reason.as_deref().filter(|r| {
+        stored.summary.forward.is_none() && r.starts_with(crate::engine::REFUSED_REASON)
+    }) {
+        out.push(Line::from(vec![
+            label("refused"),
+            Span::styled(
+                format!(
+                    "{}: it never reached the handler",
+                    clean(reason.trim_start_matches("not checked: "))
+                ),
+                t.bad,
+            ),
+        ]));
+    }
     out.push(Line::default());
     match &stored.response {
         Some(response) => {

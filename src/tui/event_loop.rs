@@ -353,6 +353,15 @@ impl Inspector {
     }
 }
 
+/// Inside tmux with `set-clipboard off`, OSC 52 never reaches the clipboard.
+fn tmux_clipboard_off() -> bool {
+    std::env::var_os("TMUX").is_some()
+        && std::process::Command::new("tmux")
+            .args(["show-options", "-gv", "set-clipboard"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "off")
+}
+
 fn carry_out(
     effect: Effect,
     replayer: &mut Replayer,
@@ -447,8 +456,11 @@ fn carry_out(
                 .write_all(actions::osc52(&text).as_bytes())
                 .and_then(|()| backend.flush());
             let status = match written {
+                Ok(()) if tmux_clipboard_off() => Status::error(format!(
+                    "the {what} was sent, but tmux's set-clipboard is off, so it did not reach the clipboard: run `tmux set -g set-clipboard on`"
+                )),
                 Ok(()) => Status::info(format!(
-                    "copied the {what} to the clipboard (OSC 52; {} bytes)",
+                    "copied to the clipboard ({} bytes, OSC 52): the {what}",
                     text.len()
                 )),
                 Err(e) => Status::error(format!("cannot copy: {e}")),
@@ -456,6 +468,15 @@ fn carry_out(
             let _ = results.send(Message::Status(status));
         }
         Effect::StopAccepting => {}
+        Effect::Suspend => {
+            input.pause();
+            guard.suspend();
+            super::terminal::stop_this_process();
+            guard.resume()?;
+            terminal.clear()?;
+            input.resume();
+        }
+        Effect::Mouse(on) => super::terminal::capture_mouse(on)?,
         Effect::Save { path, contents } => {
             let status = match actions::save_new_file(&path, &contents) {
                 Ok(saved) => Status::info(format!("saved the fixture to {}", saved.display())),

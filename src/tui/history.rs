@@ -49,7 +49,8 @@ const INDEX_SQL: &str = "SELECT seq, id, received_at, method, path, size, event_
     fwd_target IS NOT NULL, fwd_status, fwd_duration_ms, fwd_error IS NOT NULL, replay_of,
     resp_status IS NOT NULL,
     COALESCE(json_array_length(schema_report, '$.problems'), 0)
-        + COALESCE(json_array_length(schema_report, '$.answer_problems'), 0)
+        + COALESCE(json_array_length(schema_report, '$.answer_problems'), 0),
+    resp_status, sig_reason
     FROM requests WHERE seq > ?1 ORDER BY seq";
 
 /// An answer still being awaited is not listed by `poll` until it is this old (a request that
@@ -133,12 +134,21 @@ impl StoreHistory {
                 replay_of: replay_of.as_deref(),
                 schema_problems: row.get::<_, Option<i64>>(14)?.unwrap_or(0) > 0,
                 pending: false,
+                refused: refused(forwarded, row.get(15)?, row.get(16)?),
             });
             self.last_seq = seq;
             added += 1;
         }
         Ok(added)
     }
+}
+
+/// The status a request was refused with before its body was read, if it was.
+fn refused(forwarded: bool, status: Option<u16>, reason: Option<String>) -> Option<u16> {
+    let reason = reason?;
+    (!forwarded && reason.starts_with(crate::engine::REFUSED_REASON))
+        .then_some(status)
+        .flatten()
 }
 
 impl History for StoreHistory {

@@ -96,6 +96,10 @@ pub enum Effect {
         /// What it is, for the status line.
         what: String,
     },
+    /// Hand the terminal back and stop the process (Ctrl-Z); take it again when continued.
+    Suspend,
+    /// Turn mouse capture on or off.
+    Mouse(bool),
     /// Stop accepting requests (quitting waits for those in flight).
     StopAccepting,
     /// Write `contents` to a new file at `path`.

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::engine::REFUSED_REASON;
 use crate::signature::Status;
 use crate::summary::RequestSummary;
 
@@ -42,6 +43,7 @@ const FORWARDED: u8 = 1;
 const FORWARD_ERROR: u8 = 2;
 const SCHEMA_PROBLEMS: u8 = 4;
 const PENDING: u8 = 8;
+const REFUSED: u8 = 16;
 
 impl Row {
     /// Whether the request was forwarded.
@@ -56,7 +58,13 @@ impl Row {
 
     /// A failed delivery: no answer, or an answer other than 2xx/3xx.
     pub fn forward_failed(&self) -> bool {
-        self.forwarded() && (self.forward_error() || !(200..400).contains(&self.fwd_status))
+        self.refused()
+            || self.forwarded() && (self.forward_error() || !(200..400).contains(&self.fwd_status))
+    }
+
+    /// Refused before its body was read (e.g. 413, too large): never reached the handler.
+    pub fn refused(&self) -> bool {
+        self.flags & REFUSED != 0
     }
 
     /// Arrived and not answered yet.
@@ -165,6 +173,8 @@ pub struct NewRow<'a> {
     pub schema_problems: bool,
     /// Arrived and not answered yet.
     pub pending: bool,
+    /// Refused with this status before its body was read.
+    pub refused: Option<u16>,
 }
 
 /// Parses an RFC 3339 time into microseconds since the epoch (0 when unparseable).
@@ -209,7 +219,8 @@ impl Rows {
             } else {
                 0
             }
-            | if new.pending { PENDING } else { 0 };
+            | if new.pending { PENDING } else { 0 }
+            | if new.refused.is_some() { REFUSED } else { 0 };
         let replay_of = match new.replay_of {
             Some(original) => {
                 self.replays.push(original.into());
@@ -221,7 +232,7 @@ impl Rows {
             received_us: new.received_us,
             size: new.size,
             fwd_ms,
-            fwd_status,
+            fwd_status: new.refused.unwrap_or(fwd_status),
             method: self.strings.intern(new.method),
             path: self.strings.intern(new.path),
             event: new.event_type.map_or(0, |e| self.strings.intern(e)),
@@ -311,6 +322,13 @@ impl Rows {
                 .as_ref()
                 .is_some_and(|r| !r.problems.is_empty() || !r.answer_problems.is_empty()),
             pending: false,
+            refused: s
+                .signature
+                .reason
+                .as_deref()
+                .filter(|r| s.forward.is_none() && r.starts_with(REFUSED_REASON))
+                .and_then(|r| r[REFUSED_REASON.len()..].split_whitespace().next())
+                .and_then(|status| status.parse().ok()),
         }
     }
 
@@ -429,6 +447,7 @@ mod tests {
             replay_of: None,
             schema_problems: false,
             pending: false,
+            refused: None,
         }
     }
 

@@ -57,6 +57,10 @@ pub fn resigner_for(
     ))
 }
 
+/// The most bytes `y` puts through the terminal: OSC 52 sequences beyond ~100 kB are dropped
+/// by many terminals (and by tmux) without a word.
+pub const MAX_COPY: usize = 100_000;
+
 impl App {
     pub(super) fn replay(&mut self, resign: bool) -> Vec<Effect> {
         let Some(id) = self.selected_id().map(str::to_string) else {
@@ -219,13 +223,22 @@ impl App {
         )
     }
 
-    pub(super) fn copy_curl(&mut self) -> Vec<Effect> {
+    /// `y` then `c`, `b`, `i` or `h`: the selection as a curl command (credentials redacted as
+    /// `export --format curl` does), its body, its id or its HAR entry (redacted as well).
+    pub(super) fn copy(&mut self, what: char) -> Vec<Effect> {
         let Some(id) = self.selected_id().map(str::to_string) else {
             self.error("no request selected");
             return vec![];
         };
-        match self.load(&id) {
-            Ok(loaded) => {
+        let loaded = match self.load(&id) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                self.error(e);
+                return vec![];
+            }
+        };
+        let (text, description) = match what {
+            'c' => {
                 let target = self
                     .session
                     .forward
@@ -238,16 +251,48 @@ impl App {
                     })
                     .or_else(|| self.session.listen.as_ref().map(|a| format!("http://{a}")))
                     .unwrap_or_else(|| format!("http://127.0.0.1:{}", crate::cli::DEFAULT_PORT));
-                vec![Effect::Copy {
-                    text: crate::tui::actions::curl(&loaded.stored, &target),
-                    what: format!("curl command for {id} (to {target})"),
-                }]
+                (
+                    crate::export::curl_command(&loaded.stored, &target, true),
+                    format!("curl command for {id} (to {target}, credentials redacted)"),
+                )
             }
-            Err(e) => {
-                self.error(e);
-                vec![]
+            'b' => {
+                let decoded = body::decode(&loaded.stored.headers, &loaded.stored.body);
+                match String::from_utf8(decoded.bytes.into_owned()) {
+                    Ok(text) => (text, format!("body of {id}")),
+                    Err(_) => {
+                        self.error(
+                            "a binary body cannot be copied as text: s saves it as a fixture",
+                        );
+                        return vec![];
+                    }
+                }
             }
+            'i' => (id.clone(), format!("id {id}")),
+            'h' => match serde_json::to_string_pretty(&crate::har::entry(&loaded.stored, true)) {
+                Ok(text) => (text, format!("HAR entry of {id} (credentials redacted)")),
+                Err(e) => {
+                    self.error(format!("cannot build the HAR entry: {e}"));
+                    return vec![];
+                }
+            },
+            _ => {
+                self.info("nothing copied");
+                return vec![];
+            }
+        };
+        if text.len() > MAX_COPY {
+            self.error(format!(
+                "the {description} is {}, too large to copy through the terminal (at most {}): s saves it, `webhook-dev export` writes it",
+                crate::output::human_size(text.len() as u64),
+                crate::output::human_size(MAX_COPY as u64)
+            ));
+            return vec![];
         }
+        vec![Effect::Copy {
+            text,
+            what: description,
+        }]
     }
 
     pub(super) fn save(&mut self, path: String, id: String) -> Vec<Effect> {

@@ -3,16 +3,26 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 
-use super::{App, DiffMode, Input, InputKind, Mode, Screen, Tab};
+use super::{App, DiffMode, Input, InputKind, Mode, Overlay, Screen, Tab};
 use crate::tui::filter::Filter;
 use crate::tui::layout;
 use crate::tui::message::Effect;
 
 impl App {
     pub(super) fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        if self.help {
-            self.help = false;
+        if self.overlay.is_some() {
+            self.overlay_key(key.code);
             return vec![];
+        }
+        if self.copy_menu {
+            self.copy_menu = false;
+            return match key.code {
+                KeyCode::Char(c @ ('c' | 'b' | 'i' | 'h')) => self.copy(c),
+                _ => {
+                    self.info("nothing copied");
+                    vec![]
+                }
+            };
         }
         if self.input.is_some() {
             return self.input_key(key);
@@ -36,7 +46,27 @@ impl App {
             KeyCode::Char('c') if ctrl => return self.begin_quit(),
             KeyCode::Char('q') if self.session.mode == Mode::Listen => self.confirm_quit = true,
             KeyCode::Char('q') => return self.begin_quit(),
-            KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
+            KeyCode::Char('?') | KeyCode::F(1) => self.open_overlay(Overlay::Help),
+            KeyCode::Char('!') => self.open_overlay(Overlay::Messages),
+            KeyCode::Char('z') if ctrl => return vec![Effect::Suspend],
+            KeyCode::Char('M') => {
+                self.mouse = !self.mouse;
+                self.info(if self.mouse {
+                    "mouse on: the wheel scrolls, a click selects (M turns it off)"
+                } else {
+                    "mouse off: the terminal selects and copies text (M turns it back on)"
+                });
+                return vec![Effect::Mouse(self.mouse)];
+            }
+            KeyCode::Char('h') if self.screen == Screen::Detail => {
+                if self.areas().list.height > 0 {
+                    self.list_focused = true;
+                } else {
+                    self.screen = Screen::List;
+                }
+            }
+            KeyCode::Char('l') if self.screen == Screen::List => self.open_tab(Tab::Request),
+            KeyCode::Char('l') if self.screen == Screen::Detail => self.list_focused = false,
             KeyCode::Char('d') if ctrl => self.half_page(1),
             KeyCode::Char('u') if ctrl => self.half_page(-1),
             KeyCode::Char('/') if self.screen == Screen::Detail => {
@@ -97,7 +127,8 @@ impl App {
             KeyCode::Char('r') => return self.replay(false),
             KeyCode::Char('R') => return self.replay(true),
             KeyCode::Char('e') => return self.edit(),
-            KeyCode::Char('y') => return self.copy_curl(),
+            KeyCode::Char('y') if self.selected.is_some() => self.copy_menu = true,
+            KeyCode::Char('y') => self.error("no request selected"),
             KeyCode::Char('s') => match self.selected_id().map(str::to_string) {
                 Some(id) => {
                     let text = format!("fixtures/{id}.json");
@@ -116,6 +147,7 @@ impl App {
                 Tab::Request
             }),
             KeyCode::Esc => match self.screen {
+                Screen::Detail if self.list_focused => self.list_focused = false,
                 Screen::Detail => {
                     self.screen = Screen::List;
                     if self.follow {
@@ -143,6 +175,7 @@ impl App {
             KeyCode::Char('n') => self.move_by(1),
             KeyCode::Char('p') => self.move_by(-1),
             code => match self.screen {
+                Screen::Detail if self.list_focused => self.list_key(code),
                 Screen::List => self.list_key(code),
                 Screen::Detail => self.detail_key(code),
             },
@@ -229,7 +262,14 @@ impl App {
                 } else if input.text != self.filter_text {
                     self.set_filter(input.text.clone());
                 }
-                if done && !self.filter_text.is_empty() {
+                let unknown = self.filter.unknown();
+                if !unknown.is_empty() {
+                    self.error(format!(
+                        "unknown filter term{} {}: searched as plain words (known: path: event: method: id: sig: status: replay schema; ? lists them)",
+                        if unknown.len() == 1 { "" } else { "s" },
+                        unknown.join(" ")
+                    ));
+                } else if done && !self.filter_text.is_empty() {
                     let shown = self.view.len();
                     self.info(format!("filter: {shown} of {} requests", self.rows.len()));
                 }
@@ -278,14 +318,37 @@ impl App {
         }
     }
 
+    fn open_overlay(&mut self, overlay: Overlay) {
+        self.overlay = Some(overlay);
+        self.overlay_scroll = match overlay {
+            Overlay::Help => 0,
+            Overlay::Messages => usize::MAX,
+        };
+    }
+
+    /// In an overlay, the scrolling keys scroll it and any other key closes it.
+    fn overlay_key(&mut self, code: KeyCode) {
+        let page = (self.size.1 as usize).saturating_sub(6).max(1);
+        let scroll = &mut self.overlay_scroll;
+        match code {
+            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(page),
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(page),
+            KeyCode::Home | KeyCode::Char('g') => *scroll = 0,
+            KeyCode::End | KeyCode::Char('G') => *scroll = usize::MAX,
+            _ => self.overlay = None,
+        }
+    }
+
     /// Half a page down (`by` 1) or up (-1): the detail scrolls, the list moves.
     fn half_page(&mut self, by: isize) {
         match self.screen {
-            Screen::Detail => {
+            Screen::Detail if !self.list_focused => {
                 let half = (self.detail_height() / 2).max(1) as isize;
                 self.scroll = (self.scroll as isize + by * half).max(0) as usize;
             }
-            Screen::List => {
+            _ => {
                 let half = (self.list_height() / 2).max(1) as isize;
                 self.move_by(by * half);
             }

@@ -11,7 +11,7 @@ use chrono::FixedOffset;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::detail;
 use super::doc::{Doc, Search};
@@ -24,10 +24,22 @@ use super::theme::Theme;
 use crate::checks::Checks;
 use crate::engine::EngineEvent;
 
-pub use effects::{build_replay, resigner_for};
+pub use effects::{build_replay, resigner_for, MAX_COPY};
 
 /// How long a status message stays.
 const STATUS_US: i64 = 8_000_000;
+
+/// How many status messages the log keeps.
+pub const LOG_SIZE: usize = 500;
+
+/// What is drawn over the screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    /// `?`: every key.
+    Help,
+    /// `!`: the status messages so far.
+    Messages,
+}
 
 /// Which screen is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,8 +202,18 @@ pub struct App {
     filter: Filter,
     /// The prompt being typed in, if any.
     pub input: Option<Input>,
-    /// The help overlay is open.
-    pub help: bool,
+    /// The overlay shown over everything (help, message log), if any.
+    pub overlay: Option<Overlay>,
+    /// First line of the overlay shown.
+    pub overlay_scroll: usize,
+    /// Every status message, oldest first (the last [`LOG_SIZE`]).
+    pub log: VecDeque<(i64, Status)>,
+    /// `y` was pressed: the next key says what to copy.
+    pub copy_menu: bool,
+    /// Mouse capture is on (`M` turns it off so the terminal can select text).
+    pub mouse: bool,
+    /// In the detail, the list above it has the keys (`h`; `l` gives them back).
+    pub list_focused: bool,
     /// The status line, and when it was set.
     pub status: Option<(Status, i64)>,
     /// What the header says about the session.
@@ -244,7 +266,12 @@ impl App {
             filter_text: String::new(),
             filter: Filter::default(),
             input: None,
-            help: false,
+            overlay: None,
+            overlay_scroll: 0,
+            log: VecDeque::new(),
+            mouse: true,
+            copy_menu: false,
+            list_focused: false,
             status: None,
             session,
             now_us: chrono::Utc::now().timestamp_micros(),
@@ -377,6 +404,10 @@ impl App {
     }
 
     fn set_status(&mut self, status: Status) {
+        if self.log.len() == LOG_SIZE {
+            self.log.pop_front();
+        }
+        self.log.push_back((self.now_us, status.clone()));
         self.status = Some((status, self.now_us));
     }
 
@@ -614,9 +645,9 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
     let effects = match message {
         Message::Key(key) => app.key(key),
         Message::Scroll(lines) => {
-            if app.help {
-                app.help = false;
-            } else if app.screen == Screen::Detail {
+            if app.overlay.is_some() {
+                app.overlay_scroll = (app.overlay_scroll as isize + lines as isize).max(0) as usize;
+            } else if app.screen == Screen::Detail && !app.list_focused {
                 app.scroll = (app.scroll as isize + lines as isize).max(0) as usize;
             } else {
                 app.move_by(lines as isize);

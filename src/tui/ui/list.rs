@@ -190,6 +190,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             let forward = if row.pending() {
                 let waited = (app.now_us - row.received_us).max(0) as f64 / 1e6;
                 Span::styled(format!("⋯ {waited:.1}s"), t.warn)
+            } else if row.refused() {
+                Span::styled(format!("{} refused", row.fwd_status), t.bad)
             } else if !row.forwarded() {
                 Span::styled("—", theme::DIM)
             } else {

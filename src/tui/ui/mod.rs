@@ -27,9 +27,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         draw_detail(frame, areas.detail, app);
     }
     status::draw(frame, areas.status, app);
-    if app.help {
-        help::draw(frame, frame.area(), &app.theme);
-    }
+    help::draw(frame, frame.area(), app);
 }
 
 fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {

@@ -5,6 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::list::fit;
 use crate::tui::app::{App, InputKind, Screen};
 use crate::tui::detail::one_line;
 use crate::tui::theme::{self, Theme};
@@ -46,6 +47,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Span::styled("█", t.prompt),
             Span::styled(help, theme::DIM),
         ])
+    } else if app.copy_menu {
+        Line::from(vec![
+            Span::styled(" copy: ", t.prompt),
+            Span::styled("c", t.key),
+            Span::raw(" curl command · "),
+            Span::styled("b", t.key),
+            Span::raw(" body · "),
+            Span::styled("i", t.key),
+            Span::raw(" id · "),
+            Span::styled("h", t.key),
+            Span::raw(" HAR entry"),
+            Span::styled("  (any other key cancels)", theme::DIM),
+        ])
     } else if app.confirm_quit {
         let addr = app.session.listen.as_deref().unwrap_or("this address");
         Line::from(vec![
@@ -61,14 +75,26 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             t.status_error,
         ))
     } else if let Some((status, _)) = &app.status {
-        Line::from(Span::styled(
-            format!(" {}", one_line(&status.text)),
-            if status.error {
-                t.status_error
-            } else {
-                t.status_info
-            },
-        ))
+        let style = if status.error {
+            t.status_error
+        } else {
+            t.status_info
+        };
+        let text = one_line(&status.text);
+        let room = (area.width as usize).saturating_sub(1);
+        if unicode_width::UnicodeWidthStr::width(text.as_str()) <= room {
+            Line::from(Span::styled(format!(" {text}"), style))
+        } else {
+            // Never cut off silently: the message log has the whole text.
+            let more = " ! shows all";
+            Line::from(vec![
+                Span::styled(
+                    format!(" {}", fit(&text, room.saturating_sub(more.len()))),
+                    style,
+                ),
+                Span::styled(more, t.key),
+            ])
+        }
     } else {
         Line::from(match app.screen {
             Screen::List => hints(
@@ -83,7 +109,8 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     ("?", "help"),
                     ("q", "quit"),
                     ("r", "replay"),
-                    ("y", "curl"),
+                    ("y", "copy"),
+                    ("!", "log"),
                 ],
                 area.width,
             ),
@@ -97,8 +124,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     ("n/p", "next/prev"),
                     ("d/D", "diff"),
                     ("r/R", "replay"),
+                    ("/", "find"),
+                    ("w", "wrap"),
                     ("e", "edit"),
-                    ("y", "curl"),
+                    ("y", "copy"),
                 ],
                 area.width,
             ),
