@@ -2,6 +2,7 @@
 //! text instead of re-serializing values. `12345678901234567890123`, `10.50` and `1e3` keep
 //! their text, and a key given twice is kept twice (and reported).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// A JSON value as its tokens.
@@ -52,9 +53,156 @@ pub fn parse(bytes: &[u8]) -> Option<Node> {
     parser.value()
 }
 
-/// `bytes` pretty-printed from their own tokens, or `None` when they are not JSON.
+/// `bytes` pretty-printed from their own tokens, or `None` when they are not JSON. One pass over
+/// the text, without building a tree (bodies of megabytes stay quick).
 pub fn pretty(bytes: &[u8]) -> Option<Pretty> {
-    parse(bytes).map(|node| node.pretty())
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).ok()?;
+    let text = std::str::from_utf8(bytes).ok()?;
+    stream_pretty(text)
+}
+
+/// A key token unescaped: borrowed when it has no escapes.
+fn decode_key(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.get(1..raw.len().checked_sub(1)?)?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// Where the pretty-printer is: in an object (its keys so far, the current key) or an array
+/// (the current index).
+enum Frame<'a> {
+    Object {
+        keys: HashSet<Cow<'a, str>>,
+        key: Cow<'a, str>,
+    },
+    Array {
+        index: usize,
+    },
+}
+
+fn path_of(frames: &[Frame<'_>]) -> String {
+    let mut path = String::new();
+    for frame in frames {
+        match frame {
+            Frame::Object { key, .. } => push_key(&mut path, key),
+            Frame::Array { index, .. } => path.push_str(&format!("[{index}]")),
+        }
+    }
+    path
+}
+
+/// Re-indents text serde_json has accepted as one JSON document.
+fn stream_pretty(text: &str) -> Option<Pretty> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    let mut line = 0;
+    let mut frames: Vec<Frame<'_>> = Vec::new();
+    let mut duplicates = Vec::new();
+    let newline = |out: &mut String, line: &mut usize, depth: usize| {
+        out.push('\n');
+        *line += 1;
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    let mut at = 0;
+    // Whether the next string token is an object key.
+    let mut expect_key = false;
+    while at < bytes.len() {
+        let b = bytes[at];
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => at += 1,
+            b'{' | b'[' => {
+                let close = if b == b'{' { b'}' } else { b']' };
+                let mut next = at + 1;
+                while next < bytes.len() && matches!(bytes[next], b' ' | b'\t' | b'\n' | b'\r') {
+                    next += 1;
+                }
+                if bytes.get(next) == Some(&close) {
+                    out.push(b as char);
+                    out.push(close as char);
+                    at = next + 1;
+                    continue;
+                }
+                out.push(b as char);
+                frames.push(if b == b'{' {
+                    expect_key = true;
+                    Frame::Object {
+                        keys: HashSet::new(),
+                        key: Cow::Borrowed(""),
+                    }
+                } else {
+                    expect_key = false;
+                    Frame::Array { index: 0 }
+                });
+                newline(&mut out, &mut line, frames.len());
+                at += 1;
+            }
+            b'}' | b']' => {
+                frames.pop();
+                newline(&mut out, &mut line, frames.len());
+                out.push(b as char);
+                at += 1;
+            }
+            b',' => {
+                out.push(',');
+                newline(&mut out, &mut line, frames.len());
+                match frames.last_mut()? {
+                    Frame::Array { index, .. } => {
+                        *index += 1;
+                        expect_key = false;
+                    }
+                    Frame::Object { .. } => expect_key = true,
+                }
+                at += 1;
+            }
+            b':' => {
+                out.push_str(": ");
+                at += 1;
+            }
+            b'"' => {
+                let start = at;
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+                let token = text.get(start..at)?;
+                if expect_key {
+                    expect_key = false;
+                    let key = decode_key(token)?;
+                    let Some(Frame::Object { keys, key: current }) = frames.last_mut() else {
+                        return None;
+                    };
+                    let repeated = !keys.insert(key.clone());
+                    *current = key;
+                    if repeated {
+                        duplicates.push(Duplicate {
+                            path: path_of(&frames),
+                            line,
+                        });
+                    }
+                }
+                out.push_str(token);
+            }
+            _ => {
+                let start = at;
+                while at < bytes.len()
+                    && !matches!(bytes[at], b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    at += 1;
+                }
+                out.push_str(text.get(start..at)?);
+            }
+        }
+    }
+    Some(Pretty {
+        text: out,
+        duplicates,
+    })
 }
 
 /// `bytes` pretty-printed when they are JSON, else `None`; for places that only want the text.
@@ -240,7 +388,7 @@ impl<'a> Parser<'a> {
                 loop {
                     self.peek()?;
                     let raw_key = self.string()?;
-                    let key = serde_json::from_str::<String>(raw_key).ok()?;
+                    let key = decode_key(raw_key)?.into_owned();
                     if self.peek()? != b':' {
                         return None;
                     }
@@ -360,6 +508,26 @@ mod tests {
             ]
         );
         assert_eq!(p.text.lines().nth(4).unwrap().trim(), "\"id\": 2");
+    }
+
+    #[test]
+    fn the_one_pass_printer_matches_the_tree() {
+        for sent in [
+            &br#" { "a" : [ 1 , { "b\u0041" : [ ] , "c" : { } } ] , "a":"x\"y" , "d":[[],[{}]] } "#
+                [..],
+            b"[]",
+            b"\"just a string\"",
+            b"-1.5e+3",
+            br#"{"k":{"k":1,"k":2},"k":3}"#,
+        ] {
+            let tree = parse(sent).unwrap().pretty();
+            assert_eq!(
+                pretty(sent).unwrap(),
+                tree,
+                "{}",
+                String::from_utf8_lossy(sent)
+            );
+        }
     }
 
     #[test]

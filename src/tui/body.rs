@@ -46,6 +46,9 @@ pub struct BodyView {
 
 /// Makes text safe and tab-free for one line of the screen.
 pub fn clean(text: &str) -> String {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
     let text = inert(text, false);
     if text.contains('\t') {
         text.replace('\t', "    ")
