@@ -5,7 +5,7 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::doc::DocLine;
+use super::doc::{json_runs, DocLine};
 use super::theme::{self, Theme};
 use crate::inert::inert;
 use crate::json_text;
@@ -198,62 +198,6 @@ pub fn json_lines(t: &Theme, bytes: &[u8]) -> Option<(Vec<DocLine>, Vec<String>)
         lines,
         pretty.duplicates.into_iter().map(|d| d.path).collect(),
     ))
-}
-
-/// The colour runs of one line of pretty JSON: each run ends at the byte offset given.
-pub fn json_runs(t: &Theme, line: &str) -> Vec<(usize, Style)> {
-    let mut runs = Vec::new();
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    let push = |runs: &mut Vec<(usize, Style)>, end: usize, style: Style| {
-        if end > 0 {
-            runs.push((end, style));
-        }
-    };
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                push(&mut runs, i, Style::new());
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i = (i + 1).min(bytes.len());
-                let is_key = line[i..].trim_start().starts_with(':');
-                push(
-                    &mut runs,
-                    i,
-                    if is_key { t.json_key } else { t.json_string },
-                );
-            }
-            b'-' | b'0'..=b'9' => {
-                push(&mut runs, i, Style::new());
-                while i < bytes.len()
-                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
-                    i += 1;
-                }
-                push(&mut runs, i, t.json_number);
-            }
-            b't' | b'f' | b'n' => match ["true", "false", "null"]
-                .into_iter()
-                .find(|w| line[i..].starts_with(w))
-            {
-                Some(word) => {
-                    push(&mut runs, i, Style::new());
-                    i += word.len();
-                    push(&mut runs, i, t.json_literal);
-                }
-                None => i += 1,
-            },
-            _ => i += 1,
-        }
-    }
-    runs.push((bytes.len(), Style::new()));
-    runs
 }
 
 fn dim() -> Style {

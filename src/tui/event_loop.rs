@@ -310,6 +310,8 @@ impl Inspector {
                             }
                             continue;
                         }
+                        // Taking the terminal back turns mouse capture on again.
+                        let retakes = matches!(effect, Effect::Suspend | Effect::Edit { .. });
                         carry_out(
                             effect,
                             &mut replayer,
@@ -318,6 +320,9 @@ impl Inspector {
                             &input,
                             &mut terminal,
                         )?;
+                        if retakes && !app.mouse {
+                            super::terminal::capture_mouse(false)?;
+                        }
                     }
                 }
                 if app.quit {
