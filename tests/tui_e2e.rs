@@ -624,3 +624,62 @@ fn requests_show_when_they_arrive_long_bodies_scroll_and_quitting_waits() {
     assert!(screen.contains("quit at once"), "{screen}");
     release.store(true, Ordering::SeqCst);
 }
+
+#[test]
+fn themes_and_no_color_in_a_real_terminal() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_webhook-dev");
+    let coloured = |s: &str| {
+        s.split('\u{1b}')
+            .filter_map(|seq| seq.strip_prefix('['))
+            .filter_map(|seq| seq.split_once('m').map(|(codes, _)| codes))
+            .flat_map(|codes| codes.split(';'))
+            .any(|code| {
+                matches!(
+                    code.parse::<u8>(),
+                    Ok(30..=37 | 40..=47 | 90..=97 | 38 | 48)
+                )
+            })
+    };
+    for (setting, colours) in [
+        ("", true),
+        ("--theme light", true),
+        ("--theme mono", false),
+        ("NO_COLOR=1", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (env, flag) = match setting.strip_prefix("--") {
+            Some(_) => ("", setting),
+            None => (setting, ""),
+        };
+        let command = format!(
+            "env -u WEBHOOK_DEV_STORE {env} '{bin}' --store '{}' listen --addr 127.0.0.1:0 {flag}; sleep 60",
+            dir.path().join("store").display()
+        );
+        let tmux = Tmux::start(&command);
+        let port =
+            port_on(&tmux.wait_for("the listening address", |s| s.contains("http://127.0.0.1:")));
+        post(port, "/themed", b"{}");
+        tmux.wait_for("the request", |s| s.contains("/themed"));
+        let styled = tmux.cmd(&["capture-pane", "-p", "-e", "-t", &tmux.session]);
+        assert_eq!(coloured(&styled), colours, "{setting:?}: {styled:?}");
+        let selected = styled.lines().find(|l| l.contains("/themed")).unwrap();
+        let reversed = selected
+            .split('\u{1b}')
+            .filter_map(|seq| seq.strip_prefix('['))
+            .filter_map(|seq| seq.split_once('m').map(|(codes, _)| codes))
+            .any(|codes| {
+                let codes: Vec<&str> = codes.split(';').collect();
+                codes.iter().enumerate().any(|(i, c)| {
+                    *c == "7" && (i < 2 || !matches!(codes[i - 2], "38" | "48" | "58"))
+                })
+            });
+        assert!(
+            reversed,
+            "{setting:?}: the selection is in reverse video: {selected:?}"
+        );
+    }
+}
