@@ -6,6 +6,7 @@
 mod diff;
 mod effects;
 mod keys;
+mod live;
 
 use chrono::FixedOffset;
 use ratatui::layout::Rect;
@@ -359,50 +360,6 @@ impl App {
         }
     }
 
-    /// Quits now, or once the requests in flight are answered (the listener stops accepting
-    /// new ones meanwhile).
-    fn begin_quit(&mut self) -> Vec<Effect> {
-        self.confirm_quit = false;
-        if self.rows.counts().pending == 0 {
-            self.quit = true;
-            return vec![];
-        }
-        self.quitting = true;
-        vec![Effect::StopAccepting]
-    }
-
-    fn quit_when_drained(&mut self) {
-        if self.quitting && self.rows.counts().pending == 0 {
-            self.quit = true;
-        }
-    }
-
-    /// What quitting waits for: the requests in flight, oldest first, with their age.
-    pub fn waiting_for(&self) -> String {
-        let mut waiting: Vec<usize> = self.pending.values().copied().collect();
-        waiting.sort_unstable();
-        let shown: Vec<String> = waiting
-            .iter()
-            .take(3)
-            .map(|&i| {
-                let age = (self.now_us - self.rows.row(i).received_us).max(0) as f64 / 1e6;
-                format!(
-                    "{} {} ({age:.1}s)",
-                    detail::one_line(self.rows.method(i)),
-                    detail::one_line(self.rows.path(i))
-                )
-            })
-            .collect();
-        let more = waiting.len().saturating_sub(shown.len());
-        format!(
-            "quitting: waiting for {} request{} in flight to be answered: {}{}; q or Ctrl-C again quits at once",
-            waiting.len(),
-            if waiting.len() == 1 { "" } else { "s" },
-            shown.join(", "),
-            if more > 0 { format!(" and {more} more") } else { String::new() }
-        )
-    }
-
     fn set_status(&mut self, status: Status) {
         if self.log.len() == LOG_SIZE {
             self.log.pop_front();
@@ -442,69 +399,6 @@ impl App {
         }
         self.follow = false;
         self.select(Some(index));
-    }
-
-    /// The list's order: arrival time, then the order rows were added.
-    fn arrival(&self, row: u32) -> (i64, u32) {
-        (self.rows.row(row as usize).received_us, row)
-    }
-
-    fn rebuild_view(&mut self) {
-        let keep = self.selected_row();
-        self.view = (0..self.rows.len())
-            .filter(|&i| self.filter.matches(&self.rows, i))
-            .map(|i| i as u32)
-            .collect();
-        let rows = &self.rows;
-        if !self
-            .view
-            .is_sorted_by_key(|&r| rows.row(r as usize).received_us)
-        {
-            self.view.sort_by_key(|&r| rows.row(r as usize).received_us);
-        }
-        let index = match keep {
-            _ if self.follow => self.view.len().checked_sub(1),
-            Some(row) => self.view.iter().position(|&r| r as usize == row),
-            None => self.view.len().checked_sub(1),
-        };
-        self.select(index);
-    }
-
-    fn rows_added(&mut self, from: usize) {
-        for i in from..self.rows.len() {
-            if self.filter.matches(&self.rows, i) {
-                let key = self.arrival(i as u32);
-                let at = self.view.partition_point(|&r| self.arrival(r) <= key);
-                self.view.insert(at, i as u32);
-                if let Some(selected) = &mut self.selected {
-                    if at <= *selected {
-                        *selected += 1;
-                    }
-                }
-            }
-        }
-        if self.selected.is_none() || (self.follow && self.screen == Screen::List) {
-            self.select(self.view.len().checked_sub(1));
-        }
-    }
-
-    /// A pending row got its answer: the filter may now see it differently, and the detail
-    /// shown for it is stale.
-    fn row_completed(&mut self, row: usize) {
-        let at = self
-            .view
-            .binary_search_by_key(&self.arrival(row as u32), |&r| self.arrival(r));
-        match (at, self.filter.matches(&self.rows, row)) {
-            (Ok(_), true) | (Err(_), false) => {}
-            _ => self.rebuild_view(),
-        }
-        if self
-            .detail
-            .as_ref()
-            .is_some_and(|d| d.id == self.rows.id(row))
-        {
-            self.detail = None;
-        }
     }
 
     /// Keeps the selection on screen, the detail in step with it and the scroll in range.
@@ -687,28 +581,11 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
             vec![]
         }
         Message::Engine(EngineEvent::Arrived(summary)) => {
-            let from = app.rows.len();
-            app.rows.push_arrived(&summary);
-            app.pending.insert(summary.id.clone(), from);
-            app.live.insert(summary.id.clone());
-            app.rows_added(from);
+            app.arrived(&summary);
             vec![]
         }
         Message::Engine(EngineEvent::Request(summary)) => {
-            match app.pending.remove(&summary.id) {
-                Some(row) => {
-                    app.rows.complete(row, &summary);
-                    app.row_completed(row);
-                }
-                None if app.rows.find_recent(&summary.id, 256).is_some() => {}
-                None => {
-                    let from = app.rows.len();
-                    app.rows.push_summary(&summary);
-                    app.live.insert(summary.id.clone());
-                    app.rows_added(from);
-                }
-            }
-            app.quit_when_drained();
+            app.answered(&summary);
             vec![]
         }
         Message::Tick(now) => {
@@ -716,15 +593,7 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
             vec![]
         }
         Message::Poll => {
-            let from = app.rows.len();
-            let mut rows = std::mem::take(&mut app.rows);
-            let polled = app.history.poll(&mut rows, &mut app.live);
-            app.rows = rows;
-            match polled {
-                Ok(0) => {}
-                Ok(_) => app.rows_added(from),
-                Err(e) => app.error(format!("cannot read new requests: {e:#}")),
-            }
+            app.poll();
             vec![]
         }
         Message::Edited { original, text } => app.edited(original, text),
