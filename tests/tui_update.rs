@@ -303,10 +303,12 @@ fn r_replays_as_is_linked_to_the_original() {
         body,
         recorded_target,
         label,
+        edited,
     }] = effects.as_slice()
     else {
         panic!("{effects:?}")
     };
+    assert!(!edited);
     assert_eq!(original, &id(2));
     assert_eq!(head.replay_of.as_deref(), Some(id(2).as_str()));
     assert_eq!(head.method, "POST");
@@ -448,11 +450,16 @@ fn e_edits_the_request_as_pretty_json_then_replays_the_edited_copy() {
         }],
     );
     let [Effect::Replay {
-        head, body, label, ..
+        head,
+        body,
+        label,
+        edited,
+        ..
     }] = effects.as_slice()
     else {
         panic!("{effects:?}")
     };
+    assert!(*edited);
     let sent = br#"{"type":"report.delivered","data":{"report_id":"r2","is_critical":false}}"#;
     assert_eq!(body.as_ref(), sent, "compact like the original");
     assert_eq!(head.path, "/webhooks/avara?edited=1");
@@ -526,6 +533,13 @@ fn an_edited_replay_says_so_and_o_compares_it_with_its_original() {
     press(&mut app, [ch('p')]);
     let text = tab_text(&app);
     assert!(text.contains("✎ edited: request line, body"), "{text}");
+    press(&mut app, [Message::EditedReplay(id(4))]);
+    let screen = render(&app);
+    assert_eq!(
+        screen.matches("↻ req_…00000002 ✎").count(),
+        1,
+        "the list marks the edited replay only: {screen}"
+    );
     press(&mut app, [ch('o')]);
     assert_eq!(app.tab, Tab::Diff);
     let text = tab_text(&app);

@@ -382,12 +382,16 @@ fn carry_out(
             body,
             recorded_target,
             label,
+            edited,
         } => match replayer.engine_for(recorded_target.as_deref(), &head.path) {
             Ok(engine) => {
                 let results = results.clone();
                 tokio::spawn(async move {
                     let id = engine.next_id();
                     head.id = Some(id.clone());
+                    if edited {
+                        let _ = results.send(Message::EditedReplay(id.clone()));
+                    }
                     let status = match engine.process(*head, body).await {
                         Ok(exchange) if exchange.forward.is_none() => Status::info(format!(
                             "{label} of {original} recorded as {id}: not forwarded (no --forward), webhook-dev answered {}",

@@ -35,6 +35,8 @@ pub enum Message {
         /// The edited file.
         text: Result<Vec<u8>, String>,
     },
+    /// An edited replay is being sent as the request with this id.
+    EditedReplay(String),
     /// An action finished; show this in the status line.
     Status(Status),
 }
@@ -81,6 +83,8 @@ pub enum Effect {
         recorded_target: Option<String>,
         /// How to describe it: "replay", "re-signed replay", "edited replay".
         label: &'static str,
+        /// The user edited it (`e`): the inspector marks the new request.
+        edited: bool,
     },
     /// Open `text` in `$EDITOR` (terminal suspended) and answer with [`Message::Edited`].
     Edit {

@@ -96,6 +96,7 @@ impl App {
         resign: bool,
         label: &'static str,
     ) -> Vec<Effect> {
+        let edited = draft != Draft::of(&loaded.stored);
         if self.session.mode == Mode::Inspect
             && self.session.forward.is_none()
             && loaded.forward_target.is_none()
@@ -126,6 +127,7 @@ impl App {
                     body,
                     recorded_target: loaded.forward_target.clone(),
                     label,
+                    edited,
                 }]
             }
             Err(e) => {

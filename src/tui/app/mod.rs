@@ -209,6 +209,8 @@ pub struct App {
     pub overlay_scroll: usize,
     /// Every status message, oldest first (the last [`LOG_SIZE`]).
     pub log: VecDeque<(i64, Status)>,
+    /// The edited replays sent from this inspector (marked `✎` in the list).
+    pub edited_replays: HashSet<String>,
     /// `y` was pressed: the next key says what to copy.
     pub copy_menu: bool,
     /// Mouse capture is on (`M` turns it off so the terminal can select text).
@@ -272,6 +274,7 @@ impl App {
             log: VecDeque::new(),
             mouse: true,
             copy_menu: false,
+            edited_replays: HashSet::new(),
             list_focused: false,
             status: None,
             session,
@@ -597,6 +600,10 @@ pub fn update(app: &mut App, message: Message) -> Vec<Effect> {
             vec![]
         }
         Message::Edited { original, text } => app.edited(original, text),
+        Message::EditedReplay(id) => {
+            app.edited_replays.insert(id);
+            vec![]
+        }
         Message::Status(status) => {
             app.set_status(status);
             vec![]

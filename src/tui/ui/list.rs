@@ -176,9 +176,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             let i = app.view[v] as usize;
             let row = rows.row(i);
             let id = rows.id(i);
+            let edited = if app.edited_replays.contains(id) {
+                " ✎"
+            } else {
+                ""
+            };
             let replay = rows
                 .replay_of(i)
-                .map(|original| format!(" ↻ {}", short_id(original)))
+                .map(|original| format!(" ↻ {}{edited}", short_id(original)))
                 .unwrap_or_default();
             let room =
                 path_width.saturating_sub(unicode_width::UnicodeWidthStr::width(replay.as_str()));
