@@ -78,6 +78,8 @@ impl StoreHistory {
             poll,
         };
         history.read_index(rows, i64::MAX, &mut HashSet::new())?;
+        // Later looks run on the inspector's thread: a lock held elsewhere must not freeze it.
+        history.conn.busy_timeout(POLL_BUSY_TIMEOUT)?;
         Ok(history)
     }
 
@@ -143,6 +145,19 @@ impl StoreHistory {
     }
 }
 
+/// How long a look for new requests waits for a lock another connection holds before trying
+/// again at the next tick.
+const POLL_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The store is locked by a writer for now: the next look will do.
+fn is_busy(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// The status a request was refused with before its body was read, if it was.
 fn refused(forwarded: bool, status: Option<u16>, reason: Option<String>) -> Option<u16> {
     let reason = reason?;
@@ -168,7 +183,10 @@ impl History for StoreHistory {
             return Ok(0);
         }
         let now = chrono::Utc::now().timestamp_micros();
-        self.read_index(rows, now, known)
+        match self.read_index(rows, now, known) {
+            Err(err) if is_busy(&err) => Ok(0),
+            other => other,
+        }
     }
 }
 
