@@ -226,3 +226,21 @@ impl History for MemoryHistory {
         Ok(self.requests.get(id).cloned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_store_is_told_apart_from_a_broken_one() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(is_busy(&anyhow::Error::from(busy)));
+        assert!(!is_busy(&anyhow::Error::from(
+            rusqlite::Error::QueryReturnedNoRows
+        )));
+        assert!(!is_busy(&anyhow::anyhow!("database is locked")));
+    }
+}
