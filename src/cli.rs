@@ -14,6 +14,7 @@ use crate::secrets::SecretSpec;
 use crate::signature::Secret;
 use crate::store::Durability;
 use crate::target::Target;
+use crate::tui::theme::Palette;
 
 /// The port `listen` binds when `--addr` is not given.
 pub const DEFAULT_PORT: u16 = 9797;
@@ -224,6 +225,10 @@ pub struct InspectArgs {
     /// Routes by path prefix (profile, secret) from a TOML file, as for `listen` (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The inspector's colours: dark, light or mono (default: the config file's `theme`, else
+    /// mono when NO_COLOR is set, else dark).
+    #[arg(long, value_enum, value_name = "THEME")]
+    pub theme: Option<Palette>,
 }
 
 /// Export formats.
@@ -365,6 +370,10 @@ pub struct ListenArgs {
     /// are dropped and their count printed.
     #[arg(long, value_name = "LINES", default_value_t = 10_000)]
     pub output_buffer: usize,
+    /// The inspector's colours: dark, light or mono (default: the config file's `theme`, else
+    /// mono when NO_COLOR is set, else dark).
+    #[arg(long, value_enum, value_name = "THEME")]
+    pub theme: Option<Palette>,
     /// Give up on the handler after this long (seconds, or 500ms, 2m ...); the sender gets 504.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
     pub timeout: Duration,

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! providers = "./providers"        # optional: more profile files (*.toml), by name over the builtin
+//! theme = "light"                  # optional: the inspector's colours, dark | light | mono
 //!
 //! [[routes]]
 //! path = "/webhooks/avara"
@@ -27,6 +28,7 @@ use crate::forward::Forwarder;
 use crate::handler_tls::HandlerTls;
 use crate::secrets::SecretSpec;
 use crate::target::Target;
+use crate::tui::theme::Palette;
 
 /// The file name looked for in the current directory.
 pub const DEFAULT_FILE: &str = "webhook-dev.toml";
@@ -86,6 +88,8 @@ pub struct Config {
     /// Routes by path prefix.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// The inspector's colours (`--theme` wins).
+    pub theme: Option<Palette>,
 }
 
 /// One `[[routes]]` table.
@@ -100,6 +104,14 @@ pub struct RouteConfig {
     pub secret: Option<SecretSpec>,
     /// Where to forward requests of this route.
     pub forward: Option<String>,
+}
+
+/// The `theme` of the config file in effect (see [`locate`]), if it names one.
+pub fn theme(flag: Option<&Path>) -> anyhow::Result<Option<Palette>> {
+    Ok(match locate(flag)? {
+        Some((path, _)) => Config::load(&path)?.theme,
+        None => None,
+    })
 }
 
 impl Config {
@@ -201,5 +213,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("must start with /"));
+    }
+
+    #[test]
+    fn the_theme_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("webhook-dev.toml");
+        std::fs::write(&path, "theme = \"light\"\n").unwrap();
+        assert_eq!(theme(Some(&path)).unwrap(), Some(Palette::Light));
+        std::fs::write(&path, "theme = \"purple\"\n").unwrap();
+        let err = format!("{:#}", theme(Some(&path)).unwrap_err());
+        assert!(err.contains("purple") && err.contains("mono"), "{err}");
+        assert_eq!(theme(Some(Path::new("none"))).unwrap(), None);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+use crate::json_text::{self, push_key, Node};
 use similar::{ChangeTag, TextDiff};
 
 /// What happened to one JSON path.
@@ -20,17 +20,17 @@ pub enum ChangeKind {
 }
 
 /// One structural difference, e.g. `data.is_critical: false -> true`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonChange {
     /// The path: object keys joined with `.`, array indices as `[i]`, odd keys quoted
     /// (`["a.b"]`); empty for the root.
     pub path: String,
     /// What happened.
     pub kind: ChangeKind,
-    /// The value in the old payload (absent when added).
-    pub old: Option<Value>,
-    /// The value in the new payload (absent when removed).
-    pub new: Option<Value>,
+    /// The value in the old payload as sent, on one line (absent when added).
+    pub old: Option<String>,
+    /// The value in the new payload as sent, on one line (absent when removed).
+    pub new: Option<String>,
 }
 
 impl JsonChange {
@@ -47,7 +47,7 @@ impl JsonChange {
 impl fmt::Display for JsonChange {
     /// `data.is_critical: false -> true`, `+ data.note: "x"`, `- data.old: 1`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |v: &Option<Value>| v.as_ref().map(compact).unwrap_or_default();
+        let show = |v: &Option<String>| v.clone().unwrap_or_default();
         match self.kind {
             ChangeKind::Changed => write!(
                 f,
@@ -62,98 +62,62 @@ impl fmt::Display for JsonChange {
     }
 }
 
-/// A value on one line, as JSON.
-pub fn compact(value: &Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
 /// The structural differences from `old` to `new`, in document order (old's keys first, then
-/// keys only in new). Objects are compared key by key, arrays index by index; any other
-/// difference (including a change of type) is one `Changed` entry at that path.
-pub fn json_changes(old: &Value, new: &Value) -> Vec<JsonChange> {
+/// keys only in new). Objects are compared key by key (a repeated key by its last value), arrays
+/// index by index; values are compared and shown as sent, so `10.50` differs from `10.5`. Any
+/// other difference (including a change of type) is one `Changed` entry at that path.
+pub fn json_changes(old: &Node, new: &Node) -> Vec<JsonChange> {
     let mut out = Vec::new();
     walk(&mut String::new(), old, new, &mut out);
     out
 }
 
-fn walk(path: &mut String, old: &Value, new: &Value, out: &mut Vec<JsonChange>) {
+fn change(path: &str, kind: ChangeKind, old: Option<&Node>, new: Option<&Node>) -> JsonChange {
+    JsonChange {
+        path: path.to_string(),
+        kind,
+        old: old.map(Node::compact),
+        new: new.map(Node::compact),
+    }
+}
+
+fn walk(path: &mut String, old: &Node, new: &Node, out: &mut Vec<JsonChange>) {
     match (old, new) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (key, old_value) in a {
+        (Node::Object(a), Node::Object(b)) => {
+            let (a, b) = (Node::unique_members(a), Node::unique_members(b));
+            for (key, old_value) in &a {
                 let len = path.len();
                 push_key(path, key);
-                match b.get(key) {
-                    Some(new_value) => walk(path, old_value, new_value, out),
-                    None => out.push(JsonChange {
-                        path: path.clone(),
-                        kind: ChangeKind::Removed,
-                        old: Some(old_value.clone()),
-                        new: None,
-                    }),
+                match b.iter().find(|(k, _)| k == key) {
+                    Some((_, new_value)) => walk(path, old_value, new_value, out),
+                    None => out.push(change(path, ChangeKind::Removed, Some(old_value), None)),
                 }
                 path.truncate(len);
             }
-            for (key, new_value) in b {
-                if !a.contains_key(key) {
+            for (key, new_value) in &b {
+                if !a.iter().any(|(k, _)| k == key) {
                     let len = path.len();
                     push_key(path, key);
-                    out.push(JsonChange {
-                        path: path.clone(),
-                        kind: ChangeKind::Added,
-                        old: None,
-                        new: Some(new_value.clone()),
-                    });
+                    out.push(change(path, ChangeKind::Added, None, Some(new_value)));
                     path.truncate(len);
                 }
             }
         }
-        (Value::Array(a), Value::Array(b)) => {
+        (Node::Array(a), Node::Array(b)) => {
             for index in 0..a.len().max(b.len()) {
                 let len = path.len();
                 path.push_str(&format!("[{index}]"));
                 match (a.get(index), b.get(index)) {
                     (Some(x), Some(y)) => walk(path, x, y, out),
-                    (Some(x), None) => out.push(JsonChange {
-                        path: path.clone(),
-                        kind: ChangeKind::Removed,
-                        old: Some(x.clone()),
-                        new: None,
-                    }),
-                    (None, Some(y)) => out.push(JsonChange {
-                        path: path.clone(),
-                        kind: ChangeKind::Added,
-                        old: None,
-                        new: Some(y.clone()),
-                    }),
+                    (Some(x), None) => out.push(change(path, ChangeKind::Removed, Some(x), None)),
+                    (None, Some(y)) => out.push(change(path, ChangeKind::Added, None, Some(y))),
                     (None, None) => {}
                 }
                 path.truncate(len);
             }
         }
         (a, b) if a == b => {}
-        (a, b) => out.push(JsonChange {
-            path: path.clone(),
-            kind: ChangeKind::Changed,
-            old: Some(a.clone()),
-            new: Some(b.clone()),
-        }),
-    }
-}
-
-fn push_key(path: &mut String, key: &str) {
-    let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '$' || c == '@');
-    if plain {
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(key);
-    } else {
-        path.push('[');
-        path.push_str(&compact(&Value::String(key.to_string())));
-        path.push(']');
+        (a, b) => out.push(change(path, ChangeKind::Changed, Some(a), Some(b))),
     }
 }
 
@@ -243,8 +207,8 @@ pub fn line_diff(old: &str, new: &str) -> Vec<Hunk> {
 /// A body as text for a line diff: pretty JSON when it parses, the text when it is UTF-8, else
 /// a one-line description of the bytes.
 pub fn body_text(body: &[u8]) -> String {
-    if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        return serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
+    if let Some(pretty) = json_text::pretty_text(body) {
+        return pretty + "\n";
     }
     match std::str::from_utf8(body) {
         Ok(text) => text.to_string(),
@@ -312,11 +276,8 @@ pub struct Side<'a> {
 
 /// Compares two requests: request line, headers, body (structurally when both are JSON).
 pub fn diff_requests(old: Side<'_>, new: Side<'_>) -> PayloadDiff {
-    let json = match (
-        serde_json::from_slice::<Value>(old.body),
-        serde_json::from_slice::<Value>(new.body),
-    ) {
-        (Ok(a), Ok(b)) => Some(json_changes(&a, &b)),
+    let json = match (json_text::parse(old.body), json_text::parse(new.body)) {
+        (Some(a), Some(b)) => Some(json_changes(&a, &b)),
         _ => None,
     };
     let old_line = format!("{} {}", old.method, old.path);
@@ -332,13 +293,51 @@ pub fn diff_requests(old: Side<'_>, new: Side<'_>) -> PayloadDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    fn changes_of(old: &Value, new: &Value) -> Vec<JsonChange> {
+        let node = |v: &Value| json_text::parse(v.to_string().as_bytes()).unwrap();
+        json_changes(&node(old), &node(new))
+    }
+
+    #[test]
+    fn values_are_compared_and_shown_as_sent() {
+        let d = diff_requests(
+            Side {
+                method: "POST",
+                path: "/a",
+                headers: &[],
+                body: br#"{"big":12345678901234567890123,"price":10.50,"n":1e3,"k":1,"k":2}"#,
+            },
+            Side {
+                method: "POST",
+                path: "/a",
+                headers: &[],
+                body: br#"{"big":12345678901234567890124,"price":10.5,"n":1e3,"k":3}"#,
+            },
+        );
+        let lines: Vec<String> = d.json.unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "big: 12345678901234567890123 -> 12345678901234567890124",
+                "price: 10.50 -> 10.5",
+                "k: 2 -> 3",
+            ]
+        );
+        assert!(d
+            .body
+            .iter()
+            .flat_map(|h| &h.lines)
+            .any(|l| l.tag == LineTag::Removed && l.text == "  \"price\": 10.50,"));
+    }
     use serde_json::json;
 
     #[test]
     fn changed_added_and_removed_paths_with_values() {
         let old = json!({"type": "report.delivered", "data": {"is_critical": false, "id": 1, "gone": "x"}});
         let new = json!({"type": "report.delivered", "data": {"is_critical": true, "id": 1, "note": null}});
-        let lines: Vec<String> = json_changes(&old, &new)
+        let lines: Vec<String> = changes_of(&old, &new)
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -354,28 +353,26 @@ mod tests {
 
     #[test]
     fn arrays_are_compared_by_index() {
-        let changes = json_changes(&json!({"a": [1, 2, 3]}), &json!({"a": [1, 5]}));
+        let changes = changes_of(&json!({"a": [1, 2, 3]}), &json!({"a": [1, 5]}));
         let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
         assert_eq!(lines, ["a[1]: 2 -> 5", "- a[2]: 3"]);
-        let grown = json_changes(&json!([]), &json!([{"x": 1}]));
+        let grown = changes_of(&json!([]), &json!([{"x": 1}]));
         assert_eq!(grown[0].to_string(), "+ [0]: {\"x\":1}");
     }
 
     #[test]
     fn a_type_change_is_one_change_and_equal_values_none() {
-        let changes = json_changes(&json!({"a": {"b": 1}}), &json!({"a": [1]}));
+        let changes = changes_of(&json!({"a": {"b": 1}}), &json!({"a": [1]}));
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].to_string(), "a: {\"b\":1} -> [1]");
-        assert!(
-            json_changes(&json!({"a": [1, {"b": 2}]}), &json!({"a": [1, {"b": 2}]})).is_empty()
-        );
-        let root = json_changes(&json!(1), &json!("1"));
+        assert!(changes_of(&json!({"a": [1, {"b": 2}]}), &json!({"a": [1, {"b": 2}]})).is_empty());
+        let root = changes_of(&json!(1), &json!("1"));
         assert_eq!(root[0].to_string(), "(root): 1 -> \"1\"");
     }
 
     #[test]
     fn odd_keys_are_quoted() {
-        let changes = json_changes(
+        let changes = changes_of(
             &json!({"a.b": 1, "": 2, "x y": {"k": 1}}),
             &json!({"a.b": 2, "": 3, "x y": {"k": 2}}),
         );

@@ -17,6 +17,9 @@ use crate::signature;
 use crate::store::{CommitOn, Store, StoreError};
 use crate::summary::RequestSummary;
 
+/// How the signature reason of a request refused before its body was read begins.
+pub const REFUSED_REASON: &str = "not checked: the request was refused with";
+
 /// What the engine tells its consumers.
 #[derive(Clone, Debug)]
 pub enum EngineEvent {
@@ -29,6 +32,10 @@ pub enum EngineEvent {
         /// The store directory.
         store: String,
     },
+    /// A request has arrived (its body read and checked) and is being stored and forwarded: the
+    /// summary has no forward outcome yet. [`EngineEvent::Request`] follows with the same id once
+    /// it is answered. Printers skip it; the inspector shows a pending row.
+    Arrived(Box<RequestSummary>),
     /// A request has been answered and recorded. Only its summary travels: the bodies are in
     /// the store, so a consumer that falls behind holds a few hundred bytes per request.
     Request(Box<RequestSummary>),
@@ -64,6 +71,11 @@ impl EngineEvent {
             }),
             EngineEvent::Request(summary) => serde_json::to_value(RequestLine {
                 event: "request",
+                summary,
+            })
+            .expect("a summary always serializes"),
+            EngineEvent::Arrived(summary) => serde_json::to_value(RequestLine {
+                event: "arrived",
                 summary,
             })
             .expect("a summary always serializes"),
@@ -169,6 +181,9 @@ pub struct Engine {
     ids: Mutex<ulid::Generator>,
     /// Requests being handled right now.
     in_flight: AtomicUsize,
+    /// Whether [`EngineEvent::Arrived`] is emitted: only the inspector lists requests still
+    /// waiting for their answer, and the printers need not pay for it.
+    arrivals: bool,
 }
 
 /// Counts a request as in flight for as long as it lives.
@@ -238,7 +253,14 @@ impl Engine {
             events,
             ids: Mutex::new(ulid::Generator::new()),
             in_flight: AtomicUsize::new(0),
+            arrivals: false,
         }
+    }
+
+    /// Also reports each request as it arrives ([`EngineEvent::Arrived`]), before its answer.
+    pub fn reporting_arrivals(mut self) -> Self {
+        self.arrivals = true;
+        self
     }
 
     /// Where requests are forwarded, if anywhere.
@@ -329,6 +351,20 @@ impl Engine {
             &request.body,
             Utc::now().timestamp(),
         );
+        if self.arrivals {
+            self.emit(EngineEvent::Arrived(Box::new(RequestSummary {
+            id: request.id.clone(),
+            received_at: crate::model::format_time(&request.received_at),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            size: request.body.len() as u64,
+            event_type: findings.event_type.clone(),
+            signature: findings.signature.clone(),
+            forward: None,
+            replay_of: request.replay_of.clone(),
+            schema: None,
+        })));
+        }
         let stored = self.store.insert_request(
             request.clone(),
             findings.signature.clone(),
@@ -390,7 +426,7 @@ impl Engine {
         let request = self.capture(head, Bytes::new());
         let mut signature = signature::unchecked(&request.headers);
         signature.reason = Some(format!(
-            "not checked: the request was refused with {} before its body was read",
+            "{REFUSED_REASON} {} before its body was read",
             response.status
         ));
         if let Err(err) = self

@@ -25,6 +25,7 @@ pub mod handler_tls;
 pub mod har;
 pub mod http_edge;
 pub mod inert;
+pub mod json_text;
 pub mod mcp;
 pub mod model;
 pub mod output;

@@ -63,6 +63,9 @@ pub fn spawn_printer(
                     text.push('\n');
                 }
                 for event in &batch.events {
+                    if matches!(event, EngineEvent::Arrived(_)) {
+                        continue;
+                    }
                     match mode {
                         Mode::Json => text.push_str(&event.to_json_line()),
                         Mode::Human { colour } => text.push_str(&human_event(event, colour)),
@@ -128,7 +131,9 @@ fn human_event(event: &EngineEvent, colour: bool) -> String {
                 "webhook-dev listening on http://{addr}, {forward}; store: {store}; Ctrl-C stops"
             )
         }
-        EngineEvent::Request(summary) => human_line(summary, colour, false),
+        EngineEvent::Request(summary) | EngineEvent::Arrived(summary) => {
+            human_line(summary, colour, false)
+        }
         EngineEvent::Relay(state) => state.human(),
     }
 }

@@ -651,3 +651,41 @@ async fn diff_shows_the_changed_json_paths_and_lines() {
         serde_json::json!({"path": "data.is_critical", "kind": "changed", "old": false, "new": true})
     );
 }
+
+#[tokio::test]
+async fn diff_shows_values_exactly_as_sent() {
+    let mut server = Setup::default().start().await;
+    for body in [
+        br#"{"big":12345678901234567890123,"price":10.50}"#.as_slice(),
+        br#"{"big":12345678901234567890124,"price":10.5}"#.as_slice(),
+    ] {
+        send(server.addr, "POST", "/r", &[], body).await;
+    }
+    server.requests_done(2).await;
+    let ids = server.ids();
+    let (_reader, dir) = server.shutdown().await;
+    let store = dir.path().join("store");
+
+    let out = cli(&store)
+        .args(["diff", &ids[0], &ids[1]])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for part in [
+        "big: 12345678901234567890123 -> 12345678901234567890124",
+        "price: 10.50 -> 10.5",
+        "-  \"price\": 10.50",
+        "+  \"price\": 10.5",
+    ] {
+        assert!(text.contains(part), "{part} missing from\n{text}");
+    }
+    let json = cli(&store)
+        .args(["diff", &ids[0], &ids[1], "--json"])
+        .output()
+        .unwrap();
+    let json = String::from_utf8(json.stdout).unwrap();
+    assert!(
+        json.contains(r#"{"path":"price","kind":"changed","old":10.50,"new":10.5}"#),
+        "{json}"
+    );
+}

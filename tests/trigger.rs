@@ -175,7 +175,7 @@ async fn failed_attempts_are_retried_and_logged_as_one_delivery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_synchronous_answer_is_checked_against_what_the_provider_expects() {
-    let incomplete = Handler::start(Answer::ok(r#"{"authorized":true}"#)).await;
+    let incomplete = Handler::start(Answer::ok(r#"{"authorized":true,"ttl":10.50}"#)).await;
     let dir = tempfile::tempdir().unwrap();
     let out = cli(dir.path())
         .args([
@@ -195,7 +195,12 @@ async fn a_synchronous_answer_is_checked_against_what_the_provider_expects() {
         stderr.contains("urls") && stderr.contains("avara would not accept this answer"),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\"authorized\": true"));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("\"authorized\": true"), "{shown}");
+    assert!(
+        shown.contains("\"ttl\": 10.50"),
+        "the answer as sent: {shown}"
+    );
 
     let complete = Handler::start(Answer::ok(
         r#"{"authorized":true,"urls":["https://pacs.example/1.dcm"]}"#,

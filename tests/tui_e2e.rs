@@ -224,8 +224,8 @@ fn the_inspector_in_a_real_terminal() {
     assert!(screen.contains("recorded as req_"), "{screen}");
 
     // y copies the request as a curl command through OSC 52.
-    tmux.keys(&["y"]);
-    tmux.wait_for("the copy", |s| s.contains("to the clipboard"));
+    tmux.keys(&["y", "c"]);
+    tmux.wait_for("the copy", |s| s.contains("copied to the clipboard"));
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut copied = String::new();
     while Instant::now() < deadline && !copied.contains("curl ") {
@@ -237,12 +237,14 @@ fn the_inspector_in_a_real_terminal() {
 
     // Help opens and closes.
     tmux.keys(&["?"]);
-    tmux.wait_for("help", |s| s.contains("any key closes this help"));
+    tmux.wait_for("help", |s| s.contains("any key closes"));
     tmux.keys(&["Escape"]);
-    tmux.wait_for("help closed", |s| !s.contains("any key closes this help"));
+    tmux.wait_for("help closed", |s| !s.contains("any key closes"));
 
-    // q quits and the terminal is restored.
+    // q asks first on a live listener, then quits and the terminal is restored.
     tmux.keys(&["q"]);
+    tmux.wait_for("the question", |s| s.contains("and quit?"));
+    tmux.keys(&["y"]);
     let screen = tmux.wait_for("the exit", |s| s.contains("exit="));
     assert!(screen.contains("exit=0"), "{screen}");
     let modes = screen
@@ -463,4 +465,221 @@ fn inspect_replays_re_signed_to_the_recorded_target() {
         "{deliveries}"
     );
     assert!(deliveries.contains("\"kind\":\"replay\""), "{deliveries}");
+}
+
+/// A handler that holds every request until `release` is set, then answers 200.
+fn held_handler() -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let release = std::sync::Arc::new(AtomicBool::new(false));
+    let released = release.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let released = released.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 65536];
+                loop {
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    raw.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&raw);
+                    let complete = text.find("\r\n\r\n").is_some_and(|end| {
+                        let length = header_of(&text, "content-length")
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        raw.len() >= end + 4 + length
+                    });
+                    if n == 0 || complete {
+                        break;
+                    }
+                }
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !released.load(Ordering::SeqCst) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            });
+        }
+    });
+    (port, release)
+}
+
+fn port_on(screen: &str) -> u16 {
+    screen
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn requests_show_when_they_arrive_long_bodies_scroll_and_quitting_waits() {
+    use std::sync::atomic::Ordering;
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
+        return;
+    }
+    let (handler, release) = held_handler();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let bin = env!("CARGO_BIN_EXE_webhook-dev");
+    let command = format!(
+        "env -u WEBHOOK_DEV_STORE '{bin}' --store '{}' listen --addr 127.0.0.1:0 --forward 127.0.0.1:{handler}; echo \"exit=$?\"; sleep 60",
+        store.display()
+    );
+    let tmux = Tmux::start(&command);
+    let port =
+        port_on(&tmux.wait_for("the listening address", |s| s.contains("http://127.0.0.1:")));
+
+    // A request to a handler that has not answered yet is listed at once, with a running timer.
+    let sender = std::thread::spawn(move || post(port, "/held", b"{\"a\":1}"));
+    let screen = tmux.wait_for("the pending row", |s| {
+        s.contains("/held") && s.contains("⋯ ")
+    });
+    assert!(screen.contains("1 request"), "{screen}");
+    let first = screen
+        .lines()
+        .find(|l| l.contains("/held"))
+        .unwrap()
+        .to_string();
+    tmux.wait_for("the timer to run", |s| {
+        s.lines()
+            .find(|l| l.contains("/held"))
+            .is_some_and(|l| l != first)
+    });
+    release.store(true, Ordering::SeqCst);
+    sender.join().unwrap();
+    tmux.wait_for("the answer in place", |s| {
+        s.lines().any(|l| l.contains("/held") && l.contains("200 ")) && !s.contains("⋯ ")
+    });
+
+    // What another process adds to the store shows up too.
+    let id = {
+        let out = Command::new(bin)
+            .args([
+                "--store",
+                &store.display().to_string(),
+                "requests",
+                "list",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        let line = String::from_utf8(out.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    };
+    let replay = Command::new(bin)
+        .args([
+            "--store",
+            &store.display().to_string(),
+            "replay",
+            &id,
+            "--to",
+        ])
+        .arg(format!("127.0.0.1:{handler}"))
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    tmux.wait_for("the replay from another process", |s| {
+        s.contains("2 requests") && s.matches("/held").count() == 2
+    });
+
+    // A long one-line body scrolls by screen rows to its last byte.
+    let long = format!("{}THE-END", "lorem ipsum ".repeat(600));
+    post(port, "/long", long.as_bytes());
+    tmux.wait_for("the long request", |s| s.contains("/long"));
+    tmux.keys(&["G", "Enter"]);
+    tmux.wait_for("the detail", |s| s.contains("Body"));
+    assert!(!tmux.screen().contains("THE-END"));
+    tmux.keys(&["G"]);
+    tmux.wait_for("the last byte", |s| s.contains("THE-END"));
+
+    // Quitting says what it waits for; a second q quits at once.
+    release.store(false, Ordering::SeqCst);
+    let _late = std::thread::spawn(move || {
+        let _ = std::panic::catch_unwind(|| post(port, "/late", b"{}"));
+    });
+    tmux.wait_for("the second pending row", |s| s.contains("⋯ "));
+    tmux.keys(&["q", "y"]);
+    tmux.wait_for("the wait", |s| {
+        s.contains("waiting for 1 request in flight to be answered: POST /late")
+    });
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("exit="));
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(screen.contains("quit at once"), "{screen}");
+    release.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn themes_and_no_color_in_a_real_terminal() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_webhook-dev");
+    let coloured = |s: &str| {
+        s.split('\u{1b}')
+            .filter_map(|seq| seq.strip_prefix('['))
+            .filter_map(|seq| seq.split_once('m').map(|(codes, _)| codes))
+            .flat_map(|codes| codes.split(';'))
+            .any(|code| {
+                matches!(
+                    code.parse::<u8>(),
+                    Ok(30..=37 | 40..=47 | 90..=97 | 38 | 48)
+                )
+            })
+    };
+    for (setting, colours) in [
+        ("", true),
+        ("--theme light", true),
+        ("--theme mono", false),
+        ("NO_COLOR=1", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (env, flag) = match setting.strip_prefix("--") {
+            Some(_) => ("", setting),
+            None => (setting, ""),
+        };
+        let command = format!(
+            "env -u WEBHOOK_DEV_STORE {env} '{bin}' --store '{}' listen --addr 127.0.0.1:0 {flag}; sleep 60",
+            dir.path().join("store").display()
+        );
+        let tmux = Tmux::start(&command);
+        let port =
+            port_on(&tmux.wait_for("the listening address", |s| s.contains("http://127.0.0.1:")));
+        post(port, "/themed", b"{}");
+        tmux.wait_for("the request", |s| s.contains("/themed"));
+        let styled = tmux.cmd(&["capture-pane", "-p", "-e", "-t", &tmux.session]);
+        assert_eq!(coloured(&styled), colours, "{setting:?}: {styled:?}");
+        let selected = styled.lines().find(|l| l.contains("/themed")).unwrap();
+        let reversed = selected
+            .split('\u{1b}')
+            .filter_map(|seq| seq.strip_prefix('['))
+            .filter_map(|seq| seq.split_once('m').map(|(codes, _)| codes))
+            .any(|codes| {
+                let codes: Vec<&str> = codes.split(';').collect();
+                codes.iter().enumerate().any(|(i, c)| {
+                    *c == "7" && (i < 2 || !matches!(codes[i - 2], "38" | "48" | "58"))
+                })
+            });
+        assert!(
+            reversed,
+            "{setting:?}: the selection is in reverse video: {selected:?}"
+        );
+    }
 }

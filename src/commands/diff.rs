@@ -3,10 +3,35 @@
 use std::io::Write;
 use std::path::Path;
 
+use serde_json::value::RawValue;
+
 use crate::content::decode;
 use crate::diff::{diff_requests, Hunk, LineTag, Side};
 use crate::inert::inert;
 use crate::store::{StoreReader, StoredRequest};
+
+/// `diff --json`: values appear exactly as they were sent (`10.50` stays `10.50`).
+#[derive(serde::Serialize)]
+struct DiffJson<'a> {
+    old: &'a str,
+    new: &'a str,
+    request_line: Option<&'a (String, String)>,
+    json: Option<Vec<ChangeJson<'a>>>,
+    body_changed: bool,
+    headers_changed: bool,
+}
+
+#[derive(serde::Serialize)]
+struct ChangeJson<'a> {
+    path: &'a str,
+    kind: String,
+    old: Option<&'a RawValue>,
+    new: Option<&'a RawValue>,
+}
+
+fn raw(text: &str) -> Option<&RawValue> {
+    serde_json::from_str(text).ok()
+}
 
 fn side<'a>(stored: &'a StoredRequest, body: &'a [u8]) -> Side<'a> {
     Side {
@@ -49,28 +74,25 @@ pub fn run(store_dir: &Path, old: &str, new: &str, json: bool) -> anyhow::Result
     let diff = diff_requests(side(&a, &a_body.bytes), side(&b, &b_body.bytes));
     let mut out = String::new();
     if json {
-        let changes: Vec<serde_json::Value> = diff
-            .json
-            .iter()
-            .flatten()
-            .map(|c| {
-                serde_json::json!({
-                    "path": c.display_path(),
-                    "kind": format!("{:?}", c.kind).to_lowercase(),
-                    "old": c.old,
-                    "new": c.new,
+        let changes: Option<Vec<ChangeJson<'_>>> = diff.json.as_ref().map(|changes| {
+            changes
+                .iter()
+                .map(|c| ChangeJson {
+                    path: c.display_path(),
+                    kind: format!("{:?}", c.kind).to_lowercase(),
+                    old: c.old.as_deref().and_then(raw),
+                    new: c.new.as_deref().and_then(raw),
                 })
-            })
-            .collect();
-        out = serde_json::json!({
-            "old": a.summary.id,
-            "new": b.summary.id,
-            "request_line": diff.request_line,
-            "json": diff.json.as_ref().map(|_| changes),
-            "body_changed": !diff.body.is_empty(),
-            "headers_changed": !diff.headers.is_empty(),
-        })
-        .to_string();
+                .collect()
+        });
+        out = serde_json::to_string(&DiffJson {
+            old: &a.summary.id,
+            new: &b.summary.id,
+            request_line: diff.request_line.as_ref(),
+            json: changes,
+            body_changed: !diff.body.is_empty(),
+            headers_changed: !diff.headers.is_empty(),
+        })?;
         out.push('\n');
     } else if diff.is_empty() {
         out.push_str("no differences\n");

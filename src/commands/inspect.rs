@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::cli::InspectArgs;
+use crate::tui::theme::Theme;
 
 /// Runs the inspector until `q`.
 pub async fn run(store_dir: &Path, args: InspectArgs) -> anyhow::Result<()> {
@@ -19,6 +20,7 @@ pub async fn run(store_dir: &Path, args: InspectArgs) -> anyhow::Result<()> {
         args.timeout,
         &args.handler_tls.tls(),
     )?;
+    let theme = Theme::choose(args.theme, crate::config::theme(args.config.as_deref())?);
     crate::tui::for_inspect(
         store_dir,
         args.forward,
@@ -26,6 +28,7 @@ pub async fn run(store_dir: &Path, args: InspectArgs) -> anyhow::Result<()> {
         args.handler_tls.tls(),
         checks,
     )?
+    .with_theme(theme)
     .run()
     .await
 }

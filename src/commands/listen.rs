@@ -18,6 +18,7 @@ use crate::output::{self, Mode};
 use crate::relay::client::{self, ClientConfig, Refused};
 use crate::relay::tls;
 use crate::store::Store;
+use crate::tui::theme::Theme;
 
 /// How long `listen`, once stopped, waits for stdout to take the lines still queued.
 const PRINTER_GRACE: Duration = Duration::from_secs(1);
@@ -59,12 +60,13 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         &args.handler_tls.tls(),
     )?;
     let checks_for_tui = checks.clone();
+    let theme = Theme::choose(args.theme, crate::config::theme(args.config.as_deref())?);
     let forwarder = args
         .forward
         .map(|target| Forwarder::with_tls(target, args.timeout, &args.handler_tls.tls()))
         .transpose()?
         .map(|forwarder| forwarder.with_answer_cap(args.max_stored_answer));
-    let engine = Arc::new(Engine::new(
+    let engine = Engine::new(
         store.clone(),
         EngineConfig {
             forwarder: forwarder.clone(),
@@ -72,7 +74,13 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
             checks,
         },
         events,
-    ));
+    );
+    // The inspector lists a request the moment it arrives; the printers only once answered.
+    let engine = Arc::new(if use_tui {
+        engine.reporting_arrivals()
+    } else {
+        engine
+    });
     engine.emit(EngineEvent::Listening {
         addr,
         forward: forwarder.map(|f| f.target().to_string()),
@@ -87,9 +95,17 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let outcome = match receiver {
         Some(receiver) => {
             // The inspector reads the history before the server accepts anything.
-            let inspector =
-                crate::tui::for_listen(store_dir, engine.clone(), receiver, checks_for_tui)?;
             let (quit, quitted) = tokio::sync::oneshot::channel::<()>();
+            let inspector = crate::tui::for_listen(
+                store_dir,
+                engine.clone(),
+                receiver,
+                checks_for_tui,
+                Box::new(move || {
+                    let _ = quit.send(());
+                }),
+            )?
+            .with_theme(theme);
             let mut server =
                 tokio::spawn(serve_until_signal(listener, engine, limits, relay, async {
                     let _ = quitted.await;
@@ -98,7 +114,6 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
             // server, which closes the inspector.
             tokio::select! {
                 outcome = inspector.run() => {
-                    let _ = quit.send(());
                     let served = (&mut server).await;
                     outcome.and(served?)
                 }

@@ -123,9 +123,7 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
     if let Ok(exchange) = &last.exchange {
         if event.synchronous && !args.json {
             let answer = &exchange.response.body;
-            let shown = serde_json::from_slice::<serde_json::Value>(answer)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            let shown = crate::json_text::pretty_text(answer)
                 .unwrap_or_else(|| String::from_utf8_lossy(answer).into_owned());
             writeln!(out, "{}", inert(&shown, true))?;
         }

@@ -9,11 +9,6 @@ use base64::Engine as _;
 use crate::fixture::Fixture;
 use crate::store::StoredRequest;
 
-/// `y`: the curl command that re-sends `stored` to `base_url`.
-pub fn curl(stored: &StoredRequest, base_url: &str) -> String {
-    crate::export::curl_command(stored, base_url, false)
-}
-
 /// `s`: the fixture file for `stored`, credential headers redacted as in every export.
 pub fn fixture_json(stored: &StoredRequest) -> Result<String, String> {
     Ok(Fixture::from_stored(stored).redacted().to_json_pretty())

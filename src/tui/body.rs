@@ -1,14 +1,19 @@
-//! Bodies for display: gzip/deflate decoded, JSON pretty-printed and coloured, text shown inert,
-//! anything else as a hex dump. Every payload-derived string goes through [`inert`].
+//! Bodies for display: gzip/deflate decoded, JSON re-indented from its own tokens and coloured,
+//! form fields as a table, text shown inert, anything else as a hex dump. Every payload-derived
+//! string goes through [`inert`].
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::doc::{json_runs, DocLine};
+use super::theme::{self, Theme};
 use crate::inert::inert;
+use crate::json_text;
+use crate::model::find_header;
 use crate::output::human_size;
 
-/// The most bytes shown as text or pretty JSON.
-pub const MAX_TEXT: usize = 2 * 1024 * 1024;
+/// The most bytes shown as text, pretty JSON or a form.
+pub const MAX_TEXT: usize = MAX_DECODED;
 /// The most bytes shown as a hex dump.
 pub const MAX_HEX: usize = 64 * 1024;
 
@@ -21,6 +26,8 @@ pub enum Kind {
     Empty,
     /// Valid JSON.
     Json,
+    /// `application/x-www-form-urlencoded` fields.
+    Form,
     /// UTF-8 text.
     Text,
     /// Anything else.
@@ -31,14 +38,17 @@ pub enum Kind {
 pub struct BodyView {
     /// What it is.
     pub kind: Kind,
-    /// A one-line description: size, kind, decoding, truncation.
+    /// A one-line description: size, kind, decoding, truncation, repeated keys.
     pub note: String,
     /// The lines.
-    pub lines: Vec<Line<'static>>,
+    pub lines: Vec<DocLine>,
 }
 
 /// Makes text safe and tab-free for one line of the screen.
 pub fn clean(text: &str) -> String {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
     let text = inert(text, false);
     if text.contains('\t') {
         text.replace('\t', "    ")
@@ -47,22 +57,43 @@ pub fn clean(text: &str) -> String {
     }
 }
 
+/// Whether `headers` declare a form body.
+fn is_form(headers: &[(String, Vec<u8>)]) -> bool {
+    find_header(headers, "content-type").is_some_and(|v| {
+        String::from_utf8_lossy(v)
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
+}
+
 /// The display of a body sent with `headers`.
-pub fn view(headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
+pub fn view(t: &Theme, headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
     let decoded = decode(headers, body);
     let bytes: &[u8] = &decoded.bytes;
     let mut notes = vec![human_size(body.len() as u64)];
     if let Some(note) = &decoded.note {
         notes.push(note.clone());
     }
-    let (kind, lines) = if bytes.is_empty() {
-        (Kind::Empty, vec![Line::styled("(empty body)", dim())])
-    } else if let Some(lines) = json_lines(bytes) {
-        (Kind::Json, lines)
-    } else if let Some(text) = std::str::from_utf8(bytes)
+    let text = std::str::from_utf8(bytes)
         .ok()
-        .filter(|t| !t.contains('\0'))
-    {
+        .filter(|t| !t.contains('\0'));
+    let (kind, lines) = if bytes.is_empty() {
+        (
+            Kind::Empty,
+            vec![DocLine::plain("(empty body)".into(), theme::DIM)],
+        )
+    } else if let Some((lines, duplicates)) = json_lines(t, bytes) {
+        if !duplicates.is_empty() {
+            notes.push(format!(
+                "⚠ repeated keys: {}",
+                clean(&duplicates.join(", "))
+            ));
+        }
+        (Kind::Json, lines)
+    } else if let Some(text) = text.filter(|_| is_form(headers) && bytes.len() <= MAX_TEXT) {
+        (Kind::Form, form_lines(t, text))
+    } else if let Some(text) = text {
         let shown = if text.len() > MAX_TEXT {
             notes.push(format!("first {} shown", human_size(MAX_TEXT as u64)));
             let mut end = MAX_TEXT;
@@ -78,15 +109,22 @@ pub fn view(headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
         if bytes.len() > MAX_HEX {
             notes.push(format!("first {} shown", human_size(MAX_HEX as u64)));
         }
-        (Kind::Binary, hex_lines(&bytes[..bytes.len().min(MAX_HEX)]))
+        (
+            Kind::Binary,
+            hex_lines(&bytes[..bytes.len().min(MAX_HEX)])
+                .into_iter()
+                .map(DocLine::from)
+                .collect(),
+        )
     };
     let kind_name = match kind {
-        Kind::Empty => "empty",
-        Kind::Json => "JSON",
-        Kind::Text => "text",
-        Kind::Binary => "binary, hex view",
+        Kind::Empty => "empty".to_string(),
+        Kind::Json => "JSON".to_string(),
+        Kind::Form => format!("form, {} fields", lines.len()),
+        Kind::Text => "text".to_string(),
+        Kind::Binary => "binary, hex view".to_string(),
     };
-    notes.insert(1, kind_name.to_string());
+    notes.insert(1, kind_name);
     BodyView {
         kind,
         note: notes.join(", "),
@@ -95,93 +133,75 @@ pub fn view(headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
 }
 
 /// Plain lines, made inert.
-pub fn text_lines(text: &str) -> Vec<Line<'static>> {
+pub fn text_lines(text: &str) -> Vec<DocLine> {
     text.split('\n')
-        .map(|line| Line::raw(clean(line.strip_suffix('\r').unwrap_or(line))))
+        .map(|line| DocLine::plain(clean(line.strip_suffix('\r').unwrap_or(line)), Style::new()))
         .collect()
 }
 
-fn dim() -> Style {
-    Style::default().add_modifier(Modifier::DIM)
+/// One `name = value` line a field, decoded, names aligned.
+fn form_lines(t: &Theme, text: &str) -> Vec<DocLine> {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(text.trim_end().as_bytes())
+        .map(|(k, v)| (clean(&k), clean(&v)))
+        .collect();
+    let width = fields
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    fields
+        .into_iter()
+        .map(|(name, value)| {
+            let pad = width.saturating_sub(name.chars().count());
+            DocLine::from(Line::from(vec![
+                Span::styled(name, t.json_key),
+                Span::styled(format!("{} = ", " ".repeat(pad)), theme::DIM),
+                Span::styled(value, t.json_string),
+            ]))
+        })
+        .collect()
 }
 
-const KEY: Style = Style::new().fg(Color::Cyan);
-const STRING: Style = Style::new().fg(Color::Green);
-const NUMBER: Style = Style::new().fg(Color::Magenta);
-const LITERAL: Style = Style::new().fg(Color::Yellow);
-const PUNCT: Style = Style::new();
-
-/// Pretty, coloured JSON; `None` when `bytes` is not JSON or too large to pretty-print.
-pub fn json_lines(bytes: &[u8]) -> Option<Vec<Line<'static>>> {
+/// Pretty, coloured JSON from the body's own tokens, with the paths of repeated keys (their
+/// lines are flagged); `None` when `bytes` is not JSON or too large.
+pub fn json_lines(t: &Theme, bytes: &[u8]) -> Option<(Vec<DocLine>, Vec<String>)> {
     if bytes.len() > MAX_TEXT {
         return None;
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let pretty = serde_json::to_string_pretty(&value).ok()?;
-    Some(pretty.lines().map(highlight_json_line).collect())
-}
-
-/// Colours one line of pretty-printed JSON.
-pub fn highlight_json_line(line: &str) -> Line<'static> {
-    let mut spans = Vec::new();
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    let mut plain_start = 0;
-    let flush = |spans: &mut Vec<Span<'static>>, from: usize, to: usize| {
-        if to > from {
-            spans.push(Span::styled(clean(&line[from..to]), PUNCT));
-        }
-    };
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                flush(&mut spans, plain_start, i);
-                let start = i;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i = (i + 1).min(bytes.len());
-                let is_key = line[i..].trim_start().starts_with(':');
-                spans.push(Span::styled(
-                    clean(&line[start..i]),
-                    if is_key { KEY } else { STRING },
-                ));
-                plain_start = i;
-            }
-            b'-' | b'0'..=b'9' => {
-                flush(&mut spans, plain_start, i);
-                let start = i;
-                while i < bytes.len()
-                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
-                    i += 1;
-                }
-                spans.push(Span::styled(line[start..i].to_string(), NUMBER));
-                plain_start = i;
-            }
-            b't' | b'f' | b'n' => {
-                let word = ["true", "false", "null"]
+    let pretty = json_text::pretty(bytes)?;
+    let mut lines: Vec<DocLine> = pretty
+        .text
+        .split('\n')
+        .map(|line| DocLine::json(clean(line)))
+        .collect();
+    for duplicate in &pretty.duplicates {
+        if let Some(line) = lines.get_mut(duplicate.line) {
+            let flagged = format!("{}  ⚠ repeated key", line.text());
+            *line = DocLine::from(Line::from(
+                json_runs(t, line.text())
                     .into_iter()
-                    .find(|w| line[i..].starts_with(w));
-                match word {
-                    Some(word) => {
-                        flush(&mut spans, plain_start, i);
-                        spans.push(Span::styled(word.to_string(), LITERAL));
-                        i += word.len();
-                        plain_start = i;
-                    }
-                    None => i += 1,
-                }
-            }
-            _ => i += 1,
+                    .scan(0, |at, (end, style)| {
+                        let span = Span::styled(line.text()[*at..end].to_string(), style);
+                        *at = end;
+                        Some(span)
+                    })
+                    .chain([Span::styled(
+                        flagged[line.text().len()..].to_string(),
+                        t.warn,
+                    )])
+                    .collect::<Vec<_>>(),
+            ));
         }
     }
-    flush(&mut spans, plain_start, bytes.len());
-    Line::from(spans)
+    Some((
+        lines,
+        pretty.duplicates.into_iter().map(|d| d.path).collect(),
+    ))
+}
+
+fn dim() -> Style {
+    theme::DIM
 }
 
 /// `00000000  7b 22 61 22 ...  |{"a"...|`, 16 bytes a line.
@@ -221,28 +241,62 @@ mod tests {
     use super::*;
     use std::io::Write as _;
 
-    fn text(lines: &[Line<'_>]) -> String {
+    fn text(lines: &[DocLine]) -> String {
         lines
             .iter()
-            .map(|l| {
-                l.spans
-                    .iter()
-                    .map(|s| s.content.as_ref())
-                    .collect::<String>()
-            })
+            .map(DocLine::text)
             .collect::<Vec<_>>()
             .join("\n")
     }
 
     #[test]
-    fn json_is_pretty_and_coloured() {
-        let v = view(&[], br#"{"a":{"b":[1,true,null,"x"]}}"#);
+    fn json_is_re_indented_from_its_tokens_and_coloured() {
+        let t = Theme::default();
+        let v = view(
+            &t,
+            &[],
+            br#"{"a":{"b":[1,true,null,"x"]},"big":12345678901234567890123,"p":10.50,"e":1e3}"#,
+        );
         assert_eq!(v.kind, Kind::Json);
-        assert!(text(&v.lines).contains("  \"a\": {"));
-        let key = &v.lines[1].spans[1];
-        assert_eq!(key.content, "\"a\"");
-        assert_eq!(key.style, KEY);
+        let shown = text(&v.lines);
+        assert!(shown.contains("  \"a\": {"));
+        assert!(
+            shown.contains("\"big\": 12345678901234567890123,"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"p\": 10.50,"), "{shown}");
+        assert!(shown.contains("\"e\": 1e3"), "{shown}");
+        let runs = json_runs(&t, v.lines[1].text());
+        assert_eq!(runs[1], ("  \"a\"".len(), t.json_key));
         assert!(v.note.contains("JSON"));
+    }
+
+    #[test]
+    fn repeated_keys_are_shown_and_flagged() {
+        let v = view(&Theme::default(), &[], br#"{"id":1,"id":2}"#);
+        let shown = text(&v.lines);
+        assert!(shown.contains("\"id\": 1,"), "{shown}");
+        assert!(shown.contains("\"id\": 2  ⚠ repeated key"), "{shown}");
+        assert!(v.note.contains("repeated keys: id"), "{}", v.note);
+    }
+
+    #[test]
+    fn forms_are_a_table_of_decoded_fields() {
+        let headers = vec![(
+            "Content-Type".to_string(),
+            b"application/x-www-form-urlencoded".to_vec(),
+        )];
+        let v = view(
+            &Theme::default(),
+            &headers,
+            b"token=abc&text=hello+world%21&channel_name=general",
+        );
+        assert_eq!(v.kind, Kind::Form);
+        assert_eq!(
+            text(&v.lines),
+            "token        = abc\ntext         = hello world!\nchannel_name = general"
+        );
+        assert!(v.note.contains("form, 3 fields"), "{}", v.note);
     }
 
     #[test]
@@ -251,27 +305,35 @@ mod tests {
         enc.write_all(br#"{"zipped":true}"#).unwrap();
         let gz = enc.finish().unwrap();
         let headers = vec![("content-encoding".to_string(), b"gzip".to_vec())];
-        let v = view(&headers, &gz);
+        let v = view(&Theme::default(), &headers, &gz);
         assert_eq!(v.kind, Kind::Json);
         assert!(v.note.contains("gzip"), "{}", v.note);
         assert!(text(&v.lines).contains("zipped"));
-        let broken = view(&headers, b"not gzip");
+        let broken = view(&Theme::default(), &headers, b"not gzip");
         assert!(broken.note.contains("cannot be decoded"), "{}", broken.note);
     }
 
     #[test]
     fn binary_is_a_hex_dump_and_text_is_inert() {
-        let v = view(&[], &[0xff, 0x00, b'A']);
+        let v = view(&Theme::default(), &[], &[0xff, 0x00, b'A']);
         assert_eq!(v.kind, Kind::Binary);
         assert_eq!(
             text(&v.lines),
             format!("00000000  {:<50}|..A|", "ff 00 41 ")
         );
-        let t = view(&[], b"\x1b]0;pwned\x07 \x1b[2J\tx\r\ny\xc2\x9b");
+        let t = view(
+            &Theme::default(),
+            &[],
+            b"\x1b]0;pwned\x07 \x1b[2J\tx\r\ny\xc2\x9b",
+        );
         assert_eq!(t.kind, Kind::Text);
         let shown = text(&t.lines);
         assert_eq!(shown, "\\x1b]0;pwned\\x07 \\x1b[2J    x\ny\\x9b");
-        let j = view(&[], "{\"k\u{9b}\":\"\\u001b[2J\u{9b}\"}".as_bytes());
+        let j = view(
+            &Theme::default(),
+            &[],
+            "{\"k\u{9b}\":\"\\u001b[2J\u{9b}\"}".as_bytes(),
+        );
         let shown = text(&j.lines);
         assert!(
             !shown.contains('\u{1b}') && !shown.contains('\u{9b}'),

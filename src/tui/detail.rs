@@ -1,11 +1,13 @@
 //! The content of the detail tabs, built once when a request is loaded (never while drawing).
 
 use chrono::FixedOffset;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::body::{self, clean};
+use super::doc::Doc;
 use super::history::Loaded;
+use super::theme::{self, Theme};
 use crate::diff::{self, ChangeKind, LineTag, PayloadDiff};
 use crate::inert::inert;
 use crate::output::human_size;
@@ -15,18 +17,15 @@ use crate::signature::Status;
 const MAX_VALUE_CHARS: usize = 300;
 
 fn heading(text: impl Into<String>) -> Line<'static> {
-    Line::styled(text.into(), Style::new().add_modifier(Modifier::BOLD))
+    Line::styled(text.into(), theme::STRONG)
 }
 
 fn dim(text: impl Into<String>) -> Span<'static> {
-    Span::styled(text.into(), Style::new().add_modifier(Modifier::DIM))
+    Span::styled(text.into(), theme::DIM)
 }
 
 fn label(name: &str) -> Span<'static> {
-    Span::styled(
-        format!("{name:<10}"),
-        Style::new().add_modifier(Modifier::DIM),
-    )
+    Span::styled(format!("{name:<10}"), theme::DIM)
 }
 
 /// Formats an RFC 3339 time in the inspector's time zone, with milliseconds.
@@ -40,37 +39,38 @@ pub fn local_time(rfc3339: &str, offset: FixedOffset) -> String {
         .unwrap_or_else(|_| clean(rfc3339))
 }
 
-fn header_lines(out: &mut Vec<Line<'static>>, headers: &[(String, Vec<u8>)]) {
+fn header_lines(t: &Theme, out: &mut Doc, headers: &[(String, Vec<u8>)]) {
     if headers.is_empty() {
         out.push(Line::from(dim("  (none)")));
     }
     for (name, value) in headers {
         out.push(Line::from(vec![
-            Span::styled(format!("  {}", clean(name)), Style::new().fg(Color::Cyan)),
+            Span::styled(format!("  {}", clean(name)), t.accent),
             Span::raw(": "),
             Span::raw(clean(&String::from_utf8_lossy(value))),
         ]));
     }
 }
 
-fn body_section(out: &mut Vec<Line<'static>>, headers: &[(String, Vec<u8>)], bytes: &[u8]) {
-    let view = body::view(headers, bytes);
+fn body_section(t: &Theme, out: &mut Doc, headers: &[(String, Vec<u8>)], bytes: &[u8]) {
+    let view = body::view(t, headers, bytes);
     out.push(Line::from(vec![
-        Span::styled("Body", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled("Body", theme::STRONG),
         dim(format!("  ({})", view.note)),
     ]));
     out.extend(view.lines);
 }
 
-/// The Request tab: request line, facts, headers, body.
-pub fn request_tab(loaded: &Loaded, offset: FixedOffset) -> Vec<Line<'static>> {
+/// The Request tab: request line, facts, headers, body. For a replay, `edits` says what differs
+/// from its original (when that is still stored).
+pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset, edits: Option<&[&str]>) -> Doc {
     let stored = &loaded.stored;
     let s = &stored.summary;
-    let mut out = vec![Line::from(vec![
-        Span::styled(clean(&s.method), Style::new().bold()),
+    let mut out = Doc::from(vec![Line::from(vec![
+        Span::styled(clean(&s.method), theme::STRONG),
         Span::raw(" "),
         Span::raw(clean(&s.path)),
-    ])];
+    ])]);
     out.push(Line::from(vec![label("id"), Span::raw(clean(&s.id))]));
     out.push(Line::from(vec![
         label("received"),
@@ -83,26 +83,32 @@ pub fn request_tab(loaded: &Loaded, offset: FixedOffset) -> Vec<Line<'static>> {
         out.push(Line::from(vec![label("event"), Span::raw(clean(event))]));
     }
     if let Some(original) = &s.replay_of {
-        out.push(Line::from(vec![
+        let mut line = vec![
             label("replay of"),
-            Span::styled(
-                format!("↻ {}", clean(original)),
-                Style::new().fg(Color::Blue),
-            ),
-        ]));
+            Span::styled(format!("↻ {}", clean(original)), t.link),
+        ];
+        match edits {
+            Some([]) => line.push(dim("  as sent then (o compares)")),
+            Some(changed) => line.push(Span::styled(
+                format!("  ✎ edited: {} (o compares)", changed.join(", ")),
+                t.warn,
+            )),
+            None => {}
+        }
+        out.push(Line::from(line));
     }
     out.push(Line::default());
     out.push(heading(format!("Headers ({})", stored.headers.len())));
-    header_lines(&mut out, &stored.headers);
+    header_lines(t, &mut out, &stored.headers);
     out.push(Line::default());
-    body_section(&mut out, &stored.headers, &stored.body);
+    body_section(t, &mut out, &stored.headers, &stored.body);
     out
 }
 
 /// The Response tab: how forwarding went, then the answer the sender got.
-pub fn response_tab(loaded: &Loaded) -> Vec<Line<'static>> {
+pub fn response_tab(t: &Theme, loaded: &Loaded) -> Doc {
     let stored = &loaded.stored;
-    let mut out = Vec::new();
+    let mut out = Doc::default();
     match &stored.summary.forward {
         Some(f) => {
             let target = loaded
@@ -118,18 +124,13 @@ pub fn response_tab(loaded: &Loaded) -> Vec<Line<'static>> {
             out.push(Line::from(vec![
                 label("forwarded"),
                 Span::raw(format!("{target} → ")),
-                Span::styled(
-                    status,
-                    Style::new()
-                        .fg(if ok { Color::Green } else { Color::Red })
-                        .bold(),
-                ),
+                Span::styled(status, t.outcome(ok).add_modifier(Modifier::BOLD)),
                 Span::raw(format!(" in {:.1} ms", f.duration_ms)),
             ]));
             if let Some(error) = &f.error {
                 out.push(Line::from(vec![
                     label("error"),
-                    Span::styled(clean(error), Style::new().fg(Color::Red)),
+                    Span::styled(clean(error), t.bad),
                 ]));
             }
         }
@@ -137,6 +138,46 @@ pub fn response_tab(loaded: &Loaded) -> Vec<Line<'static>> {
             label("forwarded"),
             dim("no: webhook-dev answered by itself (no --forward)"),
         ])),
+    }
+    if let Some(report) = stored
+        .summary
+        .schema
+        .as_ref()
+        .filter(|r| !r.answer_problems.is_empty())
+    {
+        out.push(Line::default());
+        out.push(Line::styled(
+            format!(
+                "⚠ the answer does not match what the provider expects ({} problem{}):",
+                report.answer_problems.len(),
+                if report.answer_problems.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ),
+            t.warn.add_modifier(Modifier::BOLD),
+        ));
+        for problem in &report.answer_problems {
+            out.push(Line::from(vec![
+                label(""),
+                Span::styled(clean(problem), t.warn),
+            ]));
+        }
+    }
+    if let Some(reason) = stored.summary.signature.reason.as_deref().filter(|r| {
+        stored.summary.forward.is_none() && r.starts_with(crate::engine::REFUSED_REASON)
+    }) {
+        out.push(Line::from(vec![
+            label("refused"),
+            Span::styled(
+                format!(
+                    "{}: it never reached the handler",
+                    clean(reason.trim_start_matches("not checked: "))
+                ),
+                t.bad,
+            ),
+        ]));
     }
     out.push(Line::default());
     match &stored.response {
@@ -147,9 +188,9 @@ pub fn response_tab(loaded: &Loaded) -> Vec<Line<'static>> {
                 .unwrap_or("");
             out.push(heading(format!("Answer {} {reason}", response.status)));
             out.push(heading(format!("Headers ({})", response.headers.len())));
-            header_lines(&mut out, &response.headers);
+            header_lines(t, &mut out, &response.headers);
             out.push(Line::default());
-            body_section(&mut out, &response.headers, &response.body);
+            body_section(t, &mut out, &response.headers, &response.body);
         }
         None => out.push(Line::from(dim(
             "No answer was recorded (webhook-dev stopped before the request was answered).",
@@ -178,26 +219,30 @@ const SIGNATURE_HEADERS: &[&str] = &[
     "signature",
 ];
 
-/// Signature badge text and colour.
-pub fn verdict_style(status: Status) -> (&'static str, Color) {
+/// Signature badge text.
+pub fn verdict_text(status: Status) -> &'static str {
     match status {
-        Status::Verified => ("✓ verified", Color::Green),
-        Status::Invalid => ("✗ invalid", Color::Red),
-        Status::Expired => ("✗ expired", Color::Yellow),
-        Status::Missing => ("✗ missing", Color::Red),
-        Status::Unchecked => ("· unchecked", Color::DarkGray),
+        Status::Verified => "✓ verified",
+        Status::Invalid => "✗ invalid",
+        Status::Expired => "✗ expired",
+        Status::Missing => "✗ missing",
+        Status::Unchecked => "· unchecked",
     }
 }
 
 /// The Signature tab: verdict, reason, profile, schema check, the signature headers, and how `R`
 /// would re-sign (the profile, or why it cannot).
-pub fn signature_tab(loaded: &Loaded, resigner: Result<String, String>) -> Vec<Line<'static>> {
+pub fn signature_tab(t: &Theme, loaded: &Loaded, resigner: Result<String, String>) -> Doc {
     let s = &loaded.stored.summary;
-    let (badge, colour) = verdict_style(s.signature.status);
-    let mut out = vec![Line::from(vec![
+    let badge = verdict_text(s.signature.status);
+    let mut out = Doc::default();
+    out.push(Line::from(vec![
         label("verdict"),
-        Span::styled(badge, Style::new().fg(colour).bold()),
-    ])];
+        Span::styled(
+            badge,
+            t.verdict(s.signature.status).add_modifier(Modifier::BOLD),
+        ),
+    ]));
     out.push(Line::from(vec![
         label("profile"),
         match &s.signature.profile {
@@ -229,10 +274,7 @@ pub fn signature_tab(loaded: &Loaded, resigner: Result<String, String>) -> Vec<L
         Some(report) if report.problems.is_empty() && report.answer_problems.is_empty() => {
             out.push(Line::from(vec![
                 label("schema"),
-                Span::styled(
-                    format!("✓ matches the schema of {}", event(report)),
-                    Style::new().fg(Color::Green),
-                ),
+                Span::styled(format!("✓ matches the schema of {}", event(report)), t.ok),
             ]));
         }
         Some(report) => {
@@ -244,7 +286,7 @@ pub fn signature_tab(loaded: &Loaded, resigner: Result<String, String>) -> Vec<L
                         report.problems.len() + report.answer_problems.len(),
                         event(report)
                     ),
-                    Style::new().fg(Color::Red),
+                    t.bad,
                 ),
             ]));
             for problem in &report.problems {
@@ -277,7 +319,7 @@ pub fn signature_tab(loaded: &Loaded, resigner: Result<String, String>) -> Vec<L
         .cloned()
         .collect();
     out.push(heading(format!("Signature headers ({})", present.len())));
-    header_lines(&mut out, &present);
+    header_lines(t, &mut out, &present);
     out.push(Line::default());
     out.push(Line::from(vec![
         label("re-sign"),
@@ -301,17 +343,14 @@ fn shorten(text: String) -> String {
     short
 }
 
-fn hunks(out: &mut Vec<Line<'static>>, hunks: &[diff::Hunk]) {
+fn hunks(t: &Theme, out: &mut Doc, hunks: &[diff::Hunk]) {
     for hunk in hunks {
-        out.push(Line::styled(
-            format!("  {}", hunk.header()),
-            Style::new().fg(Color::Blue),
-        ));
+        out.push(Line::styled(format!("  {}", hunk.header()), t.link));
         for line in &hunk.lines {
             let (mark, style) = match line.tag {
                 LineTag::Same => (' ', Style::new()),
-                LineTag::Removed => ('-', Style::new().fg(Color::Red)),
-                LineTag::Added => ('+', Style::new().fg(Color::Green)),
+                LineTag::Removed => ('-', t.bad),
+                LineTag::Added => ('+', t.ok),
             };
             out.push(Line::styled(
                 format!("  {mark}{}", clean(&line.text)),
@@ -323,12 +362,13 @@ fn hunks(out: &mut Vec<Line<'static>>, hunks: &[diff::Hunk]) {
 
 /// The Diff tab's lines for a computed diff between `old` (the base) and `new` (the selection).
 pub fn diff_lines(
+    t: &Theme,
     title: &str,
     old: &Loaded,
     new: &Loaded,
     d: &PayloadDiff,
     offset: FixedOffset,
-) -> Vec<Line<'static>> {
+) -> Doc {
     let side = |l: &Loaded| {
         let s = &l.stored.summary;
         format!(
@@ -341,18 +381,12 @@ pub fn diff_lines(
                 .unwrap_or_else(|| clean(&s.path))
         )
     };
-    let mut out = vec![
+    let mut out = Doc::from(vec![
         heading(title.to_string()),
-        Line::from(vec![
-            Span::styled("  - ", Style::new().fg(Color::Red)),
-            Span::raw(side(old)),
-        ]),
-        Line::from(vec![
-            Span::styled("  + ", Style::new().fg(Color::Green)),
-            Span::raw(side(new)),
-        ]),
+        Line::from(vec![Span::styled("  - ", t.bad), Span::raw(side(old))]),
+        Line::from(vec![Span::styled("  + ", t.ok), Span::raw(side(new))]),
         Line::default(),
-    ];
+    ]);
     if d.is_empty() {
         out.push(Line::from(dim(
             "The two requests are identical: same request line, headers and body.",
@@ -361,14 +395,8 @@ pub fn diff_lines(
     }
     if let Some((a, b)) = &d.request_line {
         out.push(heading("Request line"));
-        out.push(Line::styled(
-            format!("  -{}", clean(a)),
-            Style::new().fg(Color::Red),
-        ));
-        out.push(Line::styled(
-            format!("  +{}", clean(b)),
-            Style::new().fg(Color::Green),
-        ));
+        out.push(Line::styled(format!("  -{}", clean(a)), t.bad));
+        out.push(Line::styled(format!("  +{}", clean(b)), t.ok));
         out.push(Line::default());
     }
     match &d.json {
@@ -382,30 +410,28 @@ pub fn diff_lines(
                 out.push(Line::from(dim("  no field differs")));
             }
             for change in changes {
-                let value = |v: &Option<serde_json::Value>| {
-                    shorten(clean(&v.as_ref().map(diff::compact).unwrap_or_default()))
-                };
+                let value = |v: &Option<String>| shorten(clean(v.as_deref().unwrap_or_default()));
                 let path = clean(change.display_path());
                 let line = match change.kind {
                     ChangeKind::Changed => Line::from(vec![
-                        Span::styled("  ~ ", Style::new().fg(Color::Yellow)),
-                        Span::styled(path, Style::new().fg(Color::Cyan)),
+                        Span::styled("  ~ ", t.warn),
+                        Span::styled(path, t.accent),
                         Span::raw(": "),
-                        Span::styled(value(&change.old), Style::new().fg(Color::Red)),
+                        Span::styled(value(&change.old), t.bad),
                         Span::raw(" -> "),
-                        Span::styled(value(&change.new), Style::new().fg(Color::Green)),
+                        Span::styled(value(&change.new), t.ok),
                     ]),
                     ChangeKind::Added => Line::from(vec![
-                        Span::styled("  + ", Style::new().fg(Color::Green)),
-                        Span::styled(path, Style::new().fg(Color::Cyan)),
+                        Span::styled("  + ", t.ok),
+                        Span::styled(path, t.accent),
                         Span::raw(": "),
-                        Span::styled(value(&change.new), Style::new().fg(Color::Green)),
+                        Span::styled(value(&change.new), t.ok),
                     ]),
                     ChangeKind::Removed => Line::from(vec![
-                        Span::styled("  - ", Style::new().fg(Color::Red)),
-                        Span::styled(path, Style::new().fg(Color::Cyan)),
+                        Span::styled("  - ", t.bad),
+                        Span::styled(path, t.accent),
                         Span::raw(": "),
-                        Span::styled(value(&change.old), Style::new().fg(Color::Red)),
+                        Span::styled(value(&change.old), t.bad),
                     ]),
                 };
                 out.push(line);
@@ -424,7 +450,7 @@ pub fn diff_lines(
             "line diff"
         }
     )));
-    hunks(&mut out, &d.body);
+    hunks(t, &mut out, &d.body);
     out.push(Line::default());
     out.push(heading(format!(
         "Headers ({})",
@@ -434,7 +460,7 @@ pub fn diff_lines(
             "line diff"
         }
     )));
-    hunks(&mut out, &d.headers);
+    hunks(t, &mut out, &d.headers);
     out
 }
 

@@ -199,6 +199,14 @@ pub fn translate(event: Event) -> Option<Message> {
     }
 }
 
+impl Inspector {
+    /// Draws with `theme`.
+    pub fn with_theme(mut self, theme: super::theme::Theme) -> Inspector {
+        self.app.theme = theme;
+        self
+    }
+}
+
 /// A running inspector.
 pub struct Inspector {
     /// The state.
@@ -211,6 +219,10 @@ pub struct Inspector {
     pub(super) replayer: Replayer,
     /// Where warnings go while the terminal is taken.
     pub(super) log: Option<PathBuf>,
+    /// Read what others add to the store on every tick (inspect, and listen).
+    pub(super) poll_on_tick: bool,
+    /// Stops the listener accepting requests (quitting waits for those in flight).
+    pub(super) stop_accepting: Option<Box<dyn FnOnce() + Send>>,
 }
 
 fn now_us() -> i64 {
@@ -226,6 +238,8 @@ impl Inspector {
             events_mean_poll,
             mut replayer,
             log,
+            poll_on_tick,
+            mut stop_accepting,
         } = self;
         let log_size_before = log
             .as_ref()
@@ -276,13 +290,28 @@ impl Inspector {
                     Some(result) = results_rx.recv() => messages.push(result),
                     _ = tick.tick() => {
                         messages.push(Message::Tick(now_us()));
-                        if events_mean_poll {
+                        if poll_on_tick {
+                            // What the engine reported before the store has it comes first, so
+                            // the poll knows to skip it.
+                            if let (Some(rx), false) = (events.as_mut(), events_mean_poll) {
+                                while let Ok(event) = rx.try_recv() {
+                                    messages.push(Message::Engine(event));
+                                }
+                            }
                             messages.push(Message::Poll);
                         }
                     },
                 }
                 for message in messages {
                     for effect in update(&mut app, message) {
+                        if let Effect::StopAccepting = effect {
+                            if let Some(stop) = stop_accepting.take() {
+                                stop();
+                            }
+                            continue;
+                        }
+                        // Taking the terminal back turns mouse capture on again.
+                        let retakes = matches!(effect, Effect::Suspend | Effect::Edit { .. });
                         carry_out(
                             effect,
                             &mut replayer,
@@ -291,6 +320,9 @@ impl Inspector {
                             &input,
                             &mut terminal,
                         )?;
+                        if retakes && !app.mouse {
+                            super::terminal::capture_mouse(false)?;
+                        }
                     }
                 }
                 if app.quit {
@@ -302,6 +334,16 @@ impl Inspector {
         drop(terminal);
         drop(guard);
         drop(input);
+        if app.quit_at_once {
+            let pending = app.rows.counts().pending;
+            eprintln!(
+                "webhook-dev: quit at once; {pending} request(s) in flight may not have been answered"
+            );
+            std::process::exit(130);
+        }
+        if let Some(stop) = stop_accepting.take() {
+            stop();
+        }
         tokio::task::spawn_blocking(move || replayer.close()).await?;
         if let Some(path) = &log {
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
@@ -314,6 +356,15 @@ impl Inspector {
         }
         outcome
     }
+}
+
+/// Inside tmux with `set-clipboard off`, OSC 52 never reaches the clipboard.
+fn tmux_clipboard_off() -> bool {
+    std::env::var_os("TMUX").is_some()
+        && std::process::Command::new("tmux")
+            .args(["show-options", "-gv", "set-clipboard"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "off")
 }
 
 fn carry_out(
@@ -331,13 +382,17 @@ fn carry_out(
             body,
             recorded_target,
             label,
+            edited,
         } => match replayer.engine_for(recorded_target.as_deref(), &head.path) {
             Ok(engine) => {
                 let results = results.clone();
                 tokio::spawn(async move {
                     let id = engine.next_id();
                     head.id = Some(id.clone());
-                    let status = match engine.process(head, body).await {
+                    if edited {
+                        let _ = results.send(Message::EditedReplay(id.clone()));
+                    }
+                    let status = match engine.process(*head, body).await {
                         Ok(exchange) if exchange.forward.is_none() => Status::info(format!(
                             "{label} of {original} recorded as {id}: not forwarded (no --forward), webhook-dev answered {}",
                             exchange.response.status
@@ -379,31 +434,26 @@ fn carry_out(
                 let _ = results.send(Message::Status(Status::error(e)));
             }
         },
-        Effect::Edit {
-            original,
-            body,
-            extension,
-            gzip,
-        } => {
+        Effect::Edit { original, text } => {
             input.pause();
             guard.suspend();
             let edited = tokio::task::block_in_place(|| {
-                actions::edit_in_editor(&original, &body, extension)
+                actions::edit_in_editor(&original, text.as_bytes(), "http")
             });
             guard.resume()?;
             terminal.clear()?;
             input.resume();
             let message = match edited {
-                Ok(edited) if edited == body => Message::Status(Status::info(
-                    "body unchanged: nothing replayed (r replays as is)",
+                Ok(edited) if edited == text.as_bytes() => Message::Status(Status::info(
+                    "nothing changed: nothing replayed (r replays as is)",
                 )),
                 Ok(edited) => Message::Edited {
                     original,
-                    body: Ok(if gzip { actions::gzip(&edited) } else { edited }),
+                    text: Ok(edited),
                 },
                 Err(e) => Message::Edited {
                     original,
-                    body: Err(e),
+                    text: Err(e),
                 },
             };
             let _ = results.send(message);
@@ -415,14 +465,27 @@ fn carry_out(
                 .write_all(actions::osc52(&text).as_bytes())
                 .and_then(|()| backend.flush());
             let status = match written {
+                Ok(()) if tmux_clipboard_off() => Status::error(format!(
+                    "the {what} was sent, but tmux's set-clipboard is off, so it did not reach the clipboard: run `tmux set -g set-clipboard on`"
+                )),
                 Ok(()) => Status::info(format!(
-                    "copied the {what} to the clipboard (OSC 52; {} bytes)",
+                    "copied to the clipboard ({} bytes, OSC 52): the {what}",
                     text.len()
                 )),
                 Err(e) => Status::error(format!("cannot copy: {e}")),
             };
             let _ = results.send(Message::Status(status));
         }
+        Effect::StopAccepting => {}
+        Effect::Suspend => {
+            input.pause();
+            guard.suspend();
+            super::terminal::stop_this_process();
+            guard.resume()?;
+            terminal.clear()?;
+            input.resume();
+        }
+        Effect::Mouse(on) => super::terminal::capture_mouse(on)?,
         Effect::Save { path, contents } => {
             let status = match actions::save_new_file(&path, &contents) {
                 Ok(saved) => Status::info(format!("saved the fixture to {}", saved.display())),

@@ -89,6 +89,39 @@ impl Filter {
         Filter { terms }
     }
 
+    /// The terms that look like `name:value` with a name the filter does not know, or a `sig:`
+    /// value that is no signature status: they are searched as plain words.
+    pub fn unknown(&self) -> Vec<String> {
+        const STATUSES: &[&str] = &[
+            "verified",
+            "invalid",
+            "expired",
+            "missing",
+            "unchecked",
+            "failed",
+            "fail",
+            "bad",
+        ];
+        self.terms
+            .iter()
+            .filter_map(|(_, term)| match term {
+                Term::Any(word) => word
+                    .split_once(':')
+                    .filter(|(name, _)| {
+                        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic())
+                    })
+                    .map(|(name, _)| format!("{name}:")),
+                Term::Sig(value)
+                    if !value.is_empty()
+                        && !STATUSES.iter().any(|s| s.starts_with(value.as_str())) =>
+                {
+                    Some(format!("sig:{value}"))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// True for the filter that lets everything through.
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
@@ -139,6 +172,8 @@ mod tests {
             forward: Some((Some(200), 1.0, false)),
             replay_of: None,
             schema_problems: false,
+            pending: false,
+            refused: None,
         };
         rows.push(base);
         rows.push(NewRow {

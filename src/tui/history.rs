@@ -1,7 +1,7 @@
 //! Where the inspector reads requests: the store (lazily, one whole request at a time), or memory
 //! in tests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,9 +28,10 @@ pub trait History: Send {
     fn load(&mut self, id: &str) -> anyhow::Result<Option<Loaded>>;
 
     /// Appends to `rows` the requests recorded since the last call by anyone (another process
-    /// included) and returns how many; a history that only learns from engine events returns 0.
-    fn poll(&mut self, rows: &mut Rows) -> anyhow::Result<usize> {
-        let _ = rows;
+    /// included), except those in `known` (which it removes from there once passed), and returns
+    /// how many; a history that only learns from engine events returns 0.
+    fn poll(&mut self, rows: &mut Rows, known: &mut HashSet<String>) -> anyhow::Result<usize> {
+        let _ = (rows, known);
         Ok(0)
     }
 }
@@ -48,7 +49,8 @@ const INDEX_SQL: &str = "SELECT r.seq, r.id, r.received_at, r.method, r.path, r.
     r.event_type, r.sig_status, a.fwd_target IS NOT NULL, a.fwd_status, a.fwd_duration_ms,
     a.fwd_error IS NOT NULL, r.replay_of, a.status IS NOT NULL,
     COALESCE(json_array_length(COALESCE(a.schema_report, r.schema_report), '$.problems'), 0)
-        + COALESCE(json_array_length(COALESCE(a.schema_report, r.schema_report), '$.answer_problems'), 0)
+        + COALESCE(json_array_length(COALESCE(a.schema_report, r.schema_report), '$.answer_problems'), 0),
+    a.status, r.sig_reason
     FROM requests r LEFT JOIN answers a ON a.request_seq = r.seq WHERE r.seq > ?1 ORDER BY r.seq";
 
 /// An answer still being awaited is not listed by `poll` until it is this old (a request that
@@ -75,12 +77,20 @@ impl StoreHistory {
             last_seq: 0,
             poll,
         };
-        history.read_index(rows, i64::MAX)?;
+        history.read_index(rows, i64::MAX, &mut HashSet::new())?;
+        // Later looks run on the inspector's thread: a lock held elsewhere must not freeze it.
+        history.conn.busy_timeout(POLL_BUSY_TIMEOUT)?;
         Ok(history)
     }
 
-    /// Appends rows after `last_seq`; with a finite `now_us`, stops at a young unanswered one.
-    fn read_index(&mut self, rows: &mut Rows, now_us: i64) -> anyhow::Result<usize> {
+    /// Appends rows after `last_seq` but those in `known`; with a finite `now_us`, stops at a
+    /// young unanswered one.
+    fn read_index(
+        &mut self,
+        rows: &mut Rows,
+        now_us: i64,
+        known: &mut HashSet<String>,
+    ) -> anyhow::Result<usize> {
         let mut stmt = self.conn.prepare_cached(INDEX_SQL)?;
         let mut cursor = stmt.query(params![self.last_seq])?;
         let mut added = 0;
@@ -89,6 +99,10 @@ impl StoreHistory {
             let id: String = row.get(1)?;
             let received_at: String = row.get(2)?;
             let received_us = parse_time_us(&received_at);
+            if known.remove(&id) {
+                self.last_seq = seq;
+                continue;
+            }
             let answered: bool = row.get(13)?;
             if !answered
                 && now_us != i64::MAX
@@ -121,12 +135,35 @@ impl StoreHistory {
                 },
                 replay_of: replay_of.as_deref(),
                 schema_problems: row.get::<_, Option<i64>>(14)?.unwrap_or(0) > 0,
+                pending: false,
+                refused: refused(forwarded, row.get(15)?, row.get(16)?),
             });
             self.last_seq = seq;
             added += 1;
         }
         Ok(added)
     }
+}
+
+/// How long a look for new requests waits for a lock another connection holds before trying
+/// again at the next tick.
+const POLL_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The store is locked by a writer for now: the next look will do.
+fn is_busy(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// The status a request was refused with before its body was read, if it was.
+fn refused(forwarded: bool, status: Option<u16>, reason: Option<String>) -> Option<u16> {
+    let reason = reason?;
+    (!forwarded && reason.starts_with(crate::engine::REFUSED_REASON))
+        .then_some(status)
+        .flatten()
 }
 
 impl History for StoreHistory {
@@ -141,12 +178,15 @@ impl History for StoreHistory {
         }))
     }
 
-    fn poll(&mut self, rows: &mut Rows) -> anyhow::Result<usize> {
+    fn poll(&mut self, rows: &mut Rows, known: &mut HashSet<String>) -> anyhow::Result<usize> {
         if !self.poll {
             return Ok(0);
         }
         let now = chrono::Utc::now().timestamp_micros();
-        self.read_index(rows, now)
+        match self.read_index(rows, now, known) {
+            Err(err) if is_busy(&err) => Ok(0),
+            other => other,
+        }
     }
 }
 
@@ -184,5 +224,23 @@ impl History for MemoryHistory {
     fn load(&mut self, id: &str) -> anyhow::Result<Option<Loaded>> {
         self.loads.fetch_add(1, Ordering::Relaxed);
         Ok(self.requests.get(id).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_store_is_told_apart_from_a_broken_one() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(is_busy(&anyhow::Error::from(busy)));
+        assert!(!is_busy(&anyhow::Error::from(
+            rusqlite::Error::QueryReturnedNoRows
+        )));
+        assert!(!is_busy(&anyhow::anyhow!("database is locked")));
     }
 }

@@ -27,13 +27,16 @@ pub enum Message {
     Tick(i64),
     /// Look for requests that others recorded in the store (inspect mode).
     Poll,
-    /// The editor closed: the edited body of request `original`, or why there is none.
+    /// The editor closed: the edited request `original` as a message (see [`super::edit`]), or
+    /// why there is none.
     Edited {
-        /// The request whose body was edited.
+        /// The request that was edited.
         original: String,
-        /// The edited body (already re-compressed when the original was compressed).
-        body: Result<Vec<u8>, String>,
+        /// The edited file.
+        text: Result<Vec<u8>, String>,
     },
+    /// An edited replay is being sent as the request with this id.
+    EditedReplay(String),
     /// An action finished; show this in the status line.
     Status(Status),
 }
@@ -73,24 +76,22 @@ pub enum Effect {
         /// The request it replays.
         original: String,
         /// Method, path, headers, `replay_of`.
-        head: RequestHead,
+        head: Box<RequestHead>,
         /// The body.
         body: Bytes,
         /// The URL the original was forwarded to, for when the inspector has no target.
         recorded_target: Option<String>,
         /// How to describe it: "replay", "re-signed replay", "edited replay".
         label: &'static str,
+        /// The user edited it (`e`): the inspector marks the new request.
+        edited: bool,
     },
-    /// Open `body` in `$EDITOR` (terminal suspended) and answer with [`Message::Edited`].
+    /// Open `text` in `$EDITOR` (terminal suspended) and answer with [`Message::Edited`].
     Edit {
-        /// The request whose body is edited.
+        /// The request being edited.
         original: String,
-        /// The body to start from (decoded when it was compressed).
-        body: Vec<u8>,
-        /// The file extension, for the editor's syntax highlighting.
-        extension: &'static str,
-        /// Re-compress with gzip after editing.
-        gzip: bool,
+        /// The request as an editable HTTP message.
+        text: String,
     },
     /// Put this text on the clipboard (OSC 52).
     Copy {
@@ -99,6 +100,12 @@ pub enum Effect {
         /// What it is, for the status line.
         what: String,
     },
+    /// Hand the terminal back and stop the process (Ctrl-Z); take it again when continued.
+    Suspend,
+    /// Turn mouse capture on or off.
+    Mouse(bool),
+    /// Stop accepting requests (quitting waits for those in flight).
+    StopAccepting,
     /// Write `contents` to a new file at `path`.
     Save {
         /// Where.

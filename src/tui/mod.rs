@@ -9,12 +9,16 @@ pub mod actions;
 pub mod app;
 pub mod body;
 pub mod detail;
+pub mod doc;
+pub mod edit;
 pub mod event_loop;
 pub mod filter;
 pub mod history;
+pub mod layout;
 pub mod message;
 pub mod rows;
 pub mod terminal;
+pub mod theme;
 pub mod ui;
 
 use std::path::Path;
@@ -34,17 +38,19 @@ use rows::Rows;
 /// The file in the store directory that takes warnings while the inspector owns the terminal.
 pub const LOG_FILE: &str = "inspector.log";
 
-/// The inspector for `listen`: the stored history first, then the engine's requests live.
-/// Call before the capture server starts accepting, so no request falls between the two.
-/// `checks` (from `--profile`, `--secret`, `--config`) give `R` its secret.
+/// The inspector for `listen`: the stored history first, then the engine's requests live, and
+/// what other processes record in the store meanwhile. Call before the capture server starts
+/// accepting, so no request falls between the two. `checks` (from `--profile`, `--secret`,
+/// `--config`) give `R` its secret; `stop_accepting` stops the server when quitting begins.
 pub fn for_listen(
     store_dir: &Path,
     engine: Arc<Engine>,
     events: mpsc::UnboundedReceiver<EngineEvent>,
     checks: Checks,
+    stop_accepting: Box<dyn FnOnce() + Send>,
 ) -> anyhow::Result<Inspector> {
     let mut rows = Rows::new();
-    let history = StoreHistory::open(store_dir, &mut rows, false)?;
+    let history = StoreHistory::open(store_dir, &mut rows, true)?;
     let session = Session {
         mode: Mode::Listen,
         listen: None,
@@ -58,6 +64,8 @@ pub fn for_listen(
         events_mean_poll: false,
         replayer: Replayer::Engine(engine),
         log: Some(store_dir.join(LOG_FILE)),
+        poll_on_tick: true,
+        stop_accepting: Some(stop_accepting),
     })
 }
 
@@ -95,5 +103,7 @@ pub fn for_inspect(
             events: events_tx,
         },
         log: Some(store_dir.join(LOG_FILE)),
+        poll_on_tick: true,
+        stop_accepting: None,
     })
 }

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::engine::REFUSED_REASON;
 use crate::signature::Status;
 use crate::summary::RequestSummary;
 
@@ -41,6 +42,8 @@ pub struct Row {
 const FORWARDED: u8 = 1;
 const FORWARD_ERROR: u8 = 2;
 const SCHEMA_PROBLEMS: u8 = 4;
+const PENDING: u8 = 8;
+const REFUSED: u8 = 16;
 
 impl Row {
     /// Whether the request was forwarded.
@@ -55,7 +58,18 @@ impl Row {
 
     /// A failed delivery: no answer, or an answer other than 2xx/3xx.
     pub fn forward_failed(&self) -> bool {
-        self.forwarded() && (self.forward_error() || !(200..400).contains(&self.fwd_status))
+        self.refused()
+            || self.forwarded() && (self.forward_error() || !(200..400).contains(&self.fwd_status))
+    }
+
+    /// Refused before its body was read (e.g. 413, too large): never reached the handler.
+    pub fn refused(&self) -> bool {
+        self.flags & REFUSED != 0
+    }
+
+    /// Arrived and not answered yet.
+    pub fn pending(&self) -> bool {
+        self.flags & PENDING != 0
     }
 
     /// The body or the answer departs from the event's schema.
@@ -115,6 +129,8 @@ pub struct Counts {
     pub replays: usize,
     /// Requests (or their answers) that depart from the event's schema.
     pub schema_problems: usize,
+    /// Requests arrived and not answered yet.
+    pub pending: usize,
 }
 
 /// All listed requests, oldest first.
@@ -155,6 +171,10 @@ pub struct NewRow<'a> {
     pub replay_of: Option<&'a str>,
     /// The schema check found problems.
     pub schema_problems: bool,
+    /// Arrived and not answered yet.
+    pub pending: bool,
+    /// Refused with this status before its body was read.
+    pub refused: Option<u16>,
 }
 
 /// Parses an RFC 3339 time into microseconds since the epoch (0 when unparseable).
@@ -198,7 +218,9 @@ impl Rows {
                 SCHEMA_PROBLEMS
             } else {
                 0
-            };
+            }
+            | if new.pending { PENDING } else { 0 }
+            | if new.refused.is_some() { REFUSED } else { 0 };
         let replay_of = match new.replay_of {
             Some(original) => {
                 self.replays.push(original.into());
@@ -210,7 +232,7 @@ impl Rows {
             received_us: new.received_us,
             size: new.size,
             fwd_ms,
-            fwd_status,
+            fwd_status: new.refused.unwrap_or(fwd_status),
             method: self.strings.intern(new.method),
             path: self.strings.intern(new.path),
             event: new.event_type.map_or(0, |e| self.strings.intern(e)),
@@ -220,16 +242,69 @@ impl Rows {
             flags,
         };
         self.counts.total += 1;
-        self.counts.failed_signatures += usize::from(row.signature_failed());
-        self.counts.failed_forwards += usize::from(row.forward_failed());
         self.counts.replays += usize::from(replay_of != 0);
-        self.counts.schema_problems += usize::from(row.schema_problems());
+        self.count(&row, 1);
         self.rows.push(row);
+    }
+
+    fn count(&mut self, row: &Row, sign: isize) {
+        let add = |n: &mut usize, yes: bool| {
+            if yes {
+                *n = n.wrapping_add_signed(sign);
+            }
+        };
+        add(&mut self.counts.failed_signatures, row.signature_failed());
+        add(&mut self.counts.failed_forwards, row.forward_failed());
+        add(&mut self.counts.schema_problems, row.schema_problems());
+        add(&mut self.counts.pending, row.pending());
     }
 
     /// Adds a row from a summary.
     pub fn push_summary(&mut self, s: &RequestSummary) {
+        self.push(Self::new_row(s));
+    }
+
+    /// Adds a pending row for a request that has arrived and is not answered yet.
+    pub fn push_arrived(&mut self, s: &RequestSummary) {
         self.push(NewRow {
+            pending: true,
+            ..Self::new_row(s)
+        });
+    }
+
+    /// Completes row `i` (pending until now) in place with the answered request's summary.
+    pub fn complete(&mut self, i: usize, s: &RequestSummary) {
+        let old = self.rows[i];
+        self.count(&old, -1);
+        let new = Self::new_row(s);
+        let (fwd_status, fwd_ms, forwarded) = match new.forward {
+            Some((status, ms, error)) => (
+                status.unwrap_or(0),
+                ms as f32,
+                FORWARDED | if error { FORWARD_ERROR } else { 0 },
+            ),
+            None => (0, 0.0, 0),
+        };
+        let row = &mut self.rows[i];
+        row.fwd_status = fwd_status;
+        row.fwd_ms = fwd_ms;
+        row.sig = new.sig;
+        row.size = new.size;
+        row.flags = forwarded
+            | if new.schema_problems {
+                SCHEMA_PROBLEMS
+            } else {
+                0
+            };
+        if let Some(event) = new.event_type {
+            row.event = self.strings.intern(event);
+        }
+        let row = self.rows[i];
+        self.count(&row, 1);
+    }
+
+    fn new_row(s: &RequestSummary) -> NewRow<'_> {
+        NewRow {
             id: &s.id,
             received_us: parse_time_us(&s.received_at),
             method: &s.method,
@@ -246,7 +321,15 @@ impl Rows {
                 .schema
                 .as_ref()
                 .is_some_and(|r| !r.problems.is_empty() || !r.answer_problems.is_empty()),
-        });
+            pending: false,
+            refused: s
+                .signature
+                .reason
+                .as_deref()
+                .filter(|r| s.forward.is_none() && r.starts_with(REFUSED_REASON))
+                .and_then(|r| r[REFUSED_REASON.len()..].split_whitespace().next())
+                .and_then(|status| status.parse().ok()),
+        }
     }
 
     /// How many rows.
@@ -315,6 +398,14 @@ impl Rows {
         (0..self.rows.len()).rev().find(|&i| self.id(i) == id)
     }
 
+    /// The row with id `id` among the last `within` rows.
+    pub fn find_recent(&self, id: &str, within: usize) -> Option<usize> {
+        let len = self.rows.len();
+        (len.saturating_sub(within)..len)
+            .rev()
+            .find(|&i| self.id(i) == id)
+    }
+
     /// Whether rows `a` and `b` are "the same kind" of request: the same event type, or the same
     /// path when neither has one.
     pub fn same_kind(&self, a: usize, b: usize) -> bool {
@@ -355,6 +446,8 @@ mod tests {
             forward: Some((Some(502), 1.5, true)),
             replay_of: None,
             schema_problems: false,
+            pending: false,
+            refused: None,
         }
     }
 
@@ -385,6 +478,7 @@ mod tests {
                 failed_forwards: 1,
                 replays: 1,
                 schema_problems: 0,
+                pending: 0,
             }
         );
         assert!(!rows.same_kind(0, 1));

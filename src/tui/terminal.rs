@@ -100,6 +100,25 @@ impl TerminalGuard {
     }
 }
 
+/// Stops this process as Ctrl-Z does in a shell (SIGTSTP); returns once it is continued (`fg`).
+pub fn stop_this_process() {
+    #[cfg(unix)]
+    // SAFETY: raising a signal in this process has no memory-safety preconditions.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+}
+
+/// Turns mouse reporting on or off (off lets the terminal select text).
+pub fn capture_mouse(on: bool) -> io::Result<()> {
+    if on {
+        execute!(io::stdout(), EnableMouseCapture)
+    } else {
+        execute!(io::stdout(), DisableMouseCapture)
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();

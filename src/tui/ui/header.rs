@@ -1,13 +1,13 @@
 //! The two header lines: the session, then counts and the requests-per-second sparkline.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 
 use crate::tui::app::{App, Mode};
 use crate::tui::detail::one_line;
+use crate::tui::theme;
 
 /// Requests in each of the last `seconds` seconds up to `app.now_us`, oldest first.
 pub fn per_second(app: &App, seconds: usize) -> Vec<u64> {
@@ -35,22 +35,14 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// Draws the header.
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let t = &app.theme;
     let session = &app.session;
-    let mut first = vec![Span::styled(
-        " webhook-dev ",
-        Style::new()
-            .fg(Color::Black)
-            .bg(Color::Cyan)
-            .add_modifier(Modifier::BOLD),
-    )];
+    let mut first = vec![Span::styled(" webhook-dev ", t.brand)];
     let narrow = area.width < 100;
     match (session.mode, &session.listen) {
         (Mode::Listen, Some(addr)) => {
             first.push(Span::raw(if narrow { " " } else { " listening " }));
-            first.push(Span::styled(
-                format!("http://{addr}"),
-                Style::new().add_modifier(Modifier::BOLD),
-            ));
+            first.push(Span::styled(format!("http://{addr}"), theme::STRONG));
         }
         (Mode::Listen, None) => first.push(Span::raw(" starting…")),
         (Mode::Inspect, _) => first.push(Span::raw(" inspect (stored history)")),
@@ -58,15 +50,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     match &session.forward {
         Some(target) => {
             first.push(Span::raw(" → "));
-            first.push(Span::styled(
-                one_line(target),
-                Style::new().fg(Color::Green),
-            ));
+            first.push(Span::styled(one_line(target), t.ok));
         }
-        None if session.mode == Mode::Listen => first.push(Span::styled(
-            " → no forward (answering itself)",
-            Style::new().add_modifier(Modifier::DIM),
-        )),
+        None if session.mode == Mode::Listen => {
+            first.push(Span::styled(" → no forward (answering itself)", theme::DIM))
+        }
         None => {}
     }
     first.push(Span::styled(
@@ -78,30 +66,21 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 .map(one_line)
                 .unwrap_or_else(|| "off".into())
         ),
-        Style::new().add_modifier(Modifier::DIM),
+        theme::DIM,
     ));
     if !narrow {
         first.push(Span::styled(
             format!(" · store {}", one_line(&session.store)),
-            Style::new().add_modifier(Modifier::DIM),
+            theme::DIM,
         ));
     }
 
     let counts = app.rows.counts();
     let mut second = vec![Span::styled(
         format!(" {}", plural(counts.total, "request", "requests")),
-        Style::new().add_modifier(Modifier::BOLD),
+        theme::STRONG,
     )];
-    let bad = |n: usize, text: String| {
-        Span::styled(
-            text,
-            if n > 0 {
-                Style::new().fg(Color::Red)
-            } else {
-                Style::new().add_modifier(Modifier::DIM)
-            },
-        )
-    };
+    let bad = |n: usize, text: String| Span::styled(text, if n > 0 { t.bad } else { theme::DIM });
     second.push(Span::raw(" · "));
     second.push(bad(
         counts.failed_signatures,
@@ -116,11 +95,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         second.push(Span::raw(" · "));
         second.push(Span::styled(
             format!("{} schema", counts.schema_problems),
-            Style::new().fg(Color::Yellow),
+            t.warn,
         ));
     }
     if app.follow {
-        second.push(Span::styled(" · follow", Style::new().fg(Color::Cyan)));
+        second.push(Span::styled(" · follow", t.accent));
     }
     if !app.filter_text.is_empty() {
         second.push(Span::styled(
@@ -129,14 +108,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 one_line(&app.filter_text),
                 app.view.len()
             ),
-            Style::new().fg(Color::Yellow),
+            t.warn,
         ));
     }
     if let Some(marked) = &app.marked {
-        second.push(Span::styled(
-            format!(" · ◆ {}", short_id(marked)),
-            Style::new().fg(Color::Magenta),
-        ));
+        second.push(Span::styled(format!(" · ◆ {}", short_id(marked)), t.mark));
     }
 
     let [line1, line2] =
@@ -163,28 +139,44 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         // The last whole second: the current one is still filling.
         let now = data.iter().rev().nth(1).copied().unwrap_or(0);
         frame.render_widget(
-            Paragraph::new(format!("{now:>3} req/s"))
-                .style(Style::new().add_modifier(Modifier::DIM)),
+            Paragraph::new(format!("{now:>3} req/s")).style(theme::DIM),
             label_area,
         );
         frame.render_widget(
             Sparkline::default()
                 .data(&data)
                 .max(data.iter().copied().max().unwrap_or(1).max(1))
-                .style(Style::new().fg(Color::Cyan)),
+                .style(t.accent),
             spark_area,
         );
     }
 }
 
-/// `req_01JD…` shortened for narrow places.
+/// An id shortened for narrow places: a `req_` + ULID id keeps the end of its random part
+/// (`req_…7QX3M2KD`), since ids received in the same millisecond share their first 10 characters.
 pub fn short_id(id: &str) -> String {
     let clean = one_line(id);
-    if clean.chars().count() > 14 {
-        let mut s: String = clean.chars().take(13).collect();
-        s.push('…');
-        s
-    } else {
-        clean
+    match clean.strip_prefix("req_") {
+        Some(ulid) if ulid.len() == 26 && ulid.is_ascii() => format!("req_…{}", &ulid[18..]),
+        _ if clean.chars().count() > 14 => {
+            let mut s: String = clean.chars().take(13).collect();
+            s.push('…');
+            s
+        }
+        _ => clean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_keep_the_random_end_of_the_ulid() {
+        let a = short_id("req_01JDTZ5M3Q0000000000000AB1");
+        let b = short_id("req_01JDTZ5M3Q0000000000000AB2");
+        assert_eq!(a, "req_…00000AB1");
+        assert_ne!(a, b, "ids of the same millisecond differ");
+        assert_eq!(short_id("evt_1"), "evt_1");
     }
 }

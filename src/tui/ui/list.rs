@@ -1,7 +1,6 @@
 //! The request list: only the rows on screen are built, so its cost does not grow with history.
 
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
@@ -11,29 +10,65 @@ use crate::output::human_size;
 use crate::signature::Status;
 use crate::tui::app::{App, Mode};
 use crate::tui::detail::one_line;
+use crate::tui::theme;
 
-fn sig_badge(status: Status, wide: bool) -> (&'static str, Style) {
-    let (wide_text, narrow_text, colour) = match status {
-        Status::Verified => ("✓ verified", "✓ ok", Color::Green),
-        Status::Invalid => ("✗ invalid", "✗ inv", Color::Red),
-        Status::Expired => ("✗ expired", "✗ exp", Color::Yellow),
-        Status::Missing => ("✗ missing", "✗ mis", Color::Red),
-        Status::Unchecked => ("· unchecked", "·", Color::DarkGray),
+fn sig_badge(status: Status, wide: bool) -> &'static str {
+    let (wide_text, narrow_text) = match status {
+        Status::Verified => ("✓ verified", "✓ ok"),
+        Status::Invalid => ("✗ invalid", "✗ inv"),
+        Status::Expired => ("✗ expired", "✗ exp"),
+        Status::Missing => ("✗ missing", "✗ mis"),
+        Status::Unchecked => ("· unchecked", "·"),
     };
-    (
-        if wide { wide_text } else { narrow_text },
-        Style::new().fg(colour),
-    )
+    if wide {
+        wide_text
+    } else {
+        narrow_text
+    }
+}
+
+/// Whether `micros` falls on an earlier day than now, in the inspector's time zone.
+fn before_today(app: &App, micros: i64) -> bool {
+    let day = |us: i64| {
+        chrono::DateTime::from_timestamp_micros(us)
+            .map(|t| t.with_timezone(&app.utc_offset).date_naive())
+    };
+    day(micros) < day(app.now_us)
 }
 
 fn time(app: &App, micros: i64, wide: bool) -> String {
+    let format = match (before_today(app, micros), wide) {
+        (false, true) => "%H:%M:%S%.3f",
+        (false, false) => "%H:%M:%S",
+        (true, true) => "%m-%d %H:%M:%S",
+        (true, false) => "%m-%d %H:%M",
+    };
     match chrono::DateTime::from_timestamp_micros(micros) {
-        Some(t) => t
-            .with_timezone(&app.utc_offset)
-            .format(if wide { "%H:%M:%S%.3f" } else { "%H:%M:%S" })
-            .to_string(),
+        Some(t) => t.with_timezone(&app.utc_offset).format(format).to_string(),
         None => "?".into(),
     }
+}
+
+/// `text` cut to `width` columns, ending in `…` when cut.
+pub fn fit(text: &str, width: usize) -> String {
+    use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
 }
 
 fn ms(value: f32) -> String {
@@ -45,6 +80,7 @@ fn ms(value: f32) -> String {
 }
 
 fn empty_message(app: &App) -> Vec<Line<'static>> {
+    let t = &app.theme;
     if !app.filter_text.is_empty() {
         return vec![
             Line::raw(format!(
@@ -61,7 +97,7 @@ fn empty_message(app: &App) -> Vec<Line<'static>> {
             Line::raw("Point your provider or relay at this address, or send one:"),
             Line::styled(
                 format!("  curl -X POST http://{addr}/webhook -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"),
-                Style::new().fg(Color::Cyan),
+                t.accent,
             ),
         ],
         (Mode::Listen, None) => vec![Line::raw("Starting the listener…")],
@@ -77,14 +113,33 @@ fn empty_message(app: &App) -> Vec<Line<'static>> {
 
 /// Draws the list into `area` (first line: column titles).
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let t = &app.theme;
     let wide = area.width >= 110;
-    let show_event = area.width >= 90;
+    let height = area.height.saturating_sub(1) as usize;
+    let end = (app.list_offset + height).min(app.view.len());
+    let dated = (app.list_offset..end)
+        .any(|v| before_today(app, app.rows.row(app.view[v] as usize).received_us));
+    let time_width = match (wide, dated) {
+        (true, true) => 14,
+        (true, false) => 12,
+        (false, true) => 11,
+        (false, false) => 8,
+    };
+    // The path takes what the fixed columns leave, the event a share of it when there is room.
+    let fixed = 2 + time_width + 7 + 8 + if wide { 11 } else { 5 } + 11 + 7;
+    let flexible = (area.width as usize).saturating_sub(fixed);
+    let event_width = if flexible >= 40 {
+        (flexible * 2 / 5).min(32)
+    } else {
+        0
+    };
+    let path_width = flexible.saturating_sub(event_width);
     let widths = [
         Constraint::Length(2),
-        Constraint::Length(if wide { 12 } else { 8 }),
+        Constraint::Length(time_width as u16),
         Constraint::Length(7),
-        Constraint::Min(12),
-        Constraint::Length(if show_event { 24 } else { 0 }),
+        Constraint::Length(path_width as u16),
+        Constraint::Length(event_width as u16),
         Constraint::Length(8),
         Constraint::Length(if wide { 11 } else { 5 }),
         Constraint::Length(11),
@@ -95,11 +150,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         ]
         .map(Cell::from),
     )
-    .style(
-        Style::new()
-            .add_modifier(Modifier::BOLD)
-            .add_modifier(Modifier::DIM),
-    );
+    .style(t.column_titles);
     if app.view.is_empty() {
         frame.render_widget(
             Table::new([titles.clone()], widths).column_spacing(1),
@@ -118,8 +169,6 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         return;
     }
-    let height = area.height.saturating_sub(1) as usize;
-    let end = (app.list_offset + height).min(app.view.len());
     let rows = &app.rows;
     let marked = app.marked.as_deref();
     let table_rows: Vec<Row<'_>> = (app.list_offset..end)
@@ -127,16 +176,29 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             let i = app.view[v] as usize;
             let row = rows.row(i);
             let id = rows.id(i);
-            let mut path = vec![Span::raw(one_line(rows.path(i)))];
-            if let Some(original) = rows.replay_of(i) {
-                path.push(Span::styled(
-                    format!(" ↻ {}", short_id(original)),
-                    Style::new().fg(Color::Blue),
-                ));
-            }
-            let (badge, badge_style) = sig_badge(row.sig, wide);
-            let forward = if !row.forwarded() {
-                Span::styled("—", Style::new().add_modifier(Modifier::DIM))
+            let edited = if app.edited_replays.contains(id) {
+                " ✎"
+            } else {
+                ""
+            };
+            let replay = rows
+                .replay_of(i)
+                .map(|original| format!(" ↻ {}{edited}", short_id(original)))
+                .unwrap_or_default();
+            let room =
+                path_width.saturating_sub(unicode_width::UnicodeWidthStr::width(replay.as_str()));
+            let path = vec![
+                Span::raw(fit(&one_line(rows.path(i)), room)),
+                Span::styled(replay, t.link),
+            ];
+            let badge = sig_badge(row.sig, wide);
+            let forward = if row.pending() {
+                let waited = (app.now_us - row.received_us).max(0) as f64 / 1e6;
+                Span::styled(format!("⋯ {waited:.1}s"), t.warn)
+            } else if row.refused() {
+                Span::styled(format!("{} refused", row.fwd_status), t.bad)
+            } else if !row.forwarded() {
+                Span::styled("—", theme::DIM)
             } else {
                 let status = if row.fwd_status == 0 {
                     "---".to_string()
@@ -145,11 +207,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 };
                 Span::styled(
                     format!("{status} {}", ms(row.fwd_ms)),
-                    Style::new().fg(if row.forward_failed() {
-                        Color::Red
-                    } else {
-                        Color::Green
-                    }),
+                    t.outcome(!row.forward_failed()),
                 )
             };
             let is_marked = marked == Some(id);
@@ -157,36 +215,29 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             let cells = vec![
                 Cell::from(Line::from(vec![
                     Span::raw(if is_selected { "▶" } else { " " }),
-                    Span::styled(
-                        if is_marked { "◆" } else { " " },
-                        Style::new().fg(Color::Magenta),
-                    ),
+                    Span::styled(if is_marked { "◆" } else { " " }, t.mark),
                 ])),
                 Cell::from(time(app, row.received_us, wide)),
-                Cell::from(Span::styled(
-                    one_line(rows.method(i)),
-                    Style::new().add_modifier(Modifier::BOLD),
-                )),
+                Cell::from(Span::styled(one_line(rows.method(i)), theme::STRONG)),
                 Cell::from(Line::from(path)),
-                Cell::from(if row.schema_problems() {
-                    Line::from(vec![
-                        Span::styled("⚠ ", Style::new().fg(Color::Yellow)),
-                        Span::raw(rows.event_type(i).map(one_line).unwrap_or_default()),
-                    ])
-                } else {
-                    Line::raw(rows.event_type(i).map(one_line).unwrap_or_default())
+                Cell::from({
+                    let event = rows.event_type(i).map(one_line).unwrap_or_default();
+                    if row.schema_problems() {
+                        Line::from(vec![
+                            Span::styled("⚠ ", t.warn),
+                            Span::raw(fit(&event, event_width.saturating_sub(2))),
+                        ])
+                    } else {
+                        Line::raw(fit(&event, event_width))
+                    }
                 }),
                 Cell::from(human_size(row.size)),
-                Cell::from(Span::styled(badge, badge_style)),
+                Cell::from(Span::styled(badge, t.verdict(row.sig))),
                 Cell::from(forward),
             ];
             let mut table_row = Row::new(cells);
             if is_selected {
-                table_row = table_row.style(
-                    Style::new()
-                        .bg(Color::DarkGray)
-                        .add_modifier(Modifier::BOLD),
-                );
+                table_row = table_row.style(t.selected);
             }
             table_row
         })

@@ -5,77 +5,19 @@ mod help;
 mod list;
 mod status;
 
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::app::{App, Screen, Tab};
-
-/// Terminals at least this tall keep a few list rows above the detail.
-const SPLIT_MIN_HEIGHT: u16 = 30;
-/// List rows (with its column header) kept above the detail on tall terminals.
-const SPLIT_LIST_ROWS: u16 = 8;
-
-/// Where each part goes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Areas {
-    /// Session, counts, sparkline.
-    pub header: Rect,
-    /// The request list, its column titles on the first line.
-    pub list: Rect,
-    /// The detail's tab bar.
-    pub tabs: Rect,
-    /// The detail's content.
-    pub detail: Rect,
-    /// Status, prompt or key hints.
-    pub status: Rect,
-}
-
-/// Splits the screen for the app's current screen.
-pub fn layout(area: Rect, app: &App) -> Areas {
-    let [header, body, status] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let mut areas = Areas {
-        header,
-        status,
-        ..Areas::default()
-    };
-    match app.screen {
-        Screen::List => areas.list = body,
-        Screen::Detail => {
-            let list_rows = if area.height >= SPLIT_MIN_HEIGHT {
-                SPLIT_LIST_ROWS
-            } else {
-                0
-            };
-            let [list, tabs, detail] = Layout::vertical([
-                Constraint::Length(list_rows),
-                Constraint::Length(1),
-                Constraint::Min(0),
-            ])
-            .areas(body);
-            areas.list = list;
-            areas.tabs = tabs;
-            areas.detail = detail;
-        }
-    }
-    areas
-}
-
-/// The width a tab title takes in the tab bar, with the gap after it.
-pub fn tab_width(tab: Tab) -> u16 {
-    tab.title().len() as u16 + 5
-}
+use super::detail::one_line;
+use super::layout;
+use super::theme;
 
 /// Draws everything.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
-    let areas = layout(frame.area(), app);
+    let areas = layout::split(frame.area(), app.screen == Screen::Detail);
     header::draw(frame, areas.header, app);
     if areas.list.height > 0 {
         list::draw(frame, areas.list, app);
@@ -85,105 +27,61 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         draw_detail(frame, areas.detail, app);
     }
     status::draw(frame, areas.status, app);
-    if app.help {
-        help::draw(frame, frame.area());
-    }
+    help::draw(frame, frame.area(), app);
 }
 
 fn draw_tabs(frame: &mut Frame<'_>, area: Rect, page: usize, app: &App) {
     let mut spans = Vec::new();
     for (n, tab) in Tab::ALL.into_iter().enumerate() {
         let style = if tab == app.tab {
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Cyan)
-                .add_modifier(Modifier::BOLD)
+            app.theme.tab_active
         } else {
-            Style::new().fg(Color::Gray)
+            app.theme.tab_inactive
         };
         spans.push(Span::styled(format!(" {} {} ", n + 1, tab.title()), style));
         spans.push(Span::raw(" "));
     }
-    let lines = app.tab_lines().len();
-    let position = if lines > page {
+    let rows = app.tab_doc().map_or(0, |d| d.row_count());
+    let mut position = if rows > page {
         format!(
             " {}-{}/{}",
             app.scroll + 1,
-            (app.scroll + page).min(lines),
-            lines
+            (app.scroll + page).min(rows),
+            rows
         )
     } else {
         String::new()
     };
-    let id = app
-        .selected_id()
-        .map(super::detail::one_line)
-        .unwrap_or_default();
+    if !app.wrap {
+        position.push_str(&format!(" nowrap +{}", app.hscroll));
+    }
+    if let Some(search) = &app.search {
+        position.push_str(&match search.matches.len() {
+            0 => format!(" /{}: none", one_line(&search.query)),
+            n => format!(" /{}: {}/{n}", one_line(&search.query), search.current + 1),
+        });
+    }
+    let id = app.selected_id().map(one_line).unwrap_or_default();
     let right = format!("{id}{position} ");
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let gap = (area.width as usize).saturating_sub(used + right.chars().count());
     spans.push(Span::raw(" ".repeat(gap)));
-    spans.push(Span::styled(
-        right,
-        Style::new().add_modifier(Modifier::DIM),
-    ));
-    frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Reset)),
-        area,
-    );
-}
-
-/// How many screen rows `line` takes when wrapped at `width` columns.
-pub fn wrapped_rows(line: &Line<'_>, width: u16) -> usize {
-    if width == 0 {
-        return 1;
-    }
-    line.width().div_ceil(width as usize).max(1)
-}
-
-/// `line` cut into rows of at most `width` columns, keeping each span's style.
-fn wrap<'a>(line: &'a Line<'a>, width: u16) -> Vec<Line<'a>> {
-    use unicode_width::UnicodeWidthChar as _;
-    let width = width.max(1) as usize;
-    let mut rows = Vec::new();
-    let mut current: Vec<Span<'a>> = Vec::new();
-    let mut used = 0;
-    for span in &line.spans {
-        let mut piece = String::new();
-        for c in span.content.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > width && used > 0 {
-                if !piece.is_empty() {
-                    current.push(Span::styled(std::mem::take(&mut piece), span.style));
-                }
-                rows.push(Line::from(std::mem::take(&mut current)).style(line.style));
-                used = 0;
-            }
-            piece.push(c);
-            used += w;
-        }
-        if !piece.is_empty() {
-            current.push(Span::styled(piece, span.style));
-        }
-    }
-    rows.push(Line::from(current).style(line.style));
-    rows
+    spans.push(Span::styled(right, theme::DIM));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let lines = app.tab_lines();
-    let start = app.scroll.min(lines.len());
-    let mut rows: Vec<Line<'_>> = Vec::with_capacity(area.height as usize);
-    for line in &lines[start..] {
-        if rows.len() >= area.height as usize {
-            break;
-        }
-        if line.width() <= area.width as usize {
-            rows.push(line.clone());
-        } else {
-            rows.extend(wrap(line, area.width));
-        }
-    }
-    rows.truncate(area.height as usize);
+    let Some(doc) = app.tab_doc() else {
+        return;
+    };
+    let rows = doc.render(
+        &app.theme,
+        app.scroll,
+        area.height as usize,
+        area.width,
+        app.wrap,
+        app.hscroll,
+        app.search.as_ref(),
+    );
     frame.render_widget(Paragraph::new(rows), area);
 }
