@@ -1,5 +1,23 @@
-//! capture -> store -> verify -> forward: the pipeline every request goes through, whichever way
-//! it arrived. Consumers (printers, the inspector) follow it through [`EngineEvent`]s.
+//! The pipeline every request goes through, whichever way it arrived (capture, the relay, a
+//! replay, a trigger). Consumers (printers, the inspector) follow it through [`EngineEvent`]s.
+//!
+//! The life of a request, in `Engine::process_streaming`:
+//!
+//! 1. **Examine**: [`Checks::examine`] picks the route by path, checks the signature (the
+//!    verdict), names the event and checks the body against its schema; the inspector is told it
+//!    arrived ([`EngineEvent::Arrived`], `report_arrival`).
+//! 2. **Store ∥ forward**: [`Store::insert_request`] queues the request's commit while
+//!    [`Forwarder::forward`] sends it to the handler; the two run together, the forward first.
+//! 3. **Answer**: the handler's answer (or 502/504 when it failed, or the fixed `--respond`
+//!    answer); its problems against the answer the provider expects join the schema report
+//!    (`Findings::answer_problems`).
+//! 4. **Reply to the sender once committed**: `process_streaming` returns only after the
+//!    request's commit, so no sender is answered for a request that is not stored; a failed
+//!    commit becomes a 503 in [`Engine::handle`].
+//! 5. **Record the answer**: `finish` queues [`Store::record_response`], which rides along with
+//!    the next commit.
+//! 6. **Emit the event**: once the answer is committed, [`EngineEvent::Request`] carries the
+//!    request's summary to the consumers.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -351,20 +369,7 @@ impl Engine {
             &request.body,
             Utc::now().timestamp(),
         );
-        if self.arrivals {
-            self.emit(EngineEvent::Arrived(Box::new(RequestSummary {
-            id: request.id.clone(),
-            received_at: crate::model::format_time(&request.received_at),
-            method: request.method.clone(),
-            path: request.path.clone(),
-            size: request.body.len() as u64,
-            event_type: findings.event_type.clone(),
-            signature: findings.signature.clone(),
-            forward: None,
-            replay_of: request.replay_of.clone(),
-            schema: None,
-        })));
-        }
+        self.report_arrival(&request, &findings);
         let stored = self.store.insert_request(
             request.clone(),
             findings.signature.clone(),
@@ -413,6 +418,25 @@ impl Engine {
         };
         self.finish(&exchange, commit_on);
         Ok((exchange, rest))
+    }
+
+    /// Tells the inspector a request arrived, before its answer (when it asked to be told).
+    fn report_arrival(&self, request: &CapturedRequest, findings: &crate::checks::Findings<'_>) {
+        if !self.arrivals {
+            return;
+        }
+        self.emit(EngineEvent::Arrived(Box::new(RequestSummary {
+            id: request.id.clone(),
+            received_at: crate::model::format_time(&request.received_at),
+            method: request.method.clone(),
+            path: request.path.clone(),
+            size: request.body.len() as u64,
+            event_type: findings.event_type.clone(),
+            signature: findings.signature.clone(),
+            forward: None,
+            replay_of: request.replay_of.clone(),
+            schema: None,
+        })));
     }
 
     /// Records a request that was refused before its body was read (e.g. too large), so the

@@ -1,7 +1,7 @@
 //! The inspector's state and [`update`]: every key, event and result goes through here. Nothing
 //! here draws; the only outside work done in place is reading the store for the one request
-//! shown. Everything else with a side effect is returned as an [`Effect`]: see [`effects`] for
-//! the actions, [`keys`] for the key map and [`diff`] for the Diff tab.
+//! shown. Everything else with a side effect is returned as an [`Effect`]: see `effects` for
+//! the actions, `keys` for the key map and `diff` for the Diff tab.
 
 mod diff;
 mod effects;
