@@ -186,7 +186,6 @@ fn profiles_describes_a_profile_file() {
 
 #[test]
 fn listen_trigger_and_profiles_use_the_config_files_profile_directory_and_routes() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     std::fs::create_dir(dir.path().join("providers")).unwrap();
@@ -217,15 +216,7 @@ fn listen_trigger_and_profiles_use_the_config_files_profile_directory_and_routes
         String::from_utf8_lossy(&listed.stderr)
     );
 
-    let mut listen = in_dir(&["listen", "--addr", "127.0.0.1:0", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(listen.stdout.take().unwrap()).lines();
-    let listening: serde_json::Value =
-        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let (mut listen, addr, mut lines) = listen_json_from(in_dir(&[]), &[]);
 
     let triggered = in_dir(&[
         "trigger",

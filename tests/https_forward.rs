@@ -176,7 +176,6 @@ async fn localhost_reaches_a_handler_on_either_loopback_family() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_config_routes_and_trigger_deliveries_speak_https_as_listen_does() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     let handler = https_handler(&cert, &key).await;
@@ -190,25 +189,9 @@ async fn replay_config_routes_and_trigger_deliveries_speak_https_as_listen_does(
         format!("[[routes]]\npath = \"/hooks\"\nforward = \"{target}\"\n"),
     )
     .unwrap();
-    let mut listen = cli(&store)
-        .current_dir(dir.path())
-        .env_remove("WEBHOOK_DEV_CONFIG")
-        .args([
-            "listen",
-            "--addr",
-            "127.0.0.1:0",
-            "--json",
-            "--forward-ca",
-            ca,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(listen.stdout.take().unwrap()).lines();
-    let listening: serde_json::Value =
-        serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let addr = listening["addr"].as_str().unwrap().to_owned();
+    let mut in_dir = cli(&store);
+    in_dir.current_dir(dir.path()).env_remove("WEBHOOK_DEV_CONFIG");
+    let (mut listen, addr, mut lines) = listen_json_from(in_dir, &["--forward-ca", ca]);
     let raw = send_raw(
         addr.parse().unwrap(),
         b"POST /hooks/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",

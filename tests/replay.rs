@@ -120,24 +120,38 @@ async fn replay_to_another_target_many_times_concurrently_and_shuffled() {
     );
 }
 
-#[tokio::test]
-async fn a_replay_answered_with_an_error_is_a_failed_delivery() {
-    let handler = Handler::start(Answer {
-        status: 500,
-        ..Answer::ok("{\"error\":\"boom\"}")
-    })
-    .await;
+/// Stores one request forwarded to a handler giving `answer`, replays it (to `to` instead, when
+/// given) and returns whether the replay succeeded and the failed deliveries logged.
+async fn replay_failing(
+    answer: Answer,
+    to: Option<std::net::SocketAddr>,
+) -> (bool, Vec<webhook_dev::delivery::Delivery>) {
+    let handler = Handler::start(answer).await;
     let mut server = Setup::forwarding_to(handler.addr).start().await;
-    send(server.addr, "POST", "/fails", &[], b"{}").await;
+    send(server.addr, "POST", "/hook", &[], b"{}").await;
     server.requests_done(1).await;
     let id = server.reader().list(None).unwrap()[0].id.clone();
     let sources = Source::load_all(Some(&server.reader()), &[id]).unwrap();
-    let outcomes = replay(&server.store, sources, &options()).await.unwrap();
-    assert!(!outcomes[0].succeeded());
+    let opts = ReplayOptions {
+        to: to.map(|addr| addr.to_string().parse().unwrap()),
+        ..options()
+    };
+    let outcomes = replay(&server.store, sources, &opts).await.unwrap();
     let failed = server
         .reader()
         .deliveries(Some(DeliveryStatus::Failed))
         .unwrap();
+    (outcomes[0].succeeded(), failed)
+}
+
+#[tokio::test]
+async fn a_replay_answered_with_an_error_is_a_failed_delivery() {
+    let answer = Answer {
+        status: 500,
+        ..Answer::ok("{\"error\":\"boom\"}")
+    };
+    let (succeeded, failed) = replay_failing(answer, None).await;
+    assert!(!succeeded);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].response_status_code, Some(500));
     assert_eq!(
@@ -148,23 +162,9 @@ async fn a_replay_answered_with_an_error_is_a_failed_delivery() {
 
 #[tokio::test]
 async fn a_replay_nobody_answers_logs_no_answer_and_says_why() {
-    let handler = Handler::start(Answer::ok("{}")).await;
-    let mut server = Setup::forwarding_to(handler.addr).start().await;
-    send(server.addr, "POST", "/gone", &[], b"{}").await;
-    server.requests_done(1).await;
-    let id = server.reader().list(None).unwrap()[0].id.clone();
-    let sources = Source::load_all(Some(&server.reader()), &[id]).unwrap();
     let dead = dead_addr().await;
-    let opts = ReplayOptions {
-        to: Some(dead.to_string().parse().unwrap()),
-        ..options()
-    };
-    let outcomes = replay(&server.store, sources, &opts).await.unwrap();
-    assert!(!outcomes[0].succeeded());
-    let failed = server
-        .reader()
-        .deliveries(Some(DeliveryStatus::Failed))
-        .unwrap();
+    let (succeeded, failed) = replay_failing(Answer::ok("{}"), Some(dead)).await;
+    assert!(!succeeded);
     assert_eq!(failed.len(), 1);
     assert_eq!(
         failed[0].response_status_code, None,
@@ -179,21 +179,12 @@ async fn a_replay_nobody_answers_logs_no_answer_and_says_why() {
 
 #[tokio::test]
 async fn a_replay_answered_503_is_failed_with_a_reason() {
-    let handler = Handler::start(Answer {
+    let answer = Answer {
         status: 503,
         ..Answer::ok("")
-    })
-    .await;
-    let mut server = Setup::forwarding_to(handler.addr).start().await;
-    send(server.addr, "POST", "/busy", &[], b"{}").await;
-    server.requests_done(1).await;
-    let id = server.reader().list(None).unwrap()[0].id.clone();
-    let sources = Source::load_all(Some(&server.reader()), &[id]).unwrap();
-    replay(&server.store, sources, &options()).await.unwrap();
-    let failed = server
-        .reader()
-        .deliveries(Some(DeliveryStatus::Failed))
-        .unwrap();
+    };
+    let (succeeded, failed) = replay_failing(answer, None).await;
+    assert!(!succeeded);
     assert_eq!(failed[0].response_status_code, Some(503));
     let error = failed[0].error_message.as_deref().unwrap_or_default();
     assert!(error.contains("503"), "a non-2xx answer says so: {error:?}");

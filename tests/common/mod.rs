@@ -383,8 +383,20 @@ pub fn listen_json(
     String,
     std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
 ) {
+    listen_json_from(cli(store), args)
+}
+
+/// [`listen_json`] from a command already set up (its store, directory, environment).
+pub fn listen_json_from(
+    mut command: std::process::Command,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
     use std::io::BufRead;
-    let mut child = cli(store)
+    let mut child = command
         .args(["listen", "--addr", "127.0.0.1:0", "--json"])
         .args(args)
         .stdout(std::process::Stdio::piped())
