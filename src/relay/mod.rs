@@ -3,10 +3,12 @@
 //! - [`protocol`]: the messages on the WebSocket between them, with their limits.
 //! - [`server`]: the relay — providers send to `/CHANNEL/...`, listeners subscribe to `/CHANNEL`.
 //! - [`queue`]: the relay's durable queue, so no request is lost while no listener is connected.
+//! - [`pg`]: the same in PostgreSQL, shared by several relay instances that act as one.
 //! - [`client`]: the listener's end, which feeds relayed requests to the [`crate::engine`].
 //! - [`token`]: channel tokens, derived from the relay's secret.
 
 pub mod client;
+pub mod pg;
 pub mod pre_hello;
 pub mod protocol;
 pub mod queue;
