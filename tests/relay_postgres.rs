@@ -18,6 +18,7 @@ use pg_support::{Balancer, Postgres};
 use relay_support::{client_config, token, RunningListener, SECRET};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use webhook_dev::relay::RelayState;
 
 const BIN: &str = env!("CARGO_BIN_EXE_webhook-dev");
 const CHANNEL: &str = "acme";
@@ -26,10 +27,13 @@ const CHANNEL: &str = "acme";
 struct Instance {
     addr: SocketAddr,
     child: Child,
+    log: std::path::PathBuf,
 }
 
 impl Instance {
     async fn start(pg: &Postgres, store: &Path) -> Instance {
+        std::fs::create_dir_all(store).unwrap();
+        let log = store.join("relay.log");
         let mut child = Command::new(BIN)
             .env_remove("WEBHOOK_DEV_STORE")
             .env_remove("WEBHOOK_DEV_RELAY_SECRET")
@@ -40,7 +44,7 @@ impl Instance {
             .args(["--answer-timeout", "10"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
@@ -58,7 +62,13 @@ impl Instance {
         Instance {
             addr: listening["addr"].as_str().unwrap().parse().unwrap(),
             child,
+            log,
         }
+    }
+
+    /// What the relay logged (warnings and errors) so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
     }
 
     async fn kill(&mut self) {
@@ -331,4 +341,58 @@ async fn a_database_restart_gets_503s_and_loses_nothing_acknowledged() {
     let seen = handler_sees_all(&handler, &acknowledged).await;
     assert_once_in_order(&seen);
     listener.stop().await;
+    for instance in [&a, &b] {
+        let log = instance.log();
+        assert!(log.contains("relay queue database unreachable"), "{log}");
+        assert!(log.contains("retrying in"), "{log}");
+        assert!(
+            log.contains("relay queue database reachable again"),
+            "{log}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_on_another_instance_takes_the_channel_over_unless_the_holder_refuses() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Instance::start(&pg, &dir.path().join("a")).await;
+    let b = Instance::start(&pg, &dir.path().join("b")).await;
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let mut first = listener_via(a.addr, &dir.path().join("first"), &handler).await;
+    first.connected().await;
+    let mut second = listener_via(b.addr, &dir.path().join("second"), &handler).await;
+    second.connected().await;
+    let RelayState::TakenOver { by, reason, .. } = first
+        .state(|s| matches!(s, RelayState::TakenOver { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(by
+        .expect("the newcomer's address")
+        .starts_with("127.0.0.1:"));
+    assert!(reason.contains("took channel acme over"), "{reason}");
+    let answer = post(a.addr, 1).await.unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    second.requests(1).await;
+    second.stop().await;
+
+    let url = format!("ws://{}/{CHANNEL}", a.addr).parse().unwrap();
+    let mut holding = client_config(url, token(CHANNEL));
+    holding.no_takeover = true;
+    let mut holder = RunningListener::start(&dir.path().join("holder"), holding, None).await;
+    holder.connected().await;
+    let mut newcomer = listener_via(b.addr, &dir.path().join("newcomer"), &handler).await;
+    let RelayState::Refused { reason, .. } = newcomer
+        .state(|s| matches!(s, RelayState::Refused { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("refuses to be displaced (--no-takeover)"),
+        "{reason}"
+    );
+    holder.stop().await;
 }
