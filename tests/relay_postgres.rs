@@ -165,8 +165,8 @@ async fn two_instances_are_one_relay_with_answers_across_them() {
 
     // With the listener away, both instances queue; it gets everything on B, in order.
     listener.stop().await;
-    for n in 3..9 {
-        let relay = if n % 2 == 0 { a.addr } else { b.addr };
+    for n in 3..9usize {
+        let relay = if n.is_multiple_of(2) { a.addr } else { b.addr };
         let queued = post(relay, n).await.unwrap();
         assert_eq!(queued.status, 202, "{}", queued.text());
     }
@@ -207,8 +207,8 @@ async fn three_hundred_events_posted_alternately_arrive_once_in_order() {
     let mut first = listener_via(b.addr, &dir.path().join("listener"), &handler).await;
     first.connected().await;
     let mut listener = Some(first);
-    for n in 0..300 {
-        let relay = if n % 2 == 0 { a.addr } else { b.addr };
+    for n in 0..300usize {
+        let relay = if n.is_multiple_of(2) { a.addr } else { b.addr };
         let answer = post(relay, n).await.unwrap();
         assert!(
             answer.status == 200 || answer.status == 202,
@@ -252,8 +252,8 @@ async fn kill_mid_stream(kill_the_listeners_instance: bool) {
     };
     let mut acknowledged = Vec::new();
     let mut killed = false;
-    for n in 0..160 {
-        let relay = if n % 2 == 0 && !killed {
+    for n in 0..160usize {
+        let relay = if n.is_multiple_of(2) && !killed {
             victim.addr
         } else {
             survivor.addr
@@ -300,7 +300,7 @@ async fn a_database_restart_gets_503s_and_loses_nothing_acknowledged() {
     let mut acknowledged = Vec::new();
     let mut n = 0;
     let post_next = |n: &mut usize| {
-        let relay = if *n % 2 == 0 { a.addr } else { b.addr };
+        let relay = if n.is_multiple_of(2) { a.addr } else { b.addr };
         let this = *n;
         *n += 1;
         async move { (this, post(relay, this).await.unwrap()) }

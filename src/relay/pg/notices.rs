@@ -45,7 +45,7 @@ pub(super) async fn run(
                         _ = poll.tick() => {
                             let Some(here) = upgrade(&queue) else { return };
                             polls += 1;
-                            if polls % 60 == 0 {
+                            if polls.is_multiple_of(60) {
                                 here.sweep_answers().await;
                             }
                             let ids = here.waiting_ids();
