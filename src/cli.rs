@@ -337,6 +337,10 @@ pub struct ListenArgs {
     /// Refuse bodies larger than this with 413 (bytes, or 512KiB, 10MiB ...).
     #[arg(long, value_name = "BYTES", default_value = "10MiB", value_parser = parse_size)]
     pub max_body: usize,
+    /// Store at most this much of each handler answer (the sender still gets all of it, streamed);
+    /// a longer answer is marked truncated.
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = parse_size)]
+    pub max_stored_answer: usize,
     /// Close connections that take longer than this to send a request head.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
     pub header_timeout: Duration,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::checks::Checks;
-use crate::forward::{Forwarded, Forwarder};
+use crate::forward::{AnswerRest, Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
 use crate::relay::RelayState;
 use crate::signature;
@@ -143,6 +143,14 @@ impl FixedAnswer {
     }
 }
 
+/// The answer for a sender: as stored, plus the rest of an answer larger than the store keeps.
+pub struct Answer {
+    /// The answer's status, headers and (first) bytes.
+    pub response: RecordedResponse,
+    /// The rest of the body, to stream after `response.body`.
+    pub rest: Option<AnswerRest>,
+}
+
 /// Everything the engine needs besides the store.
 pub struct EngineConfig {
     /// Where to forward, or `None` to answer with `respond`.
@@ -269,20 +277,50 @@ impl Engine {
     }
 
     /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
-    /// commit) and returns the answer for the sender — only once the request is durable.
-    pub async fn handle(&self, head: RequestHead, body: Bytes) -> RecordedResponse {
-        match self.process(head, body).await {
-            Ok(exchange) => exchange.response,
-            Err(err) => RecordedResponse::plain(
-                503,
-                format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
-            ),
+    /// commit) and returns the answer for the sender — only once the request is durable. An answer
+    /// larger than the store keeps comes with the rest still to stream.
+    pub async fn handle(&self, head: RequestHead, body: Bytes) -> Answer {
+        match self.process_streaming(head, body).await {
+            Ok((exchange, rest)) => Answer {
+                response: exchange.response,
+                rest,
+            },
+            Err(err) => Answer {
+                response: RecordedResponse::plain(
+                    503,
+                    format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
+                ),
+                rest: None,
+            },
         }
     }
 
-    /// Like [`Engine::handle`], returning the whole exchange, or the store error that kept the
-    /// request from being accepted.
+    /// Like [`Engine::handle`], returning the whole exchange with the whole answer (up to
+    /// [`crate::forward::MAX_ANSWER_BYTES`]), or the store error that kept the request from being
+    /// accepted. The store keeps the answer only up to its cap.
     pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, StoreError> {
+        let (mut exchange, rest) = self.process_streaming(head, body).await?;
+        if let Some(rest) = rest {
+            match rest.collect(crate::forward::MAX_ANSWER_BYTES).await {
+                Ok(more) => {
+                    let mut whole = bytes::BytesMut::from(exchange.response.body.as_ref());
+                    whole.extend_from_slice(&more);
+                    exchange.response.body = whole.freeze();
+                }
+                Err(err) => {
+                    exchange.response = RecordedResponse::plain(502, format!("webhook-dev: {err}"));
+                }
+            }
+        }
+        Ok(exchange)
+    }
+
+    /// The pipeline: the exchange as stored, and the unread rest of a large answer.
+    async fn process_streaming(
+        &self,
+        head: RequestHead,
+        body: Bytes,
+    ) -> Result<(Exchange, Option<AnswerRest>), StoreError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
         let request = self.capture(head, body);
         let mut findings = self.config.checks.examine(
@@ -314,9 +352,13 @@ impl Engine {
             tracing::error!(id = %request.id, "request not stored: {err}");
             return Err(err);
         }
-        let (response, forward) = match forwarded {
-            Some(Forwarded { response, outcome }) => (response, Some(outcome)),
-            None => (self.config.respond.answer(&request.id), None),
+        let (response, forward, rest) = match forwarded {
+            Some(Forwarded {
+                response,
+                outcome,
+                rest,
+            }) => (response, Some(outcome), rest),
+            None => (self.config.respond.answer(&request.id), None, None),
         };
         let mut schema = findings.schema.take();
         if let (Some(report), Some(outcome)) = (schema.as_mut(), forward.as_ref()) {
@@ -334,7 +376,7 @@ impl Engine {
             schema,
         };
         self.finish(&exchange, commit_on);
-        Ok(exchange)
+        Ok((exchange, rest))
     }
 
     /// Records a request that was refused before its body was read (e.g. too large), so the

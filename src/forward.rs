@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
 use hyper_rustls::HttpsConnector;
@@ -17,8 +18,13 @@ use crate::handler_tls::{HandlerTls, LocalhostBothFamilies};
 use crate::model::{CapturedRequest, ForwardOutcome, HeaderList, RecordedResponse};
 use crate::target::Target;
 
-/// The largest handler answer webhook-dev will relay.
+/// The largest handler answer webhook-dev collects whole (for replays and the relay); answers to
+/// `listen`'s senders are streamed whatever their size.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// How much of an answer is stored by default (`listen --max-stored-answer`); the sender gets all
+/// of it.
+pub const STORED_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: &[&str] = &[
@@ -41,14 +47,102 @@ pub struct Forwarder {
     client: Client<Connector, Full<Bytes>>,
     target: Target,
     timeout: Duration,
+    answer_cap: usize,
 }
 
 /// The handler's answer and how the attempt went, ready to record.
 pub struct Forwarded {
-    /// What goes back to the sender.
+    /// The answer as stored: whole, or its first `answer_cap` bytes when `rest` is set.
     pub response: RecordedResponse,
     /// What is recorded about the attempt.
     pub outcome: ForwardOutcome,
+    /// The rest of an answer larger than the cap, still to be read: streamed to the sender,
+    /// never stored.
+    pub rest: Option<AnswerRest>,
+}
+
+/// The part of a large answer after the stored bytes: those already read, then the handler's
+/// body as it keeps arriving.
+pub struct AnswerRest {
+    read: Bytes,
+    body: Incoming,
+}
+
+/// A body error on its way to the sender.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a sender receives: a whole answer, or the stored bytes followed by the rest as it arrives.
+pub type SenderBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+impl AnswerRest {
+    /// The sender's body: `first` (the stored bytes), then the rest as it arrives.
+    pub fn after(self, first: Full<Bytes>) -> SenderBody {
+        let read = Full::new(self.read);
+        Chain {
+            first: Some(first),
+            read: Some(read),
+            then: self.body,
+        }
+        .boxed_unsync()
+    }
+
+    /// Reads the remaining bytes whole, at most `max` of them.
+    pub async fn collect(self, max: usize) -> Result<Bytes, String> {
+        let mut all = BytesMut::from(self.read.as_ref());
+        let mut body = self.body;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("the handler's answer broke off: {e}"))?;
+            if let Ok(data) = frame.into_data() {
+                all.extend_from_slice(&data);
+                if all.len() > max {
+                    return Err(format!("the handler's answer is larger than {max} bytes"));
+                }
+            }
+        }
+        Ok(all.freeze())
+    }
+}
+
+/// A whole answer as a sender's body.
+pub fn whole(body: Full<Bytes>) -> SenderBody {
+    body.map_err(|never| match never {}).boxed_unsync()
+}
+
+/// Two bodies already in memory, then the handler's.
+struct Chain {
+    first: Option<Full<Bytes>>,
+    read: Option<Full<Bytes>>,
+    then: Incoming,
+}
+
+impl hyper::body::Body for Chain {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        for slot in [0, 1] {
+            let part = if slot == 0 {
+                &mut self.first
+            } else {
+                &mut self.read
+            };
+            if let Some(body) = part.as_mut() {
+                match std::pin::Pin::new(body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
+                    Poll::Ready(Some(Err(never))) => match never {},
+                    Poll::Ready(None) => *part = None,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }
+        std::pin::Pin::new(&mut self.then)
+            .poll_frame(cx)
+            .map_err(BoxError::from)
+    }
 }
 
 /// Drops hop-by-hop headers, and any header the `Connection` header names.
@@ -107,7 +201,14 @@ impl Forwarder {
             client,
             target,
             timeout,
+            answer_cap: STORED_ANSWER_BYTES,
         })
+    }
+
+    /// Stores at most `cap` bytes of each answer (the sender still gets all of it).
+    pub fn with_answer_cap(mut self, cap: usize) -> Self {
+        self.answer_cap = cap;
+        self
     }
 
     /// The target requests go to.
@@ -121,12 +222,13 @@ impl Forwarder {
         let started = Instant::now();
         let attempt = tokio::time::timeout(self.timeout, self.send(request, &url)).await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (response, error) = match attempt {
-            Ok(Ok(response)) => (response, None),
+        let (response, rest, error) = match attempt {
+            Ok(Ok((response, rest))) => (response, rest, None),
             Ok(Err(cause)) => {
                 let message = format!("could not forward to {url}: {cause}");
                 (
                     RecordedResponse::plain(502, format!("webhook-dev: {message}")),
+                    None,
                     Some(message),
                 )
             }
@@ -137,6 +239,7 @@ impl Forwarder {
                 );
                 (
                     RecordedResponse::plain(504, format!("webhook-dev: {message}")),
+                    None,
                     Some(message),
                 )
             }
@@ -147,34 +250,55 @@ impl Forwarder {
                 status: Some(response.status),
                 duration_ms,
                 error,
+                answer_truncated: rest.is_some(),
             },
             response,
+            rest,
         }
     }
 
-    async fn send(&self, request: &CapturedRequest, url: &str) -> Result<RecordedResponse, String> {
+    /// Sends the request and reads the answer: whole, or up to the cap with the rest left to read.
+    async fn send(
+        &self,
+        request: &CapturedRequest,
+        url: &str,
+    ) -> Result<(RecordedResponse, Option<AnswerRest>), String> {
         let outgoing = self.build(request, url).map_err(|e| e.to_string())?;
         let answer = self
             .client
             .request(outgoing)
             .await
             .map_err(|e| describe(&e))?;
-        let (parts, body) = answer.into_parts();
-        let body = Limited::new(body, MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("the handler's answer broke off: {e}"))?
-            .to_bytes();
+        let (parts, mut body) = answer.into_parts();
+        let mut read = BytesMut::new();
+        let mut over_cap = false;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("the handler's answer broke off: {e}"))?;
+            if let Ok(data) = frame.into_data() {
+                read.extend_from_slice(&data);
+                if read.len() > self.answer_cap {
+                    over_cap = true;
+                    break;
+                }
+            }
+        }
+        let (body, rest) = if over_cap {
+            let beyond = read.split_off(self.answer_cap).freeze();
+            (read.freeze(), Some(AnswerRest { read: beyond, body }))
+        } else {
+            (read.freeze(), None)
+        };
         let headers = parts
             .headers
             .iter()
             .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
             .collect::<Vec<_>>();
-        Ok(RecordedResponse {
+        let response = RecordedResponse {
             status: parts.status.as_u16(),
             headers: end_to_end_headers(&headers),
             body,
-        })
+        };
+        Ok((response, rest))
     }
 
     fn build(&self, request: &CapturedRequest, url: &str) -> anyhow::Result<Request<Full<Bytes>>> {

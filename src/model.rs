@@ -139,6 +139,8 @@ pub struct ForwardOutcome {
     pub duration_ms: f64,
     /// Why forwarding failed, in words.
     pub error: Option<String>,
+    /// The answer was larger than the store keeps: only its first bytes are recorded.
+    pub answer_truncated: bool,
 }
 
 /// Everything known about one captured request once it has been handled.

@@ -10,7 +10,8 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 
-use crate::engine::{Engine, RequestHead};
+use crate::engine::{Answer, Engine, RequestHead};
+use crate::forward::{whole, SenderBody};
 use crate::http_edge::{header_list, read_body, BodyError};
 use crate::model::RecordedResponse;
 
@@ -49,7 +50,7 @@ pub async fn capture(
     limits: Limits,
     peer: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, BodyBroken> {
+) -> Result<Response<SenderBody>, BodyBroken> {
     let (parts, body) = request.into_parts();
     if parts.method == hyper::Method::CONNECT {
         let refusal = RecordedResponse::plain(
@@ -61,7 +62,7 @@ pub async fn capture(
             hyper::header::ALLOW,
             HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
         );
-        return Ok(response);
+        return Ok(response.map(whole));
     }
     let head = RequestHead {
         peer: Some(peer),
@@ -77,7 +78,9 @@ pub async fn capture(
     };
     let body = match read_body(&parts.headers, body, limits.max_body, limits.body_timeout).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge(_)) => return Ok(refuse(&engine, head, limits.max_body).await),
+        Err(BodyError::TooLarge(_)) => {
+            return Ok(refuse(&engine, head, limits.max_body).await.map(whole))
+        }
         Err(BodyError::Late(timeout)) => {
             let late = RecordedResponse::plain(
                 408,
@@ -86,18 +89,23 @@ pub async fn capture(
                     crate::forward::humanize(timeout)
                 ),
             );
-            return Ok(into_hyper(late, true));
+            return Ok(into_hyper(late, true).map(whole));
         }
         Err(BodyError::Malformed(err)) => {
             let bad = RecordedResponse::plain(
                 400,
                 format!("webhook-dev: the request body is malformed ({err}); nothing was stored or forwarded"),
             );
-            return Ok(into_hyper(bad, true));
+            return Ok(into_hyper(bad, true).map(whole));
         }
         Err(BodyError::Broken(err)) => return Err(BodyBroken(err)),
     };
-    Ok(into_hyper(engine.handle(head, body).await, false))
+    let Answer { response, rest } = engine.handle(head, body).await;
+    let response = into_hyper(response, false);
+    Ok(match rest {
+        Some(rest) => response.map(|stored| rest.after(stored)),
+        None => response.map(whole),
+    })
 }
 
 /// The 413 answer for a body over `max_body` bytes.

@@ -59,7 +59,8 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
     let forwarder = args
         .forward
         .map(|target| Forwarder::with_tls(target, args.timeout, &args.handler_tls.tls()))
-        .transpose()?;
+        .transpose()?
+        .map(|forwarder| forwarder.with_answer_cap(args.max_stored_answer));
     let engine = Arc::new(Engine::new(
         store.clone(),
         EngineConfig {

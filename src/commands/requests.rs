@@ -27,14 +27,23 @@ pub fn run(store_dir: &Path, command: RequestsCommand) -> anyhow::Result<()> {
             let stored = reader
                 .get(&id)?
                 .ok_or_else(|| anyhow::anyhow!("no request {id:?} in {}", store_dir.display()))?;
+            let truncated = reader.answer_truncated(&stored.summary.id)?;
             if json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&stored.to_detail())?
-                )?;
+                let mut detail = serde_json::to_value(stored.to_detail())?;
+                if let Some(response) = detail.get_mut("response").and_then(|r| r.as_object_mut()) {
+                    response.insert("truncated".into(), truncated.into());
+                }
+                writeln!(out, "{}", serde_json::to_string_pretty(&detail)?)?;
             } else {
                 write!(out, "{}", human_detail(&stored))?;
+                if truncated {
+                    let kept = stored.response.as_ref().map_or(0, |r| r.body.len() as u64);
+                    writeln!(
+                        out,
+                        "\n(answer truncated in the store: only its first {} are kept, --max-stored-answer; the sender got all of it)",
+                        human_size(kept)
+                    )?;
+                }
             }
         }
     }

@@ -6,14 +6,16 @@
 //!
 //! ```text
 //! listener                                   relay
-//!    | -- hello {version, token, client} -->   |   within HANDSHAKE_TIMEOUT of the upgrade
+//!    | -- hello {version, token, client, --->  |   within HANDSHAKE_TIMEOUT of the upgrade;
+//!    |           no_takeover?}                 |   no_takeover: refuse newcomers while healthy
 //!    | <-- welcome {version, channel, ...} --  |   or refused {code, message}, then close
 //!    | <-- request {id, method, path, ...} --  |   in arrival order, up to a window in flight
 //!    | -- answer {id, response} ------------>  |   stored on the listener side: the relay drops it
 //!    | -- ack {id} ------------------------->  |   already stored (a duplicate): drops it too
 //!    | -- error {id, message} -------------->  |   not stored: the relay keeps it, delivers it again
 //!    | <-> ping {nonce} / pong {nonce} <---->  |   both ways, every heartbeat interval
-//!    | <-- closing {message, reconnect} -----  |   the relay is going away or was taken over
+//!    | <-- closing {message, reconnect, -----  |   the relay is going away, or another listener
+//!    |              taken_over?: {at, by}}     |   took the channel over (when, from where)
 //! ```
 //!
 //! A request leaves the relay's queue only on `answer` or `ack`, both of which a listener sends

@@ -171,6 +171,17 @@ impl StoreReader {
         Ok(stored)
     }
 
+    /// Whether the stored answer of request `full_id` is only the first bytes of a larger one
+    /// (`listen --max-stored-answer`).
+    pub fn answer_truncated(&self, full_id: &str) -> anyhow::Result<bool> {
+        let truncated: Option<bool> = self
+            .conn
+            .prepare_cached("SELECT resp_truncated FROM requests WHERE id = ?1")?
+            .query_row(params![full_id], |row| row.get(0))
+            .optional()?;
+        Ok(truncated.unwrap_or(false))
+    }
+
     /// Deliveries, oldest first, optionally only those with `status`.
     pub fn deliveries(&self, status: Option<DeliveryStatus>) -> anyhow::Result<Vec<Delivery>> {
         let mut stmt = self.conn.prepare_cached(

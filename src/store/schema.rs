@@ -49,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
         request_id    TEXT,
         source_id     TEXT
     );",
+    // 3: whether the stored answer is only the first bytes of a larger one.
+    "ALTER TABLE requests ADD COLUMN resp_truncated INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the store up to the newest schema, refusing a store written by a newer build.

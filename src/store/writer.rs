@@ -190,7 +190,7 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
             let mut stmt = tx.prepare_cached(
                 "UPDATE requests SET resp_status = ?2, resp_headers = ?3, resp_body = ?4,
                     fwd_target = ?5, fwd_status = ?6, fwd_duration_ms = ?7, fwd_error = ?8,
-                    schema_report = COALESCE(?9, schema_report)
+                    schema_report = COALESCE(?9, schema_report), resp_truncated = ?10
                  WHERE id = ?1",
             )?;
             let updated = stmt.execute(params![
@@ -203,6 +203,7 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
                 forward.as_ref().map(|f| f.duration_ms),
                 forward.as_ref().and_then(|f| f.error.as_deref()),
                 schema,
+                forward.as_ref().is_some_and(|f| f.answer_truncated),
             ])?;
             if updated == 0 {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
