@@ -139,10 +139,13 @@ async fn forget(store_dir: &Path, channel: &str, shared: Option<&QueueUrl>) -> a
         );
         Ok(())
     } else {
-        anyhow::bail!(
-            "the relay store {} has no channel {channel}",
-            store_dir.display()
-        )
+        match shared {
+            Some(_) => anyhow::bail!("the relay's queue database has no channel {channel}"),
+            None => anyhow::bail!(
+                "the relay store {} has no channel {channel}",
+                store_dir.display()
+            ),
+        }
     }
 }
 

@@ -116,6 +116,10 @@ impl PgQueue {
             config.connect_timeout(Duration::from_secs(5));
         }
         config.application_name("webhook-dev relay");
+        // Only inserts must be on disk before they are acknowledged (the writer turns this back
+        // on for its transactions); losing the last delivery attempts, deletes or answers to a
+        // database crash costs a redelivery or a provider's 504, never a request.
+        config.options("-c synchronous_commit=off");
         let manager = Manager::from_config(
             config.clone(),
             NoTls,

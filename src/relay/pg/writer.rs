@@ -82,6 +82,8 @@ async fn commit(
 ) -> anyhow::Result<Vec<Result<Inserted, InsertError>>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = on")
+        .await?;
     let create = tx
         .prepare_cached("INSERT INTO wd_channels (name) VALUES ($1) ON CONFLICT DO NOTHING")
         .await?;
