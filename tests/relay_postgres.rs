@@ -32,6 +32,10 @@ struct Instance {
 
 impl Instance {
     async fn start(pg: &Postgres, store: &Path) -> Instance {
+        Self::start_with(pg, store, &[]).await
+    }
+
+    async fn start_with(pg: &Postgres, store: &Path, args: &[&str]) -> Instance {
         std::fs::create_dir_all(store).unwrap();
         let log = store.join("relay.log");
         let mut child = Command::new(BIN)
@@ -42,6 +46,7 @@ impl Instance {
             .args(["relay", "--addr", "127.0.0.1:0", "--json"])
             .args(["--secret", SECRET, "--queue", &pg.url()])
             .args(["--answer-timeout", "10"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -395,4 +400,60 @@ async fn a_listener_on_another_instance_takes_the_channel_over_unless_the_holder
         "{reason}"
     );
     holder.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_limit_holds_across_instances_and_forget_removes_a_channel() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let start = |store: &str| {
+        let store = dir.path().join(store);
+        let pg = &pg;
+        async move { Instance::start_with(pg, &store, &["--max-queue", "3"]).await }
+    };
+    let a = start("a").await;
+    let b = start("b").await;
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let mut opening = listener_via(a.addr, &dir.path().join("listener"), &handler).await;
+    opening.connected().await;
+    opening.stop().await;
+    for (n, relay) in [a.addr, b.addr, a.addr].into_iter().enumerate() {
+        assert_eq!(post(relay, n).await.unwrap().status, 202);
+    }
+    let full = post(b.addr, 3).await.unwrap();
+    assert_eq!(full.status, 507, "{}", full.text());
+    assert!(full.text().contains("--max-queue"), "{}", full.text());
+
+    let forget = Command::new(BIN)
+        .env_remove("WEBHOOK_DEV_RELAY_QUEUE")
+        .args(["relay", "forget", CHANNEL, "--queue", &pg.url()])
+        .output()
+        .await
+        .unwrap();
+    assert!(forget.status.success(), "{forget:?}");
+    assert!(
+        String::from_utf8_lossy(&forget.stdout).contains("forgotten with its 3 queued request(s)"),
+        "{forget:?}"
+    );
+    let rows: i64 = pg
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM wd_queue", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0);
+    // An instance that never saw the channel refuses it now.
+    let c = start("c").await;
+    assert_eq!(post(c.addr, 4).await.unwrap().status, 404);
+    let again = Command::new(BIN)
+        .args(["relay", "forget", CHANNEL, "--queue", &pg.url()])
+        .output()
+        .await
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("queue database has no channel acme"),
+        "{again:?}"
+    );
 }
