@@ -432,6 +432,9 @@ pub struct RelayArgs {
         hide_env_values = true
     )]
     pub queue: Option<QueueUrl>,
+    /// With `sslmode=require` in --queue, also trust the CA certificate(s) in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "queue")]
+    pub queue_ca: Option<PathBuf>,
     /// Print one JSON object per line.
     #[arg(long)]
     pub json: bool,
@@ -490,6 +493,9 @@ pub enum RelayCommand {
             hide_env_values = true
         )]
         queue: Option<QueueUrl>,
+        /// With `sslmode=require` in --queue, also trust the CA certificate(s) in this PEM file.
+        #[arg(long, value_name = "FILE", requires = "queue")]
+        queue_ca: Option<PathBuf>,
     },
 }
 

@@ -44,7 +44,13 @@ impl Instance {
             .env_remove("WEBHOOK_DEV_RELAY_QUEUE")
             .args(["--store", store.to_str().unwrap()])
             .args(["relay", "--addr", "127.0.0.1:0", "--json"])
-            .args(["--secret", SECRET, "--queue", &pg.url()])
+            .args(["--secret", SECRET])
+            .args(
+                (!args.contains(&"--queue"))
+                    .then(|| ["--queue".to_string(), pg.url()])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(["--answer-timeout", "10"])
             .args(args)
             .stdin(Stdio::null())
@@ -456,4 +462,52 @@ async fn the_queue_limit_holds_across_instances_and_forget_removes_a_channel() {
         String::from_utf8_lossy(&again.stderr).contains("queue database has no channel acme"),
         "{again:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_can_be_reached_over_tls_only() {
+    let (pg, ca) = Postgres::start_tls_only();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}?sslmode=require", pg.url());
+    let relay = |extra: Vec<String>| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.env_remove("WEBHOOK_DEV_RELAY_QUEUE")
+            .args(["--store", dir.path().join("r").to_str().unwrap()])
+            .args(["relay", "forget", CHANNEL])
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    // Plain connections are refused by this server; so is its certificate without --queue-ca.
+    let plain = relay(vec!["--queue".into(), pg.url()]);
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("no encryption"),
+        "{plain:?}"
+    );
+    let untrusted = relay(vec!["--queue".into(), url.clone()]);
+    assert!(
+        String::from_utf8_lossy(&untrusted.stderr).contains("certificate"),
+        "{untrusted:?}"
+    );
+    let trusted = relay(vec![
+        "--queue".into(),
+        url.clone(),
+        "--queue-ca".into(),
+        ca.display().to_string(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&trusted.stderr).contains("queue database has no channel acme"),
+        "{trusted:?}"
+    );
+    let a = Instance::start_with(
+        &pg,
+        &dir.path().join("a"),
+        &["--queue", &url, "--queue-ca", ca.to_str().unwrap()],
+    )
+    .await;
+    let handler = Handler::start(Answer::ok("{\"over\":\"tls\"}")).await;
+    let mut listener = listener_via(a.addr, &dir.path().join("listener"), &handler).await;
+    listener.connected().await;
+    let answer = post(a.addr, 1).await.unwrap();
+    assert_eq!(answer.text(), "{\"over\":\"tls\"}");
+    listener.stop().await;
 }

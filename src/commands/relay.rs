@@ -28,9 +28,11 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
             println!("{}", token::channel_token(&secret, &channel).expose());
             return Ok(());
         }
-        Some(RelayCommand::Forget { channel, queue }) => {
-            return forget(store_dir, &channel, queue.as_ref()).await
-        }
+        Some(RelayCommand::Forget {
+            channel,
+            queue,
+            queue_ca,
+        }) => return forget(store_dir, &channel, queue.as_ref(), queue_ca.as_deref()).await,
         None => {}
     }
     let (Some(addr), Some(secret)) = (args.addr, args.secret) else {
@@ -68,7 +70,9 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
     };
     let (events, mut received) = mpsc::unbounded_channel();
     let relay = match &args.queue {
-        Some(url) => Relay::open_shared(config, url.expose(), Some(events)).await?,
+        Some(url) => {
+            Relay::open_shared(config, url.expose(), args.queue_ca.as_deref(), Some(events)).await?
+        }
         None => Relay::open(config, store_dir, args.durability, Some(events))?,
     };
     let listener = TcpListener::bind(&addr)
@@ -120,12 +124,17 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
 }
 
 /// `relay forget CHANNEL`: the channel and its queue leave the relay's store.
-async fn forget(store_dir: &Path, channel: &str, shared: Option<&QueueUrl>) -> anyhow::Result<()> {
+async fn forget(
+    store_dir: &Path,
+    channel: &str,
+    shared: Option<&QueueUrl>,
+    ca: Option<&Path>,
+) -> anyhow::Result<()> {
     token::check_channel(channel)?;
     let forgotten = match shared {
         Some(url) => {
             let (wake, _) = mpsc::unbounded_channel();
-            let queue = PgQueue::connect(url.expose(), wake).await?;
+            let queue = PgQueue::connect(url.expose(), ca, wake).await?;
             let forgotten = queue.forget(channel).await;
             queue.close();
             forgotten?

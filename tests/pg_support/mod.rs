@@ -17,6 +17,8 @@ pub struct Postgres {
     data: PathBuf,
     port: u16,
     user: Option<(u32, u32)>,
+    /// Server options beyond the defaults (TLS).
+    extra: String,
     _dir: tempfile::TempDir,
 }
 
@@ -67,6 +69,47 @@ fn free_port() -> u16 {
 impl Postgres {
     /// Creates and starts a cluster.
     pub fn start() -> Postgres {
+        let pg = Self::create();
+        pg.start_again();
+        pg
+    }
+
+    /// Creates and starts a cluster that accepts only TLS connections, with a self-signed
+    /// certificate for 127.0.0.1; returns it with the certificate's PEM file.
+    pub fn start_tls_only() -> (Postgres, PathBuf) {
+        let mut pg = Self::create();
+        let dir = pg._dir.path().to_path_buf();
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let (cert, key, hba) = (
+            dir.join("server.crt"),
+            dir.join("server.key"),
+            dir.join("hba.conf"),
+        );
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        std::fs::write(
+            &hba,
+            "hostssl all all 127.0.0.1/32 trust\nlocal all all trust\n",
+        )
+        .unwrap();
+        for file in [&cert, &key, &hba] {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = pg.user {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        pg.extra = format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c hba_file={}",
+            cert.display(),
+            key.display(),
+            hba.display()
+        );
+        pg.start_again();
+        (pg, cert)
+    }
+
+    fn create() -> Postgres {
         let bin = server_binaries();
         let dir = tempfile::tempdir().unwrap();
         let user = unprivileged_user();
@@ -79,6 +122,7 @@ impl Postgres {
             data,
             port: free_port(),
             user,
+            extra: String::new(),
             _dir: dir,
         };
         pg.run(
@@ -94,7 +138,6 @@ impl Postgres {
                 "--no-sync",
             ],
         );
-        pg.start_again();
         pg
     }
 
@@ -122,9 +165,10 @@ impl Postgres {
     /// Starts the server (again) on the same port and data, once it accepts connections.
     pub fn start_again(&self) {
         let options = format!(
-            "-k {} -c listen_addresses=127.0.0.1 -p {} -c fsync=off -c max_connections=200",
+            "-k {} -c listen_addresses=127.0.0.1 -p {} -c fsync=off -c max_connections=200{}",
             self._dir.path().display(),
-            self.port
+            self.port,
+            self.extra
         );
         let log = self._dir.path().join("server.log");
         self.run(

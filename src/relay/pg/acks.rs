@@ -42,7 +42,7 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::UnboundedReceiver<AckJob>) {
             }
             Err(err) => {
                 tracing::warn!(
-                    "relay queue database: {} acknowledgement(s) not written yet ({err}); retrying in {} ms",
+                    "relay queue database: {} acknowledgement(s) not written yet ({err:#}); retrying in {} ms",
                     batch.len(),
                     pause.as_millis()
                 );

@@ -94,8 +94,39 @@ struct Inner {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
-fn db_error(err: impl std::fmt::Display) -> QueueError {
-    QueueError::Write(format!("the queue database: {err}"))
+/// How connections to the database are made.
+#[derive(Clone)]
+enum Tls {
+    Plain,
+    Rustls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Tls {
+    fn for_config(
+        config: &tokio_postgres::Config,
+        ca: Option<&std::path::Path>,
+    ) -> anyhow::Result<Tls> {
+        if config.get_ssl_mode() != tokio_postgres::config::SslMode::Require {
+            if ca.is_some() {
+                anyhow::bail!("--queue-ca needs sslmode=require in the --queue URL");
+            }
+            return Ok(Tls::Plain);
+        }
+        let extra = match ca {
+            Some(path) => crate::relay::tls::load_certs(path)?,
+            None => Vec::new(),
+        };
+        let mut client = (*crate::relay::tls::client_config(&extra)?).clone();
+        client.alpn_protocols.clear();
+        Ok(Tls::Rustls(tokio_postgres_rustls::MakeRustlsConnect::new(
+            client,
+        )))
+    }
+}
+
+/// The error with its causes (a pool's or driver's own message alone says little).
+fn db_error(err: impl std::error::Error + Send + Sync + 'static) -> QueueError {
+    QueueError::Write(format!("the queue database: {:#}", anyhow::Error::new(err)))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -108,10 +139,17 @@ impl PgQueue {
     /// Connects to the database at `url`, creating or migrating the schema, and starts the
     /// background tasks. `wake` receives the name of each channel whose queue may have grown
     /// (an empty name: any channel may have).
-    pub async fn connect(url: &str, wake: mpsc::UnboundedSender<String>) -> anyhow::Result<Self> {
+    /// With `sslmode=require` in the URL, the connections use TLS, trusting the Mozilla roots
+    /// and the certificates in `ca`.
+    pub async fn connect(
+        url: &str,
+        ca: Option<&std::path::Path>,
+        wake: mpsc::UnboundedSender<String>,
+    ) -> anyhow::Result<Self> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| anyhow::anyhow!("--queue is not a PostgreSQL URL ({e})"))?;
+        let tls = Tls::for_config(&config, ca)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
@@ -120,13 +158,13 @@ impl PgQueue {
         // on for its transactions); losing the last delivery attempts, deletes or answers to a
         // database crash costs a redelivery or a provider's 504, never a request.
         config.options("-c synchronous_commit=off");
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &tls {
+            Tls::Plain => Manager::from_config(config.clone(), NoTls, recycling()),
+            Tls::Rustls(tls) => Manager::from_config(config.clone(), tls.clone(), recycling()),
+        };
         let pool = Pool::builder(manager)
             .max_size(16)
             .runtime(Runtime::Tokio1)
@@ -135,10 +173,9 @@ impl PgQueue {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()?;
         {
-            let mut client = pool
-                .get()
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot connect to the queue database: {e}"))?;
+            let mut client = pool.get().await.map_err(|e| {
+                anyhow::Error::new(e).context("cannot connect to the queue database")
+            })?;
             schema::migrate(&mut client).await?;
         }
         let (inserts, insert_jobs) = mpsc::unbounded_channel();
@@ -156,7 +193,7 @@ impl PgQueue {
         let tasks = vec![
             tokio::spawn(writer::run(pool.clone(), insert_jobs)),
             tokio::spawn(acks::run(pool.clone(), ack_jobs)),
-            tokio::spawn(notices::run(config, queue.downgrade(), wake)),
+            tokio::spawn(notices::run(config, tls, queue.downgrade(), wake)),
         ];
         *lock(&queue.inner.tasks) = tasks;
         Ok(queue)

@@ -8,17 +8,20 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::{Inner, PgQueue, Settled, ANSWER_NOTICE, POLL, QUEUE_NOTICE};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Inner, PgQueue, Settled, Tls, ANSWER_NOTICE, POLL, QUEUE_NOTICE};
 
 pub(super) async fn run(
     config: tokio_postgres::Config,
+    tls: Tls,
     queue: Weak<Inner>,
     wake: mpsc::UnboundedSender<String>,
 ) {
     let mut pause = Duration::from_millis(100);
     let mut lost = false;
     loop {
-        match listen(&config).await {
+        match listen(&config, &tls).await {
             Ok((client, mut notices, connection)) => {
                 if lost {
                     tracing::warn!("relay queue database reachable again");
@@ -67,7 +70,7 @@ pub(super) async fn run(
                     return;
                 }
                 tracing::warn!(
-                    "relay queue database unreachable ({err}); retrying in {} ms",
+                    "relay queue database unreachable ({err:#}); retrying in {} ms",
                     pause.as_millis()
                 );
                 lost = true;
@@ -86,8 +89,32 @@ type Notices = mpsc::UnboundedReceiver<(String, String)>;
 
 async fn listen(
     config: &tokio_postgres::Config,
+    tls: &Tls,
 ) -> anyhow::Result<(tokio_postgres::Client, Notices, tokio::task::JoinHandle<()>)> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, (notices, task)) = match tls {
+        Tls::Plain => {
+            let (client, connection) = config.connect(NoTls).await?;
+            (client, forward_notices(connection))
+        }
+        Tls::Rustls(tls) => {
+            let (client, connection) = config.connect(tls.clone()).await?;
+            (client, forward_notices(connection))
+        }
+    };
+    client
+        .batch_execute(&format!("LISTEN {QUEUE_NOTICE}; LISTEN {ANSWER_NOTICE}"))
+        .await?;
+    Ok((client, notices, task))
+}
+
+/// Drives `connection`, passing its notifications on as (channel, payload).
+fn forward_notices<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+) -> (Notices, tokio::task::JoinHandle<()>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
@@ -108,10 +135,7 @@ async fn listen(
             }
         }
     });
-    client
-        .batch_execute(&format!("LISTEN {QUEUE_NOTICE}; LISTEN {ANSWER_NOTICE}"))
-        .await?;
-    Ok((client, rx, task))
+    (rx, task)
 }
 
 impl PgQueue {

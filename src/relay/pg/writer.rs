@@ -63,7 +63,7 @@ pub(super) async fn run(pool: Pool, mut jobs: mpsc::UnboundedReceiver<InsertJob>
                 }
             }
             Err(err) => {
-                let err = err.to_string();
+                let err = format!("{err:#}");
                 tracing::warn!(
                     "relay queue database: {} request(s) not queued: {err}",
                     batch.len()

@@ -169,14 +169,16 @@ impl Relay {
 
     /// Opens the relay over the PostgreSQL queue at `url`, shared with every other instance
     /// started with the same database and secret.
+    /// `ca`: see [`PgQueue::connect`].
     pub async fn open_shared(
         config: RelayConfig,
         url: &str,
+        ca: Option<&Path>,
         events: Option<mpsc::UnboundedSender<RelayEvent>>,
     ) -> anyhow::Result<Relay> {
         config.validate()?;
         let (wake, woken) = mpsc::unbounded_channel();
-        let queue = PgQueue::connect(url, wake).await?;
+        let queue = PgQueue::connect(url, ca, wake).await?;
         let queued_bytes = queue.queued_bytes().await.unwrap_or(0);
         let (shutdown, _) = watch::channel(false);
         let strangers = Strangers::new(config.strangers);
