@@ -511,3 +511,29 @@ async fn the_queue_can_be_reached_over_tls_only() {
     assert_eq!(answer.text(), "{\"over\":\"tls\"}");
     listener.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_posts_to_both_instances_are_each_queued_once() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Instance::start(&pg, &dir.path().join("a")).await;
+    let b = Instance::start(&pg, &dir.path().join("b")).await;
+    let handler = Handler::start(Answer::ok("{}")).await;
+    let mut opening = listener_via(a.addr, &dir.path().join("listener"), &handler).await;
+    opening.connected().await;
+    opening.stop().await;
+    // Many at once: each instance commits them in batches.
+    let posts = (0..60usize).map(|n| {
+        let relay = if n.is_multiple_of(2) { a.addr } else { b.addr };
+        tokio::spawn(async move { post(relay, n).await.unwrap().status })
+    });
+    for status in futures_util::future::join_all(posts).await {
+        assert_eq!(status.unwrap(), 202);
+    }
+    let mut listener = listener_via(b.addr, &dir.path().join("listener"), &handler).await;
+    assert_eq!(listener.connected().await, 60);
+    let expected = event_paths(0..60);
+    let seen = handler_sees_all(&handler, &expected).await;
+    assert_eq!(seen.len(), 60, "each once: {seen:?}");
+    listener.stop().await;
+}
