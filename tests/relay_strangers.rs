@@ -111,7 +111,8 @@ async fn connections_past_the_cap_are_closed_and_served_again_once_one_ends() {
     relay.stop().await;
 }
 
-/// A socket from `from` that sends the start of a request head and then nothing.
+/// A socket from `from` (any 127.x.y.z: Linux answers on the whole loopback /8) that sends the
+/// start of a request head and then nothing.
 async fn slow_socket(from: &str, relay: std::net::SocketAddr) -> Option<tokio::net::TcpStream> {
     use tokio::io::AsyncWriteExt;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -176,5 +177,28 @@ async fn slow_strangers_cannot_crowd_out_a_provider_or_a_listener() {
     );
     drop(slow);
     listener.stop().await;
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_gets_408_and_is_not_queued() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = relay_config();
+    config.body_timeout = Duration::from_millis(300);
+    let mut relay = RunningRelay::start(&dir.path().join("relay"), config).await;
+    relay.open_channel("acme").await;
+    let mut tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    tcp.write_all(b"POST /acme/x HTTP/1.1\r\nHost: r\r\nContent-Length: 10\r\n\r\n{\"a\"")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out))
+        .await
+        .expect("answered and closed within 5 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(relay.relay.queued(), 0);
     relay.stop().await;
 }
