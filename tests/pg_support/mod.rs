@@ -165,7 +165,7 @@ impl Postgres {
     /// Starts the server (again) on the same port and data, once it accepts connections.
     pub fn start_again(&self) {
         let options = format!(
-            "-k {} -c listen_addresses=127.0.0.1 -p {} -c fsync=off -c max_connections=200{}",
+            "-k {} -c listen_addresses=127.0.0.1 -p {} -c fsync=off -c max_connections=200 -c shared_buffers=16MB{}",
             self._dir.path().display(),
             self.port,
             self.extra
