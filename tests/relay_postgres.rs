@@ -449,9 +449,12 @@ async fn the_queue_limit_holds_across_instances_and_forget_removes_a_channel() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 0);
-    // An instance that never saw the channel refuses it now.
+    // Running instances refuse it now, and so does one that never saw it.
+    let gone = post(a.addr, 4).await.unwrap();
+    assert_eq!(gone.status, 404, "{}", gone.text());
+    assert!(gone.text().contains("does not exist"), "{}", gone.text());
     let c = start("c").await;
-    assert_eq!(post(c.addr, 4).await.unwrap().status, 404);
+    assert_eq!(post(c.addr, 5).await.unwrap().status, 404);
     let again = Command::new(BIN)
         .args(["relay", "forget", CHANNEL, "--queue", &pg.url()])
         .output()
@@ -462,6 +465,27 @@ async fn the_queue_limit_holds_across_instances_and_forget_removes_a_channel() {
         String::from_utf8_lossy(&again.stderr).contains("queue database has no channel acme"),
         "{again:?}"
     );
+    // A listener makes it exist again, even through an instance that knew it before; forgotten
+    // under a connected listener, it is made to exist again by the listener's reconnection.
+    let mut listener = listener_via(a.addr, &dir.path().join("listener"), &handler).await;
+    listener.connected().await;
+    assert_eq!(post(c.addr, 6).await.unwrap().status, 200);
+    let forget = Command::new(BIN)
+        .args(["relay", "forget", CHANNEL, "--queue", &pg.url()])
+        .output()
+        .await
+        .unwrap();
+    assert!(forget.status.success(), "{forget:?}");
+    let RelayState::Reconnecting { reason, .. } = listener
+        .state(|s| matches!(s, RelayState::Reconnecting { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert!(reason.contains("was forgotten"), "{reason}");
+    listener.connected().await;
+    assert_eq!(post(b.addr, 7).await.unwrap().status, 200);
+    listener.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

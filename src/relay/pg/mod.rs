@@ -77,6 +77,16 @@ pub enum Claim {
     },
 }
 
+/// Whether a listener session still delivers its channel.
+pub enum Ownership {
+    /// It does (and the claim is refreshed).
+    Held,
+    /// A newer listener, maybe on another instance, took the channel over.
+    TakenOver(TakenOver),
+    /// The channel was forgotten (`relay forget`).
+    Forgotten,
+}
+
 /// A cheap-to-clone handle on the shared queue.
 #[derive(Clone)]
 pub struct PgQueue {
@@ -353,12 +363,8 @@ impl PgQueue {
         })
     }
 
-    /// Refreshes session `session`'s hold on `channel`; `Some` says who took it over instead.
-    pub async fn still_owner(
-        &self,
-        channel: &str,
-        session: u64,
-    ) -> Result<Option<TakenOver>, QueueError> {
+    /// Refreshes session `session`'s hold on `channel`, or says why it has none any more.
+    pub async fn still_owner(&self, channel: &str, session: u64) -> Result<Ownership, QueueError> {
         let client = self.client().await?;
         let refreshed = client
             .execute(
@@ -369,7 +375,7 @@ impl PgQueue {
             .await
             .map_err(db_error)?;
         if refreshed > 0 {
-            return Ok(None);
+            return Ok(Ownership::Held);
         }
         let row = client
             .query_opt(
@@ -378,13 +384,15 @@ impl PgQueue {
             )
             .await
             .map_err(db_error)?;
-        Ok(Some(TakenOver {
-            at: row
-                .as_ref()
-                .and_then(|r| r.get::<_, Option<DateTime<Utc>>>(1))
-                .unwrap_or_else(Utc::now),
-            by: row.and_then(|r| r.get(0)),
-        }))
+        Ok(match row {
+            None => Ownership::Forgotten,
+            Some(row) => Ownership::TakenOver(TakenOver {
+                at: row
+                    .get::<_, Option<DateTime<Utc>>>(1)
+                    .unwrap_or_else(Utc::now),
+                by: row.get(0),
+            }),
+        })
     }
 
     /// Session `session` no longer delivers `channel` (if it still did).

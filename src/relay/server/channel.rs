@@ -181,12 +181,15 @@ impl Relay {
     }
 
     /// Makes channel `name` exist, durably, before its first listener is welcomed.
+    /// With the shared queue it is recorded each time: another instance may have forgotten it.
     pub(super) async fn register(&self, name: &str) -> Result<(), QueueError> {
-        if lock(&self.inner.known).contains(name) {
-            return Ok(());
-        }
         match &self.inner.backend {
-            Backend::Sqlite(queue) => queue.open_channel(name).await?,
+            Backend::Sqlite(queue) => {
+                if lock(&self.inner.known).contains(name) {
+                    return Ok(());
+                }
+                queue.open_channel(name).await?
+            }
             Backend::Postgres(queue) => queue.open_channel(name).await?,
         }
         lock(&self.inner.known).insert(name.to_string());

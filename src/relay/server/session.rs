@@ -24,7 +24,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::channel::{lock, Channel, ListenerSlot, Outcome, SessionHandle};
 use super::shared::SharedDelivery;
 use super::{plain, Backend, Relay, RelayEvent, SessionGuard};
-use crate::relay::pg::{Claim, Settled, POLL};
+use crate::relay::pg::{Claim, Ownership, Settled, POLL};
 use crate::relay::pre_hello::{PreHelloLimit, Verified};
 use crate::relay::protocol::{
     self, next_message, write_frames, ClientMessage, ProtocolError, RefusedCode, RelayMessage,
@@ -465,8 +465,13 @@ impl Relay {
                     let Delivery::Shared(delivery, _) = delivery else { continue };
                     delivery.woken();
                     match delivery.queue().still_owner(&channel.name, me).await {
-                        Ok(None) => {}
-                        Ok(Some(taken_over)) => {
+                        Ok(Ownership::Held) => {}
+                        Ok(Ownership::Forgotten) => {
+                            let reason = format!("channel {} was forgotten (relay forget)", channel.name);
+                            let _ = out.send(closing(&reason, true).expect("small"));
+                            break reason;
+                        }
+                        Ok(Ownership::TakenOver(taken_over)) => {
                             let message = taken_over.describe(&channel.name);
                             self.emit(RelayEvent::ListenerTakenOver {
                                 channel: channel.name.clone(),
