@@ -466,9 +466,49 @@ pub struct RelayArgs {
     /// `process`: a queued request survives the relay being killed; `power`: also power loss (fsync).
     #[arg(long, value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,
+    /// Keep the queue in PostgreSQL (postgres://USER@HOST:PORT/DB) instead of SQLite in --store:
+    /// several relays with the same --queue and --secret act as one relay.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WEBHOOK_DEV_RELAY_QUEUE",
+        hide_env_values = true
+    )]
+    pub queue: Option<QueueUrl>,
+    /// With `sslmode=require` in --queue, also trust the CA certificate(s) in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "queue")]
+    pub queue_ca: Option<PathBuf>,
     /// Print one JSON object per line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--queue`: a PostgreSQL URL, whose password never reaches `Debug` or logs.
+#[derive(Clone)]
+pub struct QueueUrl(String);
+
+impl QueueUrl {
+    /// The URL, password included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for QueueUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueUrl(..)")
+    }
+}
+
+impl std::str::FromStr for QueueUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+            return Err("expected postgres://USER@HOST:PORT/DATABASE".into());
+        }
+        Ok(QueueUrl(s.to_string()))
+    }
 }
 
 /// `webhook-dev relay token ...`.
@@ -482,11 +522,23 @@ pub enum RelayCommand {
         #[arg(long, env = "WEBHOOK_DEV_RELAY_SECRET", hide_env_values = true, value_parser = parse_secret)]
         secret: Secret,
     },
-    /// Remove CHANNEL and its queued requests from the relay's queue (in --store): providers get
-    /// 404 again until a listener holding its token connects. Run it while the relay is stopped.
+    /// Remove CHANNEL and its queued requests from the relay's queue (in --store, or --queue):
+    /// providers get 404 again until a listener holding its token connects. Run it while the
+    /// relay is stopped.
     Forget {
         /// The channel.
         channel: String,
+        /// The relay's PostgreSQL queue, if it runs with one.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "WEBHOOK_DEV_RELAY_QUEUE",
+            hide_env_values = true
+        )]
+        queue: Option<QueueUrl>,
+        /// With `sslmode=require` in --queue, also trust the CA certificate(s) in this PEM file.
+        #[arg(long, value_name = "FILE", requires = "queue")]
+        queue_ca: Option<PathBuf>,
     },
 }
 

@@ -77,8 +77,21 @@ pub fn resolve(spec: &str) -> anyhow::Result<Secret> {
     non_empty(spec.to_string(), "--secret")
 }
 
-/// The flags whose values are secrets.
-const SECRET_FLAGS: &[&str] = &["--secret", "--relay-token"];
+/// The flags whose values are secrets, or may hold one (a database URL's password).
+const SECRET_FLAGS: &[&str] = &["--secret", "--relay-token", "--queue"];
+
+/// Whether a postgres:// URL carries a password (`user:password@` or `password=`).
+fn url_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let in_userinfo = authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+    let in_query = rest
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|p| p.starts_with("password=")));
+    in_userinfo || in_query
+}
 
 /// One warning per secret given literally on the command line, where other users see it in `ps`.
 pub fn command_line_warnings(args: &[String]) -> Vec<String> {
@@ -92,6 +105,14 @@ pub fn command_line_warnings(args: &[String]) -> Vec<String> {
             }
             _ => continue,
         };
+        if flag == "--queue" {
+            if value.as_deref().is_some_and(url_has_password) {
+                warnings.push(
+                    "--queue holds a password, so other users can read it with `ps`; set WEBHOOK_DEV_RELAY_QUEUE instead".into(),
+                );
+            }
+            continue;
+        }
         if let Some(value) = value.filter(|v| !v.starts_with("env:") && !v.starts_with("file:")) {
             if !value.is_empty() {
                 warnings.push(format!(
@@ -112,6 +133,21 @@ fn non_empty(value: String, origin: &str) -> anyhow::Result<Secret> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_queue_url_with_a_password_is_warned_about() {
+        let warn = |url: &str| {
+            let args: Vec<String> = ["webhook-dev", "relay", "--queue", url]
+                .map(String::from)
+                .to_vec();
+            super::command_line_warnings(&args)
+        };
+        assert_eq!(warn("postgres://relay:s3cret@db:5432/relay").len(), 1);
+        assert_eq!(warn("postgres://relay@db/relay?password=s3cret").len(), 1);
+        assert!(warn("postgres://relay@db:5432/relay?sslmode=require").is_empty());
+        assert!(warn("postgres://db/relay").is_empty());
+        assert!(warn("postgres://relay:s3cret@db/relay")[0].contains("WEBHOOK_DEV_RELAY_QUEUE"));
+    }
+
     #[test]
     fn literal_secrets_on_the_command_line_are_warned_about() {
         let args: Vec<String> = [

@@ -190,7 +190,9 @@ async fn replay_config_routes_and_trigger_deliveries_speak_https_as_listen_does(
     )
     .unwrap();
     let mut in_dir = cli(&store);
-    in_dir.current_dir(dir.path()).env_remove("WEBHOOK_DEV_CONFIG");
+    in_dir
+        .current_dir(dir.path())
+        .env_remove("WEBHOOK_DEV_CONFIG");
     let (mut listen, addr, mut lines) = listen_json_from(in_dir, &["--forward-ca", ca]);
     let raw = send_raw(
         addr.parse().unwrap(),

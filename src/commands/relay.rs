@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::cli::{RelayArgs, RelayCommand};
+use crate::cli::{QueueUrl, RelayArgs, RelayCommand};
+use crate::relay::pg::PgQueue;
 use crate::relay::server::{self, RateLimit, Relay, RelayConfig};
 use crate::relay::strangers::StrangerLimits;
 use crate::relay::{queue, tls, token};
@@ -23,7 +24,11 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
             println!("{}", token::channel_token(&secret, &channel).expose());
             return Ok(());
         }
-        Some(RelayCommand::Forget { channel }) => return forget(store_dir, &channel),
+        Some(RelayCommand::Forget {
+            channel,
+            queue,
+            queue_ca,
+        }) => return forget(store_dir, &channel, queue.as_ref(), queue_ca.as_deref()).await,
         None => {}
     }
     let (Some(addr), Some(secret)) = (args.addr, args.secret) else {
@@ -60,27 +65,34 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let (events, mut received) = mpsc::unbounded_channel();
-    let relay = Relay::open(config, store_dir, args.durability, Some(events))?;
+    let relay = match &args.queue {
+        Some(url) => {
+            Relay::open_shared(config, url.expose(), args.queue_ca.as_deref(), Some(events)).await?
+        }
+        None => Relay::open(config, store_dir, args.durability, Some(events))?,
+    };
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is something else using it?)"))?;
     let bound = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let ws_scheme = if tls.is_some() { "wss" } else { "ws" };
-    let queued = relay.queued();
+    let (queued, store) = match relay.shared_queue() {
+        Some(queue) => (queue.queued().await?, "postgresql (--queue)".to_string()),
+        None => (relay.queued(), store_dir.display().to_string()),
+    };
     let json = args.json;
     if json {
         println!(
             "{}",
             serde_json::json!({
                 "event": "listening", "addr": bound.to_string(), "tls": tls.is_some(),
-                "queued": queued, "store": store_dir.display().to_string(),
+                "queued": queued, "store": store,
             })
         );
     } else {
         println!(
-            "webhook-dev relay on {scheme}://{bound}: providers send to {scheme}://HOST/CHANNEL/..., listeners connect to {ws_scheme}://HOST/CHANNEL; {queued} request(s) queued; store: {}; Ctrl-C stops",
-            store_dir.display()
+            "webhook-dev relay on {scheme}://{bound}: providers send to {scheme}://HOST/CHANNEL/..., listeners connect to {ws_scheme}://HOST/CHANNEL; {queued} request(s) queued; store: {store}; Ctrl-C stops"
         );
     }
     let _ = std::io::stdout().flush();
@@ -108,9 +120,23 @@ pub async fn run(store_dir: &Path, args: RelayArgs) -> anyhow::Result<()> {
 }
 
 /// `relay forget CHANNEL`: the channel and its queue leave the relay's store.
-fn forget(store_dir: &Path, channel: &str) -> anyhow::Result<()> {
+async fn forget(
+    store_dir: &Path,
+    channel: &str,
+    shared: Option<&QueueUrl>,
+    ca: Option<&Path>,
+) -> anyhow::Result<()> {
     token::check_channel(channel)?;
-    let forgotten = queue::forget_channel(store_dir, channel)?;
+    let forgotten = match shared {
+        Some(url) => {
+            let (wake, _) = mpsc::unbounded_channel();
+            let queue = PgQueue::connect(url.expose(), ca, wake).await?;
+            let forgotten = queue.forget(channel).await;
+            queue.close();
+            forgotten?
+        }
+        None => queue::forget_channel(store_dir, channel)?,
+    };
     if forgotten.existed || forgotten.requests > 0 {
         println!(
             "channel {channel} forgotten with its {} queued request(s); providers get 404 until a listener holding its token connects",
@@ -118,9 +144,12 @@ fn forget(store_dir: &Path, channel: &str) -> anyhow::Result<()> {
         );
         Ok(())
     } else {
-        anyhow::bail!(
-            "the relay store {} has no channel {channel}",
-            store_dir.display()
-        )
+        match shared {
+            Some(_) => anyhow::bail!("the relay's queue database has no channel {channel}"),
+            None => anyhow::bail!(
+                "the relay store {} has no channel {channel}",
+                store_dir.display()
+            ),
+        }
     }
 }

@@ -6,11 +6,13 @@
 //!   split into channel state, the provider side and the listener session.
 //! - [`queue`]: the relay's durable queue, so no request is lost while no listener is connected,
 //!   and the channels that exist.
+//! - [`pg`]: the same in PostgreSQL, shared by several relay instances that act as one.
 //! - [`strangers`] and [`pre_hello`]: what a connection without a verified token may cost.
 //! - [`client`]: the listener's end, which feeds relayed requests to the [`crate::engine`].
 //! - [`token`]: channel tokens, derived from the relay's secret.
 
 pub mod client;
+pub mod pg;
 pub mod pre_hello;
 pub mod protocol;
 pub mod queue;

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 
-use super::{RateLimit, Relay};
+use super::{Backend, RateLimit, Relay};
 use crate::model::RecordedResponse;
 use crate::relay::protocol::TakenOver;
 use crate::relay::protocol::WireRequest;
@@ -160,16 +160,33 @@ impl Bucket {
 impl Relay {
     /// Whether providers may send to `name`: a listener holding its token has connected at some
     /// point (or the relay runs with open channels).
-    pub(super) fn exists(&self, name: &str) -> bool {
-        self.inner.config.open_channels || lock(&self.inner.known).contains(name)
+    /// With the shared queue, a channel another instance made exist is looked up there.
+    pub(super) async fn exists(&self, name: &str) -> Result<bool, QueueError> {
+        if self.inner.config.open_channels || lock(&self.inner.known).contains(name) {
+            return Ok(true);
+        }
+        let Backend::Postgres(queue) = &self.inner.backend else {
+            return Ok(false);
+        };
+        let exists = queue.channel_exists(name).await?;
+        if exists {
+            lock(&self.inner.known).insert(name.to_string());
+        }
+        Ok(exists)
     }
 
     /// Makes channel `name` exist, durably, before its first listener is welcomed.
+    /// With the shared queue it is recorded each time: another instance may have forgotten it.
     pub(super) async fn register(&self, name: &str) -> Result<(), QueueError> {
-        if lock(&self.inner.known).contains(name) {
-            return Ok(());
+        match &self.inner.backend {
+            Backend::Sqlite(queue) => {
+                if lock(&self.inner.known).contains(name) {
+                    return Ok(());
+                }
+                queue.open_channel(name).await?
+            }
+            Backend::Postgres(queue) => queue.open_channel(name).await?,
         }
-        self.inner.queue.open_channel(name).await?;
         lock(&self.inner.known).insert(name.to_string());
         Ok(())
     }
@@ -259,7 +276,7 @@ impl Relay {
             self.dequeued(&mut state, &entry);
             // Deleted under the lock, so that the delete follows the insert.
             if entry.inserted {
-                self.inner.queue.remove(entry.seq);
+                self.inner.sqlite().remove(entry.seq);
             }
             state.waiters.remove(id)
         };

@@ -17,6 +17,7 @@ mod config;
 mod events;
 mod provider;
 mod session;
+mod shared;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use tokio::sync::{mpsc, watch, Notify};
 
+use super::pg::PgQueue;
 use super::queue::{last_seq, Queue};
 use super::strangers::{Stranger, Strangers};
 use super::token::check_channel;
@@ -50,7 +52,7 @@ pub struct Relay {
 
 struct Shared {
     config: RelayConfig,
-    queue: Queue,
+    backend: Backend,
     /// Channels with state in memory; idle ones are evicted ([`Relay::evict_idle`]).
     channels: Mutex<HashMap<String, Arc<Channel>>>,
     /// Channels that exist (durably, in the queue's database).
@@ -66,6 +68,28 @@ struct Shared {
     shutdown: watch::Sender<bool>,
     sessions: AtomicUsize,
     sessions_done: Notify,
+}
+
+/// Where the relay keeps its queue.
+enum Backend {
+    /// SQLite in the store directory: this process is the whole relay, and the channels' state in
+    /// memory says what is queued, in flight and waited for.
+    Sqlite(Queue),
+    /// PostgreSQL, shared with the other instances of the same relay: the database says what is
+    /// queued and which session delivers each channel.
+    Postgres(PgQueue),
+}
+
+impl Shared {
+    /// The SQLite queue; only the SQLite path's bookkeeping reaches for it.
+    fn sqlite(&self) -> &Queue {
+        match &self.backend {
+            Backend::Sqlite(queue) => queue,
+            Backend::Postgres(_) => {
+                unreachable!("the in-memory queue bookkeeping runs only over SQLite")
+            }
+        }
+    }
 }
 
 /// Counts a listener session while it lives.
@@ -128,7 +152,7 @@ impl Relay {
         Ok(Relay {
             inner: Arc::new(Shared {
                 config,
-                queue,
+                backend: Backend::Sqlite(queue),
                 channels: Mutex::new(channels),
                 known: Mutex::new(known),
                 queued_bytes: AtomicU64::new(queued_bytes),
@@ -142,6 +166,51 @@ impl Relay {
                 sessions_done: Notify::new(),
             }),
         })
+    }
+
+    /// Opens the relay over the PostgreSQL queue at `url`, shared with every other instance
+    /// started with the same database and secret.
+    /// `ca`: see [`PgQueue::connect`].
+    pub async fn open_shared(
+        config: RelayConfig,
+        url: &str,
+        ca: Option<&Path>,
+        events: Option<mpsc::UnboundedSender<RelayEvent>>,
+    ) -> anyhow::Result<Relay> {
+        config.validate()?;
+        let (wake, woken) = mpsc::unbounded_channel();
+        let queue = PgQueue::connect(url, ca, wake).await?;
+        let queued_bytes = queue.queued_bytes().await.unwrap_or(0);
+        let (shutdown, _) = watch::channel(false);
+        let strangers = Strangers::new(config.strangers);
+        let relay = Relay {
+            inner: Arc::new(Shared {
+                config,
+                backend: Backend::Postgres(queue),
+                channels: Mutex::new(HashMap::new()),
+                known: Mutex::new(HashSet::new()),
+                queued_bytes: AtomicU64::new(queued_bytes),
+                strangers,
+                ids: Mutex::new(ulid::Generator::new()),
+                next_seq: AtomicI64::new(0),
+                next_listener: AtomicU64::new(1),
+                events,
+                shutdown,
+                sessions: AtomicUsize::new(0),
+                sessions_done: Notify::new(),
+            }),
+        };
+        tokio::spawn(shared::wake_channels(Arc::downgrade(&relay.inner), woken));
+        tokio::spawn(shared::refresh_queued_bytes(Arc::downgrade(&relay.inner)));
+        Ok(relay)
+    }
+
+    /// The shared PostgreSQL queue, when the relay runs over one.
+    pub fn shared_queue(&self) -> Option<&PgQueue> {
+        match &self.inner.backend {
+            Backend::Postgres(queue) => Some(queue),
+            Backend::Sqlite(_) => None,
+        }
     }
 
     /// The settings.
@@ -178,7 +247,10 @@ impl Relay {
     /// Commits every queue write submitted so far and stops the queue's writer. Call it after
     /// [`serve`] has returned.
     pub fn close(&self) {
-        self.inner.queue.close();
+        match &self.inner.backend {
+            Backend::Sqlite(queue) => queue.close(),
+            Backend::Postgres(queue) => queue.close(),
+        }
     }
 
     fn emit(&self, event: RelayEvent) {

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::channel::{Bucket, Channel, Entry, Outcome};
-use super::{plain, Relay};
+use super::{plain, Backend, Relay};
 use crate::http_edge::{header_list, read_body, BodyError};
 use crate::model::RecordedResponse;
 use crate::relay::protocol::WireRequest;
@@ -36,8 +36,10 @@ impl Relay {
     ) -> Response<Full<Bytes>> {
         let received_at = Utc::now();
         let config = &self.inner.config;
-        if !self.exists(&channel_name) {
-            return no_such_channel(&channel_name);
+        match self.exists(&channel_name).await {
+            Ok(true) => {}
+            Ok(false) => return no_such_channel(&channel_name),
+            Err(err) => return not_queued(&err),
         }
         let channel = self.channel(&channel_name);
         if let Some(refusal) = self.admit(&channel) {
@@ -82,8 +84,11 @@ impl Relay {
             redelivery: false,
             queued: false,
         });
-        let id = request.id.clone();
         let size = request_size(&request);
+        if let Backend::Postgres(queue) = &self.inner.backend {
+            return self.provider_shared(queue, &channel, request, size).await;
+        }
+        let id = request.id.clone();
 
         // Reserve a place and make the request deliverable. With a listener connected, the request
         // is written to the queue only if the listener does not store it first (most never touch
@@ -109,7 +114,10 @@ impl Relay {
                 state.waiters.insert(id.clone(), tx);
                 (None, Some(rx))
             } else {
-                let commit = self.inner.queue.insert(seq, &channel_name, request.clone());
+                let commit = self
+                    .inner
+                    .sqlite()
+                    .insert(seq, &channel_name, request.clone());
                 (Some(commit), None)
             };
             state.pending.insert(
@@ -142,13 +150,7 @@ impl Relay {
             Err(_) => {
                 lock(&channel.state).waiters.remove(&id);
                 return match self.keep(&channel, seq, &id).await {
-                    Ok(()) => plain(
-                        504,
-                        &format!(
-                            "webhook-dev relay: the listener did not answer within {}; the request ({id}) stays queued and the listener will still get it",
-                            crate::output::humanize(config.answer_timeout)
-                        ),
-                    ),
+                    Ok(()) => no_answer_in_time(config.answer_timeout, &id),
                     Err(err) => plain(
                         504,
                         &format!("webhook-dev relay: the listener did not answer in time and the request could not be queued ({err})"),
@@ -164,10 +166,7 @@ impl Relay {
                 Err(err) => not_queued(&err),
             },
             Outcome::NotStored(reason) => match self.keep(&channel, seq, &id).await {
-                Ok(()) => plain(
-                    503,
-                    &format!("webhook-dev relay: the listener could not store the request ({reason}); the relay keeps it ({id}) and delivers it again"),
-                ),
+                Ok(()) => listener_did_not_store(&reason, &id),
                 Err(err) => not_queued(&err),
             },
         }
@@ -190,7 +189,7 @@ impl Relay {
                         .cached
                         .clone()
                         .expect("a request not yet written is kept in memory");
-                    Some(self.inner.queue.insert(seq, &channel.name, request))
+                    Some(self.inner.sqlite().insert(seq, &channel.name, request))
                 }
                 _ => None,
             }
@@ -265,7 +264,7 @@ impl Relay {
         result
     }
 
-    fn offline_answer(&self, channel: &str, id: &str) -> Response<Full<Bytes>> {
+    pub(super) fn offline_answer(&self, channel: &str, id: &str) -> Response<Full<Bytes>> {
         let body = serde_json::json!({
             "ok": true,
             "queued": true,
@@ -277,7 +276,24 @@ impl Relay {
     }
 }
 
-fn queue_full(channel: &str, max: usize) -> Response<Full<Bytes>> {
+pub(super) fn no_answer_in_time(timeout: std::time::Duration, id: &str) -> Response<Full<Bytes>> {
+    plain(
+        504,
+        &format!(
+            "webhook-dev relay: the listener did not answer within {}; the request ({id}) stays queued and the listener will still get it",
+            crate::output::humanize(timeout)
+        ),
+    )
+}
+
+pub(super) fn listener_did_not_store(reason: &str, id: &str) -> Response<Full<Bytes>> {
+    plain(
+        503,
+        &format!("webhook-dev relay: the listener could not store the request ({reason}); the relay keeps it ({id}) and delivers it again"),
+    )
+}
+
+pub(super) fn queue_full(channel: &str, max: usize) -> Response<Full<Bytes>> {
     plain(
         507,
         &format!(
@@ -286,7 +302,7 @@ fn queue_full(channel: &str, max: usize) -> Response<Full<Bytes>> {
     )
 }
 
-fn no_such_channel(channel: &str) -> Response<Full<Bytes>> {
+pub(super) fn no_such_channel(channel: &str) -> Response<Full<Bytes>> {
     plain(
         404,
         &format!(
@@ -295,7 +311,7 @@ fn no_such_channel(channel: &str) -> Response<Full<Bytes>> {
     )
 }
 
-fn relay_full(max: u64) -> Response<Full<Bytes>> {
+pub(super) fn relay_full(max: u64) -> Response<Full<Bytes>> {
     plain(
         507,
         &format!(
@@ -310,7 +326,7 @@ fn request_size(request: &WireRequest) -> u64 {
     (request.body.len() + headers) as u64
 }
 
-fn not_queued(err: &QueueError) -> Response<Full<Bytes>> {
+pub(super) fn not_queued(err: &QueueError) -> Response<Full<Bytes>> {
     plain(
         503,
         &format!("webhook-dev relay: the request could not be queued ({err}); it was not accepted, please retry"),

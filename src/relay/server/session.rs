@@ -22,7 +22,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::channel::{Channel, ListenerSlot, Outcome, SessionHandle};
-use super::{plain, Relay, RelayEvent, SessionGuard};
+use super::shared::SharedDelivery;
+use super::{plain, Backend, Relay, RelayEvent, SessionGuard};
+use crate::relay::pg::{Claim, Ownership, Settled, POLL};
 use crate::relay::pre_hello::{PreHelloLimit, Verified};
 use crate::relay::protocol::{
     self, next_message, write_frames, ClientMessage, ProtocolError, RefusedCode, RelayMessage,
@@ -174,14 +176,11 @@ impl Relay {
         }
         if let Err(err) = self.register(channel_name).await {
             tracing::error!("channel {channel_name} could not be recorded: {err}");
-            let closing = RelayMessage::Closing {
-                message: format!("the relay could not record channel {channel_name} ({err})"),
-                reconnect: true,
-                taken_over: None,
-            };
-            if let Ok(frame) = protocol::encode(&closing) {
-                let _ = tokio::time::timeout(Duration::from_secs(2), ws.send(frame)).await;
-            }
+            self.closing_for_now(
+                ws,
+                format!("the relay could not record channel {channel_name} ({err})"),
+            )
+            .await;
             return;
         }
 
@@ -189,10 +188,46 @@ impl Relay {
         let me = self.inner.next_listener.fetch_add(1, Ordering::Relaxed);
         let handle = Arc::new(SessionHandle::new(peer, no_takeover));
         let dead_after = config.heartbeat * 5 / 2;
+        let mut delivery = match &self.inner.backend {
+            Backend::Sqlite(_) => Delivery::Local,
+            Backend::Postgres(queue) => {
+                match queue
+                    .claim(channel_name, me, peer.map(|p| p.to_string()), no_takeover)
+                    .await
+                {
+                    Ok(Claim::Claimed { queued }) => {
+                        Delivery::Shared(SharedDelivery::new(queue.clone()), queued)
+                    }
+                    Ok(Claim::Held {
+                        peer: holder,
+                        since,
+                    }) => {
+                        let refusal = RelayMessage::Refused {
+                            code: RefusedCode::Held,
+                            message: held_message(channel_name, holder.as_deref(), &since),
+                        };
+                        self.refuse_listener(channel_name, peer, ws, refusal).await;
+                        return;
+                    }
+                    Err(err) => {
+                        self.closing_for_now(
+                            ws,
+                            format!("the relay could not reach its queue database ({err})"),
+                        )
+                        .await;
+                        return;
+                    }
+                }
+            }
+        };
+        // With the shared queue the database settled who holds the channel.
+        let shared = matches!(delivery, Delivery::Shared(..));
         let claimed = {
             let mut state = lock(&channel.state);
             match &state.listener {
-                Some(current) if current.handle.holds(dead_after) => Err(current.handle.clone()),
+                Some(current) if !shared && current.handle.holds(dead_after) => {
+                    Err(current.handle.clone())
+                }
                 _ => {
                     let previous = state.listener.replace(ListenerSlot {
                         id: me,
@@ -204,6 +239,10 @@ impl Relay {
         };
         let queued = match claimed {
             Ok((queued, previous)) => {
+                let queued = match &delivery {
+                    Delivery::Shared(_, queued) => *queued,
+                    Delivery::Local => queued,
+                };
                 if let Some(previous) = previous {
                     let taken_over = TakenOver {
                         at: handle.since,
@@ -221,10 +260,10 @@ impl Relay {
             Err(holder) => {
                 let refusal = RelayMessage::Refused {
                     code: RefusedCode::Held,
-                    message: format!(
-                        "channel {channel_name} already has a listener{} connected since {} that refuses to be displaced (--no-takeover); stop it first",
-                        holder.peer.map(|p| format!(" from {p}")).unwrap_or_default(),
-                        crate::model::format_time(&holder.since)
+                    message: held_message(
+                        channel_name,
+                        holder.peer.map(|p| p.to_string()).as_deref(),
+                        &holder.since,
                     ),
                 };
                 self.refuse_listener(channel_name, peer, ws, refusal).await;
@@ -248,15 +287,33 @@ impl Relay {
                     peer,
                     queued,
                 });
-                self.deliver(&channel, me, &handle, ws).await
+                self.deliver(&channel, me, &handle, ws, &mut delivery).await
             }
             Err(err) => err.to_string(),
         };
         self.release(&channel, me);
+        if let Delivery::Shared(delivery, _) = delivery {
+            delivery.end(channel_name, me);
+        }
         self.emit(RelayEvent::ListenerLeft {
             channel: channel_name.to_string(),
             reason,
         });
+    }
+
+    /// Tells a listener that the relay cannot serve it right now and that it should reconnect.
+    async fn closing_for_now<S>(&self, mut ws: WebSocketStream<S>, message: String)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let closing = RelayMessage::Closing {
+            message,
+            reconnect: true,
+            taken_over: None,
+        };
+        if let Ok(frame) = protocol::encode(&closing) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), ws.send(frame)).await;
+        }
     }
 
     /// Tells a listener why it is refused, logs it, and closes the connection.
@@ -293,6 +350,7 @@ impl Relay {
         me: u64,
         handle: &SessionHandle,
         ws: WebSocketStream<S>,
+        delivery: &mut Delivery,
     ) -> String
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -309,6 +367,8 @@ impl Relay {
         let mut last_seen = Instant::now();
         let mut in_flight = 0usize;
         let mut nonce = 0u64;
+        let shared = matches!(delivery, Delivery::Shared(..));
+        let mut poll = tokio::time::interval_at(Instant::now() + POLL, POLL);
         let closing = |message: &str, reconnect: bool| {
             protocol::encode(&RelayMessage::Closing {
                 message: message.to_string(),
@@ -321,7 +381,15 @@ impl Relay {
                 let _ = out.send(closing("the relay is shutting down", true).expect("small"));
                 break "the relay is shutting down".to_string();
             }
-            if let Err(reason) = self.fill(channel, me, &mut in_flight, &out).await {
+            let filled = match delivery {
+                Delivery::Local => self.fill(channel, me, &mut in_flight, &out).await,
+                Delivery::Shared(delivery, _) => {
+                    self.fill_shared(channel, delivery, &mut in_flight, &out)
+                        .await
+                }
+            };
+            if let Err(reason) = filled {
+                let _ = out.send(closing(&reason, true).expect("small"));
                 break reason;
             }
             tokio::select! {
@@ -359,27 +427,73 @@ impl Relay {
                             }
                         },
                     };
-                    match message {
-                        ClientMessage::Answer { id, response } => {
+                    let retry_after = config.retry_after_error;
+                    match (message, &mut *delivery) {
+                        (ClientMessage::Answer { id, response }, Delivery::Local) => {
                             self.settle(channel, me, &id, Outcome::Answered(response.into()), &mut in_flight);
                         }
-                        ClientMessage::Ack { id } => {
+                        (ClientMessage::Ack { id }, Delivery::Local) => {
                             self.settle(channel, me, &id, Outcome::Offline, &mut in_flight);
                         }
-                        ClientMessage::Error { id, message } => {
+                        (ClientMessage::Error { id, message }, Delivery::Local) => {
                             self.retry_later(channel, me, &id, message, &mut in_flight);
                         }
-                        ClientMessage::Ping { nonce } => {
+                        (ClientMessage::Answer { id, response }, Delivery::Shared(delivery, _)) => {
+                            delivery.settle(&channel.name, &id, Settled::Answered(response), retry_after, &mut in_flight);
+                        }
+                        (ClientMessage::Ack { id }, Delivery::Shared(delivery, _)) => {
+                            delivery.settle(&channel.name, &id, Settled::Acknowledged, retry_after, &mut in_flight);
+                        }
+                        (ClientMessage::Error { id, message }, Delivery::Shared(delivery, _)) => {
+                            delivery.settle(&channel.name, &id, Settled::NotStored(message), retry_after, &mut in_flight);
+                        }
+                        (ClientMessage::Ping { nonce }, _) => {
                             let _ = out.send(protocol::encode(&RelayMessage::Pong { nonce }).expect("small"));
                         }
-                        ClientMessage::Pong { .. } => {}
-                        ClientMessage::Hello { .. } => {
+                        (ClientMessage::Pong { .. }, _) => {}
+                        (ClientMessage::Hello { .. }, _) => {
                             let _ = out.send(closing("hello sent twice", true).expect("small"));
                             break "the listener broke the protocol (hello sent twice)".to_string();
                         }
                     }
                 }
-                () = channel.wake.notified() => {}
+                () = channel.wake.notified() => {
+                    if let Delivery::Shared(delivery, _) = delivery {
+                        delivery.woken();
+                    }
+                }
+                _ = poll.tick(), if shared => {
+                    let Delivery::Shared(delivery, _) = delivery else { continue };
+                    delivery.woken();
+                    match delivery.queue().still_owner(&channel.name, me).await {
+                        Ok(Ownership::Held) => {}
+                        Ok(Ownership::Forgotten) => {
+                            let reason = format!("channel {} was forgotten (relay forget)", channel.name);
+                            let _ = out.send(closing(&reason, true).expect("small"));
+                            break reason;
+                        }
+                        Ok(Ownership::TakenOver(taken_over)) => {
+                            let message = taken_over.describe(&channel.name);
+                            self.emit(RelayEvent::ListenerTakenOver {
+                                channel: channel.name.clone(),
+                                previous: handle.peer,
+                                by: taken_over.by.as_deref().and_then(|by| by.parse().ok()),
+                            });
+                            let frame = protocol::encode(&RelayMessage::Closing {
+                                message: message.clone(),
+                                reconnect: false,
+                                taken_over: Some(taken_over),
+                            });
+                            let _ = out.send(frame.expect("small"));
+                            break message;
+                        }
+                        Err(err) => {
+                            let reason = format!("the relay lost its queue database ({err})");
+                            let _ = out.send(closing(&reason, true).expect("small"));
+                            break reason;
+                        }
+                    }
+                }
                 _ = heartbeat.tick() => {
                     if last_seen.elapsed() > dead_after {
                         break format!(
@@ -426,7 +540,7 @@ impl Relay {
             *in_flight += 1;
             let request = match cached {
                 Some(request) => Some((*request).clone()),
-                None => match self.inner.queue.load(seq).await {
+                None => match self.inner.sqlite().load(seq).await {
                     Ok(request) => request,
                     Err(err) => {
                         // Put it back and give up on this session; the next one tries again.
@@ -471,6 +585,26 @@ impl Relay {
         }
         Ok(())
     }
+}
+
+/// How a listener session gets its channel's requests.
+pub(super) enum Delivery {
+    /// From the channel's state in memory (the SQLite queue).
+    Local,
+    /// From the shared queue; with the number queued when the session claimed the channel.
+    Shared(SharedDelivery, u64),
+}
+
+fn held_message(
+    channel: &str,
+    holder: Option<&str>,
+    since: &chrono::DateTime<chrono::Utc>,
+) -> String {
+    format!(
+        "channel {channel} already has a listener{} connected since {} that refuses to be displaced (--no-takeover); stop it first",
+        holder.map(|p| format!(" from {p}")).unwrap_or_default(),
+        crate::model::format_time(since)
+    )
 }
 
 fn message_kind(message: &ClientMessage) -> &'static str {
