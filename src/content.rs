@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::io::Read as _;
 
-use crate::inert::inert;
+use crate::inert;
 use crate::model::find_header;
 use crate::output::human_size;
 
@@ -66,7 +66,7 @@ pub fn decode<'a>(headers: &[(String, Vec<u8>)], body: &'a [u8]) -> Decoded<'a> 
         Err(err) => Decoded {
             note: Some(format!(
                 "{kind} declared but cannot be decoded ({}); shown as sent",
-                inert(&err.to_string(), false)
+                inert::line(&err.to_string())
             )),
             bytes: Cow::Borrowed(body),
         },

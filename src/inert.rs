@@ -3,9 +3,28 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Replaces control characters (ESC, BEL, C1 controls, DEL...) with visible escapes such as `\x1b`,
-/// keeping tabs and, when `keep_newlines`, line breaks.
-pub fn inert(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+/// One line of untrusted text, safe to print: every control character (ESC, BEL, C1 controls,
+/// DEL, line breaks...) shown as a visible escape such as `\x1b`; tabs kept.
+pub fn line(text: &str) -> Cow<'_, str> {
+    escape(text, false)
+}
+
+/// Untrusted text of several lines, safe to print: as [`line`], but line breaks kept.
+pub fn text(text: &str) -> Cow<'_, str> {
+    escape(text, true)
+}
+
+/// Bytes as one line safe to print: invalid UTF-8 replaced, controls escaped.
+pub fn bytes_line(bytes: &[u8]) -> String {
+    line(&String::from_utf8_lossy(bytes)).into_owned()
+}
+
+/// Bytes as text safe to print: invalid UTF-8 replaced, controls escaped, line breaks kept.
+pub fn bytes_text(bytes: &[u8]) -> String {
+    text(&String::from_utf8_lossy(bytes)).into_owned()
+}
+
+fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
     let needs_escape =
         |c: char| c.is_control() && c != '\t' && !(keep_newlines && (c == '\n' || c == '\r'));
     if !text.chars().any(needs_escape) {
@@ -22,28 +41,20 @@ pub fn inert(text: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Bytes as text safe to print: invalid UTF-8 is replaced, controls escaped.
-pub fn inert_bytes(bytes: &[u8], keep_newlines: bool) -> String {
-    inert(&String::from_utf8_lossy(bytes), keep_newlines).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn escape_sequences_are_shown_not_run() {
-        assert_eq!(
-            inert("\x1b]0;pwned\x07title", false),
-            "\\x1b]0;pwned\\x07title"
-        );
-        assert_eq!(inert("a\nb", false), "a\\x0ab");
-        assert_eq!(inert("a\nb\tc", true), "a\nb\tc");
-        assert_eq!(inert("\u{9b}31m", true), "\\x9b31m");
+        assert_eq!(line("\x1b]0;pwned\x07title"), "\\x1b]0;pwned\\x07title");
+        assert_eq!(line("a\nb"), "a\\x0ab");
+        assert_eq!(text("a\nb\tc"), "a\nb\tc");
+        assert_eq!(text("\u{9b}31m"), "\\x9b31m");
     }
 
     #[test]
     fn clean_text_is_borrowed() {
-        assert!(matches!(inert("plain", false), Cow::Borrowed(_)));
+        assert!(matches!(line("plain"), Cow::Borrowed(_)));
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::engine::EngineEvent;
 use crate::event_queue::EventQueue;
-use crate::inert::inert;
+use crate::inert;
 use crate::signature::Status;
 use crate::summary::RequestSummary;
 
@@ -211,7 +211,7 @@ pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> Stri
             );
             if let Some(error) = &f.error {
                 text.push_str("  ");
-                text.push_str(&paint(&inert(error, false), "31", colour));
+                text.push_str(&paint(&inert::line(error), "31", colour));
             }
             text
         }
@@ -224,7 +224,7 @@ pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> Stri
     let event = summary
         .event_type
         .as_deref()
-        .map(|e| format!(" [{}]", inert(e, false)))
+        .map(|e| format!(" [{}]", inert::line(e)))
         .unwrap_or_default();
     let schema = summary
         .schema
@@ -239,12 +239,12 @@ pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> Stri
                 [] => String::new(),
                 [one] => format!(
                     "  {}",
-                    paint(&format!("schema: {}", inert(one, false)), "33", colour)
+                    paint(&format!("schema: {}", inert::line(one)), "33", colour)
                 ),
                 [first, rest @ ..] => format!(
                     "  {}",
                     paint(
-                        &format!("schema: {} (+{} more)", inert(first, false), rest.len()),
+                        &format!("schema: {} (+{} more)", inert::line(first), rest.len()),
                         "33",
                         colour
                     )
@@ -255,7 +255,7 @@ pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> Stri
     format!(
         "{id}{time}  {:<6} {}{event}  {}  {}  {forward}{schema}",
         paint(&summary.method, "1", colour),
-        inert(&summary.path, false),
+        inert::line(&summary.path),
         human_size(summary.size),
         paint(signature, signature_colour, colour),
     )

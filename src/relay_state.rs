@@ -91,17 +91,17 @@ impl RelayState {
             RelayState::Reconnecting { delay, reason, .. } => format!(
                 "reconnecting in {:.1} s ({})",
                 delay.as_secs_f64(),
-                crate::inert::inert(reason, false)
+                crate::inert::line(reason)
             ),
             RelayState::TakenOver { at, by, .. } => format!(
                 "taken over at {}{}",
                 at.format("%H:%M:%S"),
                 by.as_deref()
-                    .map(|by| format!(" by {}", crate::inert::inert(by, false)))
+                    .map(|by| format!(" by {}", crate::inert::line(by)))
                     .unwrap_or_default()
             ),
             RelayState::Refused { reason, .. } => {
-                format!("refused: {}", crate::inert::inert(reason, false))
+                format!("refused: {}", crate::inert::line(reason))
             }
         }
     }
@@ -122,17 +122,15 @@ impl RelayState {
                 reason,
             } => format!(
                 "relay {relay}: {}; reconnecting in {:.1} s",
-                crate::inert::inert(reason, false),
+                crate::inert::line(reason),
                 delay.as_secs_f64()
             ),
-            RelayState::TakenOver { relay, reason, .. } => format!(
-                "relay {relay}: {}; stopping",
-                crate::inert::inert(reason, false)
-            ),
-            RelayState::Refused { relay, reason } => format!(
-                "relay {relay}: refused: {}",
-                crate::inert::inert(reason, false)
-            ),
+            RelayState::TakenOver { relay, reason, .. } => {
+                format!("relay {relay}: {}; stopping", crate::inert::line(reason))
+            }
+            RelayState::Refused { relay, reason } => {
+                format!("relay {relay}: refused: {}", crate::inert::line(reason))
+            }
         }
     }
 }

@@ -15,11 +15,17 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
+    /// Fails the test when tmux is missing: these tests are the inspector's only check in a
+    /// real terminal, so passing without them would hide a regression.
+    fn require() {
+        let found = Command::new("tmux")
             .arg("-V")
             .output()
-            .is_ok_and(|o| o.status.success())
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "tmux is not installed: apt-get install tmux (.ci/run installs it)"
+        );
     }
 
     fn start(command: &str) -> Tmux {
@@ -131,10 +137,7 @@ fn post_with(port: u16, path: &str, headers: &[(String, String)], body: &[u8]) {
 
 #[test]
 fn the_inspector_in_a_real_terminal() {
-    if !Tmux::available() {
-        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
-        return;
-    }
+    Tmux::require();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let bin = env!("CARGO_BIN_EXE_webhook-dev");
@@ -326,10 +329,7 @@ fn header_of(raw: &str, name: &str) -> Option<String> {
 #[test]
 fn inspect_replays_re_signed_to_the_recorded_target() {
     use std::io::BufRead as _;
-    if !Tmux::available() {
-        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
-        return;
-    }
+    Tmux::require();
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let (handler_port, seen) = handler();
     let dir = tempfile::tempdir().unwrap();
@@ -524,10 +524,7 @@ fn port_on(screen: &str) -> u16 {
 #[test]
 fn requests_show_when_they_arrive_long_bodies_scroll_and_quitting_waits() {
     use std::sync::atomic::Ordering;
-    if !Tmux::available() {
-        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
-        return;
-    }
+    Tmux::require();
     let (handler, release) = held_handler();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
@@ -627,10 +624,7 @@ fn requests_show_when_they_arrive_long_bodies_scroll_and_quitting_waits() {
 
 #[test]
 fn themes_and_no_color_in_a_real_terminal() {
-    if !Tmux::available() {
-        eprintln!("SKIPPED: tmux is not installed (CI installs it; apt-get install tmux)");
-        return;
-    }
+    Tmux::require();
     let bin = env!("CARGO_BIN_EXE_webhook-dev");
     let coloured = |s: &str| {
         s.split('\u{1b}')

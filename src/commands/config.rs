@@ -51,15 +51,15 @@ pub fn describe(store_dir: &Path, flag: Option<&Path>) -> anyhow::Result<String>
         writeln!(out, "routes:       none")?;
     }
     for route in &config.routes {
-        writeln!(out, "route {}", crate::inert::inert(&route.path, false))?;
+        writeln!(out, "route {}", crate::inert::line(&route.path))?;
         if let Some(profile) = &route.profile {
-            writeln!(out, "  profile:    {}", crate::inert::inert(profile, false))?;
+            writeln!(out, "  profile:    {}", crate::inert::line(profile))?;
         }
         if let Some(secret) = &route.secret {
             writeln!(out, "  secret:     {}", secret_origin(secret.as_str()))?;
         }
         if let Some(forward) = &route.forward {
-            writeln!(out, "  forward:    {}", crate::inert::inert(forward, false))?;
+            writeln!(out, "  forward:    {}", crate::inert::line(forward))?;
         }
     }
     Ok(out)

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::delivery::{summarize, DeliveryStatus};
-use crate::inert::inert;
+use crate::inert;
 use crate::store::StoreReader;
 
 /// Prints deliveries (one JSON object per line with `json`), then the success rate per target
@@ -24,15 +24,15 @@ pub fn list(store_dir: &Path, json: bool, status: Option<DeliveryStatus>) -> any
                 d.created_at,
                 d.status.as_str(),
                 d.kind,
-                inert(d.event_type.as_deref().unwrap_or("-"), false),
+                inert::line(d.event_type.as_deref().unwrap_or("-")),
                 d.attempt_count,
                 d.response_status_code
                     .map(|c| format!("→ {c} "))
                     .unwrap_or_default(),
-                inert(&d.target, false),
+                inert::line(&d.target),
             )?;
             if let Some(error) = &d.error_message {
-                writeln!(out, "    {}", inert(error, false))?;
+                writeln!(out, "    {}", inert::line(error))?;
             }
         }
     }
@@ -41,7 +41,7 @@ pub fn list(store_dir: &Path, json: bool, status: Option<DeliveryStatus>) -> any
             writeln!(out, "no deliveries yet (trigger and replay record them)")?;
         }
         for line in summarize(&deliveries) {
-            writeln!(out, "{}", inert(&line, false))?;
+            writeln!(out, "{}", inert::line(&line))?;
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::content::decode;
 use crate::diff::{diff_requests, Hunk, LineTag, Side};
-use crate::inert::inert;
+use crate::inert;
 use crate::store::{StoreReader, StoredRequest};
 
 /// `diff --json`: values appear exactly as they were sent (`10.50` stays `10.50`).
@@ -56,7 +56,7 @@ fn hunks_text(title: &str, hunks: &[Hunk], out: &mut String) {
                 LineTag::Removed => '-',
                 LineTag::Added => '+',
             };
-            out.push_str(&format!("{mark}{}\n", inert(&line.text, false)));
+            out.push_str(&format!("{mark}{}\n", inert::line(&line.text)));
         }
     }
 }
@@ -101,13 +101,13 @@ pub fn run(store_dir: &Path, old: &str, new: &str, json: bool) -> anyhow::Result
         if let Some((old_line, new_line)) = &diff.request_line {
             out.push_str(&format!(
                 "request: {} -> {}\n",
-                inert(old_line, false),
-                inert(new_line, false)
+                inert::line(old_line),
+                inert::line(new_line)
             ));
         }
         if let Some(changes) = &diff.json {
             for change in changes {
-                out.push_str(&format!("{}\n", inert(&change.to_string(), false)));
+                out.push_str(&format!("{}\n", inert::line(&change.to_string())));
             }
         }
         hunks_text("body:", &diff.body, &mut out);

@@ -144,7 +144,7 @@ pub async fn import(store_dir: &Path, file: &Path) -> anyhow::Result<()> {
             out,
             "{id}  {} {}",
             fixture.method,
-            crate::inert::inert(&fixture.path, false)
+            crate::inert::line(&fixture.path)
         )?;
     }
     tokio::task::spawn_blocking(move || store.close()).await?;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::checks::{Checks, Route};
 use crate::cli::ReplayArgs;
-use crate::inert::inert;
+use crate::inert;
 use crate::output::human_line;
 use crate::providers::Catalog;
 use crate::replay::{replay, ReplayOptions, Resigner, Source};
@@ -121,7 +121,7 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
                 out,
                 "{}  ↻ {}",
                 human_line(&summary, colour, true),
-                inert(&outcome.source, false)
+                inert::line(&outcome.source)
             )?;
         }
     }

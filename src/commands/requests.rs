@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::RequestsCommand;
-use crate::inert::{inert, inert_bytes};
+use crate::inert;
 use crate::output::{human_line, human_size, Mode};
 use crate::store::{StoreReader, StoredRequest};
 
@@ -55,21 +55,21 @@ pub fn human_detail(stored: &StoredRequest) -> String {
     let s = &stored.summary;
     let mut text = format!(
         "{}  {}\n{} {}\n",
-        inert(&s.id, false),
-        inert(&s.received_at, false),
-        inert(&s.method, false),
-        inert(&s.path, false)
+        inert::line(&s.id),
+        inert::line(&s.received_at),
+        inert::line(&s.method),
+        inert::line(&s.path)
     );
     for (name, value) in &stored.headers {
         text.push_str(&format!(
             "{}: {}\n",
-            inert(name, false),
-            inert_bytes(value, false)
+            inert::line(name),
+            inert::bytes_line(value)
         ));
     }
     text.push('\n');
     text.push_str(&body_text(&stored.headers, &stored.body));
-    let reason = inert(s.signature.reason.as_deref().unwrap_or(""), false);
+    let reason = inert::line(s.signature.reason.as_deref().unwrap_or(""));
     text.push_str(&format!(
         "\nsignature: {} {}\n",
         s.signature.status.as_str(),
@@ -82,7 +82,7 @@ pub fn human_detail(stored: &StoredRequest) -> String {
             f.duration_ms,
             f.error
                 .as_ref()
-                .map(|e| format!(" ({})", inert(e, false)))
+                .map(|e| format!(" ({})", inert::line(e)))
                 .unwrap_or_default()
         )),
         None => text.push_str("forward: none\n"),
@@ -92,8 +92,8 @@ pub fn human_detail(stored: &StoredRequest) -> String {
         for (name, value) in &response.headers {
             text.push_str(&format!(
                 "{}: {}\n",
-                inert(name, false),
-                inert_bytes(value, false)
+                inert::line(name),
+                inert::bytes_line(value)
             ));
         }
         text.push('\n');
@@ -114,7 +114,7 @@ fn body_text(headers: &[(String, Vec<u8>)], body: &[u8]) -> String {
         .unwrap_or_default();
     match std::str::from_utf8(&decoded.bytes) {
         Ok(body) => {
-            text.push_str(&inert_bytes(body.as_bytes(), true));
+            text.push_str(&inert::bytes_text(body.as_bytes()));
             if !text.ends_with('\n') {
                 text.push('\n');
             }

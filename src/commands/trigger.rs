@@ -11,7 +11,7 @@ use crate::checks::{Checks, Route};
 use crate::cli::TriggerArgs;
 use crate::engine::{Engine, EngineConfig, FixedAnswer};
 use crate::forward::Forwarder;
-use crate::inert::inert;
+use crate::inert;
 use crate::output::humanize;
 use crate::store::{Durability, Store};
 use crate::trigger::{event_body, parse_schedule, trigger, TriggerPlan};
@@ -100,12 +100,12 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
                     f.duration_ms,
                     f.error
                         .as_ref()
-                        .map(|e| format!(" ({})", inert(e, false)))
+                        .map(|e| format!(" ({})", inert::line(e)))
                         .unwrap_or_default()
                 ),
                 None => exchange.response.status.to_string(),
             },
-            Err(err) => inert(err, false).into_owned(),
+            Err(err) => inert::line(err).into_owned(),
         };
         let next = next
             .map(|d| format!("; retrying in {}", humanize(d)))
@@ -125,14 +125,14 @@ pub async fn run(store_dir: &Path, args: TriggerArgs) -> anyhow::Result<()> {
             let answer = &exchange.response.body;
             let shown = crate::json_text::pretty_text(answer)
                 .unwrap_or_else(|| String::from_utf8_lossy(answer).into_owned());
-            writeln!(out, "{}", inert(&shown, true))?;
+            writeln!(out, "{}", inert::text(&shown))?;
         }
     }
     for note in &last.answer.notes {
-        eprintln!("answer: note: {}", inert(note, false));
+        eprintln!("answer: note: {}", inert::line(note));
     }
     for problem in &last.answer.problems {
-        eprintln!("answer: {}", inert(problem, false));
+        eprintln!("answer: {}", inert::line(problem));
     }
     if last.delivery.status != crate::delivery::DeliveryStatus::Success {
         if !last.answer.problems.is_empty() {
@@ -184,7 +184,7 @@ async fn through_emulator(
         }
         let outcome = match (d.response_status, &d.error_message) {
             (Some(status), _) => status.to_string(),
-            (None, Some(error)) => inert(error, false).into_owned(),
+            (None, Some(error)) => inert::line(error).into_owned(),
             (None, None) => "no answer".into(),
         };
         let next = d
@@ -195,7 +195,7 @@ async fn through_emulator(
         eprintln!(
             "{} → {} ({}): {outcome}, {}{next}",
             d.id,
-            inert(&d.target, false),
+            inert::line(&d.target),
             d.subscription,
             d.status
         );

@@ -75,7 +75,7 @@ pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
             .unwrap_or_default();
         writeln!(out, "{}{profile}", verdict.status.as_str())?;
         if let Some(reason) = &verdict.reason {
-            writeln!(out, "  {}", crate::inert::inert(reason, false))?;
+            writeln!(out, "  {}", crate::inert::line(reason))?;
         }
         writeln!(
             out,
@@ -83,14 +83,14 @@ pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
             crate::model::format_time(&at)
         )?;
         if let Some(event) = &findings.event_type {
-            writeln!(out, "event: {}", crate::inert::inert(event, false))?;
+            writeln!(out, "event: {}", crate::inert::line(event))?;
         }
         if let Some(schema) = &findings.schema {
             if schema.problems.is_empty() {
                 writeln!(out, "schema: matches")?;
             }
             for problem in &schema.problems {
-                writeln!(out, "schema: {}", crate::inert::inert(problem, false))?;
+                writeln!(out, "schema: {}", crate::inert::line(problem))?;
             }
         }
     }

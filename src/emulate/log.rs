@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::inert::inert;
+use crate::inert;
 
 /// Where and how lines are printed.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +38,7 @@ impl Log {
     pub fn api(&self, method: &str, path: &str, status: u16) {
         self.print(
             json!({"event": "api", "method": method, "path": path, "status": status}),
-            || format!("api  {method} {} → {status}", inert(path, false)),
+            || format!("api  {method} {} → {status}", inert::line(path)),
         );
     }
 
@@ -60,7 +60,7 @@ impl Log {
             || {
                 let outcome = match (attempt.response_status, attempt.error) {
                     (Some(status), None) => status.to_string(),
-                    (_, Some(error)) => inert(error, false).into_owned(),
+                    (_, Some(error)) => inert::line(error).into_owned(),
                     (None, None) => "no answer".into(),
                 };
                 let next = attempt
@@ -71,7 +71,7 @@ impl Log {
                     "send {} {} → {} attempt {}: {outcome} ({}){next}",
                     attempt.delivery,
                     attempt.event_type,
-                    inert(attempt.target, false),
+                    inert::line(attempt.target),
                     attempt.number,
                     attempt.status
                 )

@@ -324,12 +324,10 @@ impl Runner {
             Ok(output) => output,
             Err(err) => return ToolResult::failed(format!("cannot run webhook-dev: {err}")),
         };
-        let stdout = redact_json_lines(&crate::inert::inert(
-            &String::from_utf8_lossy(&output.stdout),
-            true,
-        ));
-        let stderr =
-            crate::inert::inert(&String::from_utf8_lossy(&output.stderr), true).into_owned();
+        let stdout = redact_json_lines(&crate::inert::text(&String::from_utf8_lossy(
+            &output.stdout,
+        )));
+        let stderr = crate::inert::text(&String::from_utf8_lossy(&output.stderr)).into_owned();
         if output.status.success() {
             let mut text = stdout.trim_end().to_owned();
             if !stderr.trim().is_empty() {

@@ -191,7 +191,7 @@ impl Profile {
         format!(
             "{} has no event `{}` (known: {}); nothing in it was checked",
             self.name,
-            crate::inert::inert(name, false),
+            crate::inert::line(name),
             known.join(", ")
         )
     }

@@ -704,7 +704,7 @@ async fn connect(
                 .as_deref()
                 .map(|b| String::from_utf8_lossy(b).trim().to_string())
                 .filter(|b| !b.is_empty())
-                .map(|b| format!(": {}", crate::inert::inert(&b, false)))
+                .map(|b| format!(": {}", crate::inert::line(&b)))
                 .unwrap_or_default();
             let status = response.status();
             let message = format!(

@@ -237,7 +237,7 @@ impl WireRequest {
         if ulid.len() != 26 || ulid::Ulid::from_string(ulid).is_err() {
             return Err(format!(
                 "the relay sent an invalid request id {} (expected req_ and a ULID)",
-                crate::inert::inert(&self.id.chars().take(40).collect::<String>(), false)
+                crate::inert::line(&self.id.chars().take(40).collect::<String>())
             ));
         }
         let token = !self.method.is_empty()
@@ -250,7 +250,7 @@ impl WireRequest {
             return Err(format!(
                 "the relay sent request {} with an invalid method {}",
                 self.id,
-                crate::inert::inert(&self.method.chars().take(40).collect::<String>(), false)
+                crate::inert::line(&self.method.chars().take(40).collect::<String>())
             ));
         }
         Ok(())

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::doc::{json_runs, DocLine};
 use super::theme::{self, Theme};
-use crate::inert::inert;
+use crate::inert;
 use crate::json_text;
 use crate::model::find_header;
 use crate::output::human_size;
@@ -49,7 +49,7 @@ pub fn clean(text: &str) -> String {
     if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return text.to_string();
     }
-    let text = inert(text, false);
+    let text = inert::line(text);
     if text.contains('\t') {
         text.replace('\t', "    ")
     } else {

@@ -9,7 +9,7 @@ use super::doc::Doc;
 use super::history::Loaded;
 use super::theme::{self, Theme};
 use crate::diff::{self, ChangeKind, LineTag, PayloadDiff};
-use crate::inert::inert;
+use crate::inert;
 use crate::output::human_size;
 use crate::signature::Status;
 
@@ -471,5 +471,5 @@ pub fn size(bytes: u64) -> String {
 
 /// `inert` for one-line strings, re-exported for the widgets.
 pub fn one_line(text: &str) -> String {
-    clean(&inert(text, false))
+    clean(&inert::line(text))
 }
