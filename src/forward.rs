@@ -290,14 +290,9 @@ impl Forwarder {
         } else {
             (read.freeze(), None)
         };
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
-            .collect::<Vec<_>>();
         let response = RecordedResponse {
             status: parts.status.as_u16(),
-            headers: end_to_end_headers(&headers),
+            headers: end_to_end_headers(&crate::http_edge::header_list(&parts.headers)),
             body,
         };
         Ok((response, rest))

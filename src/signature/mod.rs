@@ -26,6 +26,28 @@ pub use secret::Secret;
 /// Request headers: name lower-cased, raw value bytes, in arrival order, repeats kept.
 pub type Headers = [(String, Vec<u8>)];
 
+/// Header names (lower-case) that carry a signature, its message id or timestamp, or a token, in
+/// the schemes webhook-dev knows, plus the generic `signature` and `x-signature`: what the
+/// Signature tab shows, and all that re-signing a request changes.
+pub const SIGNATURE_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "stripe-signature",
+    "x-hub-signature-256",
+    "x-hub-signature",
+    "x-shopify-hmac-sha256",
+    "x-slack-signature",
+    "x-slack-request-timestamp",
+    "x-avala-signature",
+    "x-webhook-infermedica-token",
+    "x-signature",
+    "signature",
+];
+
 /// The tolerance, in seconds, that providers with a timestamp apply by default (5 minutes).
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
 

@@ -199,26 +199,6 @@ pub fn response_tab(t: &Theme, loaded: &Loaded) -> Doc {
     out
 }
 
-/// Header names that carry signatures or tokens in the schemes webhook-dev knows.
-const SIGNATURE_HEADERS: &[&str] = &[
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "svix-id",
-    "svix-timestamp",
-    "svix-signature",
-    "stripe-signature",
-    "x-hub-signature-256",
-    "x-hub-signature",
-    "x-shopify-hmac-sha256",
-    "x-slack-signature",
-    "x-slack-request-timestamp",
-    "x-avala-signature",
-    "x-webhook-infermedica-token",
-    "x-signature",
-    "signature",
-];
-
 /// Signature badge text.
 pub fn verdict_text(status: Status) -> &'static str {
     match status {
@@ -315,7 +295,9 @@ pub fn signature_tab(t: &Theme, loaded: &Loaded, resigner: Result<String, String
         .stored
         .headers
         .iter()
-        .filter(|(n, _)| SIGNATURE_HEADERS.contains(&n.to_ascii_lowercase().as_str()))
+        .filter(|(n, _)| {
+            crate::signature::SIGNATURE_HEADERS.contains(&n.to_ascii_lowercase().as_str())
+        })
         .cloned()
         .collect();
     out.push(heading(format!("Signature headers ({})", present.len())));

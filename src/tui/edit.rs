@@ -7,24 +7,12 @@ use crate::json_text;
 use crate::model::HeaderList;
 use crate::store::StoredRequest;
 
-/// Headers a replay sets itself, and headers that change whenever a request is re-signed: they do
-/// not make a replay "edited".
-const NOT_EDITS: &[&str] = &[
-    "content-length",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "svix-id",
-    "svix-timestamp",
-    "svix-signature",
-    "stripe-signature",
-    "x-hub-signature-256",
-    "x-hub-signature",
-    "x-shopify-hmac-sha256",
-    "x-slack-signature",
-    "x-slack-request-timestamp",
-    "x-avala-signature",
-];
+/// Whether a changed header makes a replay "edited": not the length, which a replay sets itself,
+/// nor the headers that change whenever a request is re-signed.
+fn is_edit(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name != "content-length" && !crate::signature::SIGNATURE_HEADERS.contains(&name.as_str())
+}
 
 const HELP: &str =
     "# Edit the request line, the headers or the body; save and quit to replay it.\n\
@@ -143,7 +131,7 @@ pub fn differences(original: &StoredRequest, replay: &StoredRequest) -> Vec<&'st
     let kept = |headers: &HeaderList| -> Vec<(String, Vec<u8>)> {
         headers
             .iter()
-            .filter(|(n, _)| !NOT_EDITS.contains(&n.to_ascii_lowercase().as_str()))
+            .filter(|(n, _)| is_edit(n))
             .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
             .collect()
     };
