@@ -13,7 +13,7 @@ use chrono::Utc;
 use rand::seq::SliceRandom;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::checks::Checks;
+use crate::checks::{Checks, Route};
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::engine::{Engine, EngineConfig, FixedAnswer, RequestHead};
 use crate::fixture::Fixture;
@@ -122,6 +122,68 @@ impl Source {
             Source::Fixture(_, path) => path.display().to_string(),
         }
     }
+}
+
+/// What is known about a request to re-sign, for [`choose_resigner`].
+pub struct ResignInputs<'a> {
+    /// `--profile` as given.
+    pub profile: Option<&'a str>,
+    /// `--secret` as given, resolved.
+    pub secret: Option<Secret>,
+    /// The config route for the request's path.
+    pub route: Option<&'a Route>,
+    /// The profile the request was checked with when it was captured.
+    pub recorded_profile: Option<&'a str>,
+    /// The request's headers, whose signature headers may reveal its scheme.
+    pub headers: Option<&'a HeaderList>,
+}
+
+/// Why a request cannot be re-signed; each caller words it for its own flags or keys.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResignProblem {
+    /// No profile given, routed, recorded or revealed by the headers.
+    NoProfile,
+    /// No secret given or routed.
+    NoSecret,
+    /// The profile chosen is not in the catalog.
+    UnknownProfile(String),
+}
+
+/// The one policy for which profile and secret re-sign a request (`replay --resign`, the
+/// inspector's `R` and `e`): the profile given, else the route's for its path, else the one it
+/// was checked with, else the one its headers reveal; the secret given, else the route's. Returns
+/// the profile's name with the re-signer.
+pub fn choose_resigner(
+    catalog: &crate::providers::Catalog,
+    inputs: ResignInputs<'_>,
+) -> Result<(String, Resigner), ResignProblem> {
+    let secret = inputs
+        .secret
+        .or_else(|| inputs.route.and_then(|r| r.secret.clone()))
+        .ok_or(ResignProblem::NoSecret)?;
+    let name = inputs
+        .profile
+        .map(str::to_string)
+        .or_else(|| inputs.route.and_then(|r| r.profile.clone()))
+        .or_else(|| inputs.recorded_profile.map(str::to_string))
+        .or_else(|| {
+            inputs
+                .headers
+                .and_then(|h| signature::detect(h))
+                .map(str::to_string)
+        })
+        .ok_or(ResignProblem::NoProfile)?;
+    let profile = catalog
+        .get(&name)
+        .ok_or_else(|| ResignProblem::UnknownProfile(name.clone()))?;
+    Ok((
+        name,
+        Resigner {
+            scheme: profile.scheme.clone(),
+            secret,
+            new_id: false,
+        },
+    ))
 }
 
 /// Signs requests afresh with a scheme and secret.
@@ -363,6 +425,57 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_policy_picks_the_profile_and_secret_to_re_sign_with() {
+        let catalog = crate::providers::Catalog::builtin();
+        let route = Route::everywhere(Some("svix".into()), Some(Secret::new("whsec_route")));
+        let headers: HeaderList = vec![("stripe-signature".into(), b"t=1,v1=00".to_vec())];
+        let pick = |profile, secret: Option<&str>, route, recorded, headers| {
+            let inputs = ResignInputs {
+                profile,
+                secret: secret.map(Secret::new),
+                route,
+                recorded_profile: recorded,
+                headers,
+            };
+            choose_resigner(&catalog, inputs).map(|(name, _)| name)
+        };
+        let all = pick(
+            Some("github"),
+            Some("s"),
+            Some(&route),
+            Some("avala"),
+            Some(&headers),
+        );
+        assert_eq!(all.unwrap(), "github", "the profile given comes first");
+        let routed = pick(None, None, Some(&route), Some("avala"), Some(&headers));
+        assert_eq!(routed.unwrap(), "svix", "then the route's, with its secret");
+        let recorded = pick(None, Some("s"), None, Some("avala"), Some(&headers));
+        assert_eq!(
+            recorded.unwrap(),
+            "avala",
+            "then the one it was checked with"
+        );
+        let revealed = pick(None, Some("s"), None, None, Some(&headers));
+        assert_eq!(
+            revealed.unwrap(),
+            "stripe",
+            "then the one its headers reveal"
+        );
+        assert_eq!(
+            pick(None, Some("s"), None, None, None),
+            Err(ResignProblem::NoProfile)
+        );
+        assert_eq!(
+            pick(Some("stripe"), None, None, None, None),
+            Err(ResignProblem::NoSecret)
+        );
+        assert_eq!(
+            pick(Some("nope"), Some("s"), None, None, None),
+            Err(ResignProblem::UnknownProfile("nope".into()))
+        );
+    }
 
     #[test]
     fn resigning_replaces_the_signature_headers() {

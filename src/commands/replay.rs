@@ -8,13 +8,14 @@ use crate::cli::ReplayArgs;
 use crate::inert;
 use crate::output::human_line;
 use crate::providers::Catalog;
-use crate::replay::{replay, ReplayOptions, Resigner, Source};
+use crate::replay::{
+    choose_resigner, replay, ReplayOptions, ResignInputs, ResignProblem, Resigner, Source,
+};
 use crate::store::{Durability, Store, StoreReader};
 use crate::summary::RequestSummary;
 
-/// Builds the re-signer for `--resign`: the profile given, else the config route's for the
-/// request's path, else the one the request was checked with; the secret given, else the
-/// route's (so `replay --resign` finds what `listen` used from the same webhook-dev.toml).
+/// Builds the re-signer for `--resign` by the one policy ([`choose_resigner`]), so that
+/// `replay --resign` finds what `listen` used from the same webhook-dev.toml.
 pub fn resigner_for(
     catalog: &Catalog,
     profile: Option<&str>,
@@ -22,26 +23,28 @@ pub fn resigner_for(
     secret: Option<&str>,
     route: Option<&Route>,
 ) -> anyhow::Result<Resigner> {
-    let name = profile
-        .map(str::to_string)
-        .or_else(|| route.and_then(|r| r.profile.clone()))
-        .or_else(|| sources.iter().find_map(Source::profile))
-        .ok_or_else(|| {
-            anyhow::anyhow!("--resign needs a profile: none was recorded for these requests and no config route names one, so pass --profile NAME")
-        })?;
-    let profile = catalog.require(&name)?;
-    let secret = match (secret, route.and_then(|r| r.secret.clone())) {
-        (Some(spec), _) => crate::secrets::resolve(spec)?,
-        (None, Some(secret)) => secret,
-        (None, None) => anyhow::bail!(
+    let first_headers = match sources.first().map(Source::request).transpose()? {
+        Some((head, _)) => Some(head.headers),
+        None => None,
+    };
+    let recorded = sources.iter().find_map(Source::profile);
+    let inputs = ResignInputs {
+        profile,
+        secret: secret.map(crate::secrets::resolve).transpose()?,
+        route,
+        recorded_profile: recorded.as_deref(),
+        headers: first_headers.as_ref(),
+    };
+    match choose_resigner(catalog, inputs) {
+        Ok((_, resigner)) => Ok(resigner),
+        Err(ResignProblem::NoSecret) => anyhow::bail!(
             "--resign needs --secret (a literal, env:VAR or file:PATH), or a config route with a secret for this path"
         ),
-    };
-    Ok(Resigner {
-        scheme: profile.scheme.clone(),
-        secret,
-        new_id: false,
-    })
+        Err(ResignProblem::NoProfile) => anyhow::bail!(
+            "--resign needs a profile: none was recorded for these requests, no config route names one and their headers show no known scheme, so pass --profile NAME"
+        ),
+        Err(ResignProblem::UnknownProfile(name)) => Err(catalog.require(&name).unwrap_err().into()),
+    }
 }
 
 /// Replays, prints one line (or JSON summary) per replay, and fails when any answer was not 2xx.

@@ -7,8 +7,7 @@ use bytes::Bytes;
 use super::{App, Mode};
 use crate::checks::Checks;
 use crate::engine::RequestHead;
-use crate::replay::Resigner;
-use crate::signature;
+use crate::replay::{choose_resigner, ResignInputs, ResignProblem, Resigner};
 use crate::store::StoredRequest;
 use crate::tui::body;
 use crate::tui::detail;
@@ -17,8 +16,7 @@ use crate::tui::history::Loaded;
 use crate::tui::message::Effect;
 
 /// How `R` would re-sign `stored` with `checks` (the routes of `--profile`, `--secret` and
-/// `--config`): the route's secret for its path, and the route's profile, else the profile it was
-/// checked with, else the one its headers reveal. The error says what to start with.
+/// `--config`), by the one policy ([`choose_resigner`]). The error says what to start with.
 pub fn resigner_for(
     checks: Option<&Checks>,
     stored: &StoredRequest,
@@ -31,30 +29,21 @@ pub fn resigner_for(
         )
     };
     let checks = checks.ok_or_else(no_secret)?;
-    let route = checks.route_for(path);
-    let secret = route.and_then(|r| r.secret.clone()).ok_or_else(no_secret)?;
-    let name = route
-        .and_then(|r| r.profile.clone())
-        .or_else(|| stored.summary.signature.profile.clone())
-        .or_else(|| signature::detect(&stored.headers).map(str::to_string))
-        .ok_or_else(|| {
-            "R needs to know how to sign: this request's scheme is unknown, start with --profile NAME --secret S"
-                .to_string()
-        })?;
-    let profile = checks.catalog().get(&name).ok_or_else(|| {
-        format!(
+    let inputs = ResignInputs {
+        profile: None,
+        secret: None,
+        route: checks.route_for(path),
+        recorded_profile: stored.summary.signature.profile.as_deref(),
+        headers: Some(&stored.headers),
+    };
+    choose_resigner(checks.catalog(), inputs).map_err(|problem| match problem {
+        ResignProblem::NoSecret => no_secret(),
+        ResignProblem::NoProfile => "R needs to know how to sign: this request's scheme is unknown, start with --profile NAME --secret S".to_string(),
+        ResignProblem::UnknownProfile(name) => format!(
             "R cannot re-sign: no profile named {}",
             detail::one_line(&name)
-        )
-    })?;
-    Ok((
-        name.clone(),
-        Resigner {
-            scheme: profile.scheme.clone(),
-            secret,
-            new_id: false,
-        },
-    ))
+        ),
+    })
 }
 
 /// The most bytes `y` puts through the terminal: OSC 52 sequences beyond ~100 kB are dropped
