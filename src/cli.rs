@@ -57,59 +57,16 @@ pub enum Command {
     /// Send stored requests or fixture files again, exactly or re-signed.
     Replay(ReplayArgs),
     /// Write requests as HAR 1.2, curl commands or fixture files.
-    Export {
-        /// Request ids (a unique prefix is enough).
-        #[arg(required = true)]
-        ids: Vec<String>,
-        /// The format.
-        #[arg(long, value_enum)]
-        format: ExportFormat,
-        /// Write to FILE instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Keep credential headers (Authorization, tokens...) instead of redacting them.
-        #[arg(long)]
-        no_redact: bool,
-        /// For curl: the URL to send to (default: where the request was forwarded).
-        #[arg(long, value_name = "URL")]
-        to: Option<String>,
-    },
+    Export(ExportArgs),
     /// Store the requests of a HAR file or fixture file.
     Import {
         /// A HAR file, a fixture, or a JSON array of fixtures.
         file: PathBuf,
     },
     /// What changed between two stored requests: JSON paths, body and header lines.
-    Diff {
-        /// The older request id (a unique prefix is enough).
-        old: String,
-        /// The newer request id.
-        new: String,
-        /// As JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(DiffArgs),
     /// Check the signature and schema of a stored request or fixture offline.
-    Verify {
-        /// A request id (a unique prefix is enough) or a fixture file.
-        #[arg(value_name = "ID|FILE")]
-        source: String,
-        /// The profile (default: the one the request was checked with).
-        #[arg(long, value_name = "NAME")]
-        profile: Option<String>,
-        /// The signing secret: a literal, env:VAR or file:PATH.
-        #[arg(long, value_name = "SECRET")]
-        secret: Option<SecretSpec>,
-        /// Routes by path prefix from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Judge timestamps against now, not against when the request was received.
-        #[arg(long)]
-        now: bool,
-        /// The findings as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(VerifyArgs),
     /// Send a provider's event with fresh ids, signed as the provider signs, with retries.
     Trigger(TriggerArgs),
     /// List provider profiles, or show one: scheme, headers, events.
@@ -141,6 +98,61 @@ pub enum Command {
     /// Be a provider's webhook-management API on localhost (subscriptions, test events, the
     /// delivery log) and deliver real signed events on its retry schedule.
     Emulate(EmulateArgs),
+}
+
+/// `export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Request ids (a unique prefix is enough).
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// The format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep credential headers (Authorization, tokens...) instead of redacting them.
+    #[arg(long)]
+    pub no_redact: bool,
+    /// For curl: the URL to send to (default: where the request was forwarded).
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+}
+
+/// `diff`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The older request id (a unique prefix is enough).
+    pub old: String,
+    /// The newer request id.
+    pub new: String,
+    /// As JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// A request id (a unique prefix is enough) or a fixture file.
+    #[arg(value_name = "ID|FILE")]
+    pub source: String,
+    /// The profile (default: the one the request was checked with).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret: a literal, env:VAR or file:PATH.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<SecretSpec>,
+    /// Routes by path prefix from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Judge timestamps against now, not against when the request was received.
+    #[arg(long)]
+    pub now: bool,
+    /// The findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The port `emulate` binds when `--addr` is not given.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::value::RawValue;
 
+use crate::cli::DiffArgs;
 use crate::content::decode;
 use crate::diff::{diff_requests, Hunk, LineTag, Side};
 use crate::inert;
@@ -62,7 +63,8 @@ fn hunks_text(title: &str, hunks: &[Hunk], out: &mut String) {
 }
 
 /// Prints the differences from `old` to `new`: request line, JSON paths, body and header lines.
-pub fn run(store_dir: &Path, old: &str, new: &str, json: bool) -> anyhow::Result<()> {
+pub fn run(store_dir: &Path, args: DiffArgs) -> anyhow::Result<()> {
+    let (old, new, json) = (args.old.as_str(), args.new.as_str(), args.json);
     let reader = StoreReader::open(store_dir)?;
     let load = |id: &str| {
         reader

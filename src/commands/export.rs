@@ -1,34 +1,20 @@
 //! `webhook-dev export` and `webhook-dev import`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use crate::cli::ExportFormat;
+use crate::cli::{ExportArgs, ExportFormat};
 use crate::export::curl_command;
 use crate::fixture::Fixture;
 use crate::har;
 use crate::model::CapturedRequest;
 use crate::signature::{Status, Verdict};
 use crate::store::{CommitOn, Durability, Store, StoreReader, StoredRequest};
-
-/// What `export` was asked for.
-pub struct ExportArgs {
-    /// Request ids (unique prefixes allowed).
-    pub ids: Vec<String>,
-    /// The format.
-    pub format: ExportFormat,
-    /// Write here instead of stdout.
-    pub output: Option<PathBuf>,
-    /// Keep credential headers.
-    pub no_redact: bool,
-    /// For curl: the base URL to send to.
-    pub to: Option<String>,
-}
 
 /// Writes the requests in the chosen format.
 pub fn export(store_dir: &Path, args: ExportArgs) -> anyhow::Result<()> {

@@ -6,38 +6,20 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::checks::Checks;
+use crate::cli::VerifyArgs;
 use crate::replay::Source;
 use crate::signature::Status;
 use crate::store::StoreReader;
 
-/// What `verify` was asked.
-pub struct VerifyArgs<'a> {
-    /// A request id or a fixture file.
-    pub source: &'a str,
-    /// The profile (name or file).
-    pub profile: Option<&'a str>,
-    /// The secret.
-    pub secret: Option<&'a str>,
-    /// A config file with routes.
-    pub config: Option<&'a Path>,
-    /// Judge timestamps against now instead of when the request was received.
-    pub now: bool,
-    /// Print the findings as JSON.
-    pub json: bool,
-}
-
 /// Prints the verdict; fails (exit 1) unless the signature is verified.
-pub fn run(store_dir: &Path, args: VerifyArgs<'_>) -> anyhow::Result<()> {
+pub fn run(store_dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
     let reader = StoreReader::open(store_dir).ok();
-    let source = Source::load_all(reader.as_ref(), &[args.source.to_string()])?.remove(0);
-    let profile = args
-        .profile
-        .map(str::to_string)
-        .or_else(|| source.profile());
+    let source = Source::load_all(reader.as_ref(), std::slice::from_ref(&args.source))?.remove(0);
+    let profile = args.profile.clone().or_else(|| source.profile());
     let checks: Checks = super::setup::checks(
-        args.config,
+        args.config.as_deref(),
         profile.as_deref(),
-        args.secret,
+        args.secret.as_deref(),
         std::time::Duration::from_secs(30),
         &crate::handler_tls::HandlerTls::default(),
     )?;
