@@ -50,18 +50,33 @@ pub fn resigner_for(
 /// by many terminals (and by tmux) without a word.
 pub const MAX_COPY: usize = 100_000;
 
+/// Whether a decoded body was gzip on the wire (and is re-compressed after an edit).
+fn is_gzip(decoded: &body::Decoded) -> bool {
+    decoded
+        .note
+        .as_deref()
+        .is_some_and(|n| n.starts_with("gzip:"))
+}
+
 impl App {
-    pub(super) fn replay(&mut self, resign: bool) -> Vec<Effect> {
+    /// The selected request, loaded; `None` after saying why in the status line.
+    fn load_selected(&mut self) -> Option<(String, Loaded)> {
         let Some(id) = self.selected_id().map(str::to_string) else {
             self.error("no request selected");
-            return vec![];
+            return None;
         };
-        let loaded = match self.load(&id) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                self.error(e);
-                return vec![];
-            }
+        let loaded = self.load_or_report(&id)?;
+        Some((id, loaded))
+    }
+
+    /// Request `id`, loaded; `None` after saying why in the status line.
+    fn load_or_report(&mut self, id: &str) -> Option<Loaded> {
+        self.load(id).map_err(|e| self.error(e)).ok()
+    }
+
+    pub(super) fn replay(&mut self, resign: bool) -> Vec<Effect> {
+        let Some((_, loaded)) = self.load_selected() else {
+            return vec![];
         };
         if resign {
             if let Err(e) = resigner_for(self.checks.as_ref(), &loaded.stored) {
@@ -127,22 +142,11 @@ impl App {
     }
 
     pub(super) fn edit(&mut self) -> Vec<Effect> {
-        let Some(id) = self.selected_id().map(str::to_string) else {
-            self.error("no request selected");
+        let Some((id, loaded)) = self.load_selected() else {
             return vec![];
         };
-        let loaded = match self.load(&id) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                self.error(e);
-                return vec![];
-            }
-        };
         let decoded = body::decode(&loaded.stored.headers, &loaded.stored.body);
-        let gzip = decoded
-            .note
-            .as_deref()
-            .is_some_and(|n| n.starts_with("gzip:"));
+        let gzip = is_gzip(&decoded);
         if decoded.note.is_some() && !gzip {
             self.error("this body's encoding cannot be edited and re-encoded; r replays it as is");
             return vec![];
@@ -171,18 +175,11 @@ impl App {
                 return vec![];
             }
         };
-        let loaded = match self.load(&original) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                self.error(e);
-                return vec![];
-            }
+        let Some(loaded) = self.load_or_report(&original) else {
+            return vec![];
         };
         let decoded = body::decode(&loaded.stored.headers, &loaded.stored.body);
-        let gzip = decoded
-            .note
-            .as_deref()
-            .is_some_and(|n| n.starts_with("gzip:"));
+        let gzip = is_gzip(&decoded);
         let encode = |bytes: &[u8]| {
             if gzip {
                 crate::tui::actions::gzip(bytes)
@@ -217,16 +214,8 @@ impl App {
     /// `y` then `c`, `b`, `i` or `h`: the selection as a curl command (credentials redacted as
     /// `export --format curl` does), its body, its id or its HAR entry (redacted as well).
     pub(super) fn copy(&mut self, what: char) -> Vec<Effect> {
-        let Some(id) = self.selected_id().map(str::to_string) else {
-            self.error("no request selected");
+        let Some((id, loaded)) = self.load_selected() else {
             return vec![];
-        };
-        let loaded = match self.load(&id) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                self.error(e);
-                return vec![];
-            }
         };
         let (text, description) = match what {
             'c' => {
