@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::checks::{Checks, Route};
 use crate::cli::ReplayArgs;
 use crate::inert;
+use crate::model::HeaderList;
 use crate::output::human_line;
 use crate::providers::Catalog;
 use crate::replay::{
@@ -15,28 +16,26 @@ use crate::store::{Durability, Store, StoreReader};
 use crate::summary::RequestSummary;
 
 /// Builds the re-signer for `--resign` by the one policy ([`choose_resigner`]), so that
-/// `replay --resign` finds what `listen` used from the same webhook-dev.toml.
+/// `replay --resign` finds what `listen` used from the same webhook-dev.toml; returns the name of
+/// the profile it signs as with it. `first_headers` are those of the first request replayed.
 pub fn resigner_for(
     catalog: &Catalog,
     profile: Option<&str>,
     sources: &[Source],
+    first_headers: Option<&HeaderList>,
     secret: Option<&str>,
     route: Option<&Route>,
-) -> anyhow::Result<Resigner> {
-    let first_headers = match sources.first().map(Source::request).transpose()? {
-        Some((head, _)) => Some(head.headers),
-        None => None,
-    };
+) -> anyhow::Result<(String, Resigner)> {
     let recorded = sources.iter().find_map(Source::profile);
     let inputs = ResignInputs {
         profile,
         secret: secret.map(crate::secrets::resolve).transpose()?,
         route,
         recorded_profile: recorded.as_deref(),
-        headers: first_headers.as_ref(),
+        headers: first_headers,
     };
     match choose_resigner(catalog, inputs) {
-        Ok((_, resigner)) => Ok(resigner),
+        Ok(chosen) => Ok(chosen),
         Err(ResignProblem::NoSecret) => anyhow::bail!(
             "--resign needs --secret (a literal, env:VAR or file:PATH), or a config route with a secret for this path"
         ),
@@ -65,39 +64,42 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
         .map(|p| super::setup::catalog(None, Some(p)).map(|(_, name)| name))
         .transpose()?
         .flatten();
-    let first_path = match sources.first().map(Source::request).transpose()? {
-        Some((head, _)) => head.path,
-        None => String::new(),
-    };
+    let first = sources.first().map(Source::request).transpose()?;
+    let first_path = first.as_ref().map_or("", |(head, _)| head.path.as_str());
     let route = configured
-        .route_for(&first_path)
+        .route_for(first_path)
         .filter(|r| r.profile.is_some() || r.secret.is_some());
     let resign = if args.resign {
-        Some(Resigner {
-            new_id: args.new_id,
-            ..resigner_for(
-                &catalog,
-                profile.as_deref(),
-                &sources,
-                args.secret.as_deref(),
-                route,
-            )?
-        })
+        let (name, resigner) = resigner_for(
+            &catalog,
+            profile.as_deref(),
+            &sources,
+            first.as_ref().map(|(head, _)| &head.headers),
+            args.secret.as_deref(),
+            route,
+        )?;
+        Some((
+            name,
+            Resigner {
+                new_id: args.new_id,
+                ..resigner
+            },
+        ))
     } else {
         None
     };
+    // A re-signed replay is checked with the profile and secret it was signed with.
     let checks = match &resign {
-        Some(resigner) => {
-            let profile = profile
-                .or_else(|| route.and_then(|r| r.profile.clone()))
-                .or_else(|| sources.iter().find_map(Source::profile));
-            Checks::new(
-                catalog,
-                vec![Route::everywhere(profile, Some(resigner.secret.clone()))],
-            )?
-        }
+        Some((name, resigner)) => Checks::new(
+            catalog,
+            vec![Route::everywhere(
+                Some(name.clone()),
+                Some(resigner.secret.clone()),
+            )],
+        )?,
         None => configured,
     };
+    let resign = resign.map(|(_, resigner)| resigner);
     let options = ReplayOptions {
         to: args.to,
         resign,
