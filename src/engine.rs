@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 
 use crate::checks::Checks;
+use crate::event_sink::EventSink;
 use crate::forward::{AnswerRest, Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
 use crate::relay_state::RelayState;
@@ -195,7 +195,7 @@ pub struct EngineConfig {
 pub struct Engine {
     store: Store,
     config: EngineConfig,
-    events: mpsc::UnboundedSender<EngineEvent>,
+    events: EventSink,
     ids: Mutex<ulid::Generator>,
     /// Requests being handled right now.
     in_flight: AtomicUsize,
@@ -263,12 +263,12 @@ impl Engine {
     pub fn new(
         store: Store,
         config: EngineConfig,
-        events: mpsc::UnboundedSender<EngineEvent>,
+        events: impl Into<EventSink>,
     ) -> Self {
         Self {
             store,
             config,
-            events,
+            events: events.into(),
             ids: Mutex::new(ulid::Generator::new()),
             in_flight: AtomicUsize::new(0),
             arrivals: false,
@@ -293,7 +293,7 @@ impl Engine {
 
     /// Tells consumers about an event.
     pub fn emit(&self, event: EngineEvent) {
-        let _ = self.events.send(event);
+        self.events.send(event);
     }
 
     /// A new sortable request id, `req_` + ULID, strictly increasing within this process.
@@ -493,7 +493,7 @@ impl Engine {
                 if let Err(err) = recorded {
                     tracing::error!(id = %summary.id, "answer not stored: {err}");
                 }
-                let _ = events.send(EngineEvent::Request(summary));
+                events.send(EngineEvent::Request(summary));
             },
         );
     }

@@ -20,6 +20,8 @@ struct State {
     events: VecDeque<EngineEvent>,
     dropped: u64,
     closed: bool,
+    /// Whether the printer waits for events (and must be woken).
+    waiting: bool,
 }
 
 /// What the printer takes in one go.
@@ -52,8 +54,11 @@ impl EventQueue {
         } else {
             state.events.push_back(event);
         }
+        let waiting = state.waiting;
         drop(state);
-        self.inner.1.notify_one();
+        if waiting {
+            self.inner.1.notify_one();
+        }
     }
 
     /// No more events will come; the printer ends once it has taken what is left.
@@ -70,7 +75,9 @@ impl EventQueue {
             if state.closed {
                 return None;
             }
+            state.waiting = true;
             state = self.inner.1.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.waiting = false;
         }
         let take = state.events.len().min(max);
         Some(Batch {

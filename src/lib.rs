@@ -16,6 +16,7 @@ pub mod diff;
 pub mod emulate;
 pub mod engine;
 pub mod event_queue;
+pub mod event_sink;
 pub mod exit;
 pub mod export;
 pub mod fd_limit;

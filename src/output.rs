@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use chrono::{DateTime, Local};
-use tokio::sync::mpsc;
 
 use crate::engine::EngineEvent;
 use crate::event_queue::EventQueue;
@@ -33,25 +32,18 @@ impl Mode {
     }
 }
 
-/// Prints events on a thread of its own until the channel closes, writing whatever has queued
-/// up in one go. A terminal paused with Ctrl-S, or a pipe nobody reads, then holds up only the
-/// printing, never the requests; and past `buffer` lines waiting, request lines are dropped and
-/// the count printed instead (`{"event":"dropped","count":N}`), so memory stays bounded.
-pub fn spawn_printer(
-    mut events: mpsc::UnboundedReceiver<EngineEvent>,
-    mode: Mode,
-    buffer: usize,
-) -> std::io::Result<Printer> {
+/// How long the printer lets lines gather after writing some: under load it then wakes a few
+/// hundred times a second instead of once per request, and a line is late by at most this much.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Prints events on a thread of its own until the queue closes (when the engine holding its
+/// sink is gone), writing whatever has queued up in one go. A terminal paused with Ctrl-S, or a
+/// pipe nobody reads, then holds up only the printing, never the requests; and past `buffer`
+/// lines waiting, request lines are dropped and the count printed instead
+/// (`{"event":"dropped","count":N}`), so memory stays bounded. Returns the queue for the engine.
+pub fn spawn_printer(mode: Mode, buffer: usize) -> std::io::Result<(EventQueue, Printer)> {
     let queue = EventQueue::new(buffer);
     let filling = queue.clone();
-    std::thread::Builder::new()
-        .name("events".into())
-        .spawn(move || {
-            while let Some(event) = events.blocking_recv() {
-                filling.push(event);
-            }
-            filling.close();
-        })?;
     let thread = std::thread::Builder::new()
         .name("printer".into())
         .spawn(move || {
@@ -80,9 +72,10 @@ pub fn spawn_printer(
                 {
                     break;
                 }
+                std::thread::sleep(GATHER);
             }
         })?;
-    Ok(Printer { thread })
+    Ok((filling, Printer { thread }))
 }
 
 /// The printing thread of [`spawn_printer`].

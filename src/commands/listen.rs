@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::capture::{self, Limits};
 use crate::cli::ListenArgs;
 use crate::engine::{Engine, EngineConfig, EngineEvent};
+use crate::event_sink::EventSink;
 use crate::forward::Forwarder;
 use crate::output::{self, Mode};
 use crate::relay::client::{self, ClientConfig, Refused};
@@ -42,15 +43,12 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         Mode::human_for_stdout()
     };
     let use_tui = opens_inspector(&args);
-    let (events, receiver) = mpsc::unbounded_channel();
-    let mut receiver = Some(receiver);
-    let printer = if use_tui {
-        None
+    let (events, receiver, printer): (EventSink, _, _) = if use_tui {
+        let (events, receiver) = mpsc::unbounded_channel();
+        (events.into(), Some(receiver), None)
     } else {
-        receiver
-            .take()
-            .map(|receiver| output::spawn_printer(receiver, mode, args.output_buffer))
-            .transpose()?
+        let (queue, printer) = output::spawn_printer(mode, args.output_buffer)?;
+        (queue.into(), None, Some(printer))
     };
     let checks = super::setup::checks(
         args.config.as_deref(),
