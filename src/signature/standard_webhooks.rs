@@ -163,13 +163,9 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
                 "values not UTF-8",
             ));
         }
-        let found = if found.is_empty() {
-            "it is empty".to_owned()
-        } else {
-            format!("found {}", found.join(", "))
-        };
+        let found = support::found_instead(&found, "it is empty");
         return invalid(format!(
-            "{} has no v1,<base64> signature ({found})",
+            "{} has no v1,<base64> signature{found}",
             names.signature
         ));
     }
@@ -218,13 +214,19 @@ fn verify_v1a(
         Err(reason) => return invalid(reason),
     };
     if asymmetric.is_empty() {
+        let hmac_signatures: Vec<String> = (symmetric > 0)
+            .then(|| {
+                support::count(
+                    symmetric,
+                    "v1 HMAC signature, which needs the whsec_ secret",
+                    "v1 HMAC signatures, which need the whsec_ secret",
+                )
+            })
+            .into_iter()
+            .collect();
         return invalid(format!(
             "{display} has no v1a,<base64> signature{}; a whpk_ public key verifies v1a (ed25519) signatures only",
-            if symmetric > 0 {
-                format!(" (found {})", support::count(symmetric, "v1 HMAC signature, which needs the whsec_ secret", "v1 HMAC signatures, which need the whsec_ secret"))
-            } else {
-                String::new()
-            }
+            support::found_instead(&hmac_signatures, "")
         ));
     }
     let content = [content_prefix.as_bytes(), req.body].concat();
