@@ -118,7 +118,7 @@ pub struct ConfigArgs {
 
 /// How requests are verified and re-signed: `--profile`, `--secret` and `--config`, shared by
 /// `listen`, `inspect`, `replay` and `verify`; each words their help for what it does with them
-/// (with [`help`]).
+/// (with [`help_texts`]).
 #[derive(Args, Debug, Clone, Default)]
 pub struct SigningArgs {
     /// The profile (default: the one the request was checked with).

@@ -98,13 +98,11 @@ pub(crate) fn verify(req: &Request<'_>, tolerance: u64, now: i64) -> Verdict {
     };
     if presented.is_empty() {
         let mut found = others;
-        if malformed > 0 {
-            found.push(support::count(
-                malformed,
-                "item without =",
-                "items without =",
-            ));
-        }
+        found.extend(support::counted(
+            malformed,
+            "item without =",
+            "items without =",
+        ));
         let found = support::found_instead(&found, "");
         return invalid(format!("{DISPLAY} has no v1= signature{found}"));
     }

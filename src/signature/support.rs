@@ -210,6 +210,11 @@ pub(crate) fn count(n: usize, singular: &str, plural: &str) -> String {
     }
 }
 
+/// [`count`], or `None` when there are none: one of the things [`found_instead`] lists.
+pub(crate) fn counted(n: usize, singular: &str, plural: &str) -> Option<String> {
+    (n > 0).then(|| count(n, singular, plural))
+}
+
 /// The parenthesis after "X has no v1= signature" saying what the header held instead:
 /// ` (found "v0", 1 item without =)`; when it held nothing of note, ` ({nothing})` ("it is
 /// empty"), or no parenthesis at all when `nothing` is empty.
