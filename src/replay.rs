@@ -556,6 +556,36 @@ mod tests {
             .contains(&("x-hub-signature-256".to_string(), b"sha256=old".to_vec())));
     }
 
+    #[tokio::test]
+    async fn a_request_nothing_forwarded_is_stored_but_no_delivery_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), crate::store::Durability::Process).unwrap();
+        let engine = Engine::new(
+            store.clone(),
+            EngineConfig {
+                forwarder: None,
+                respond: FixedAnswer::default(),
+                checks: Checks::new(crate::providers::Catalog::builtin(), Vec::new()).unwrap(),
+            },
+            mpsc::unbounded_channel().0,
+        );
+        let head = RequestHead::new("POST", "/hooks", Vec::new());
+        let sent = send_and_log(&engine, head, Bytes::from_static(b"{}"), |exchange| {
+            delivery_for(exchange, "replay", None, 1, format_time(&Utc::now()))
+        })
+        .await
+        .unwrap();
+        assert!(sent.delivery.is_none());
+        assert!(sent.logged.is_ok());
+        let closing = store.clone();
+        tokio::task::spawn_blocking(move || closing.close())
+            .await
+            .unwrap();
+        let reader = StoreReader::open(dir.path()).unwrap();
+        assert!(reader.get(&sent.exchange.request.id).unwrap().is_some());
+        assert!(reader.deliveries(None).unwrap().is_empty());
+    }
+
     #[test]
     fn resigning_replaces_the_signature_headers() {
         let resigner = Resigner {
