@@ -59,10 +59,7 @@ pub enum Command {
     /// Write requests as HAR 1.2, curl commands or fixture files.
     Export(ExportArgs),
     /// Store the requests of a HAR file or fixture file.
-    Import {
-        /// A HAR file, a fixture, or a JSON array of fixtures.
-        file: PathBuf,
-    },
+    Import(ImportArgs),
     /// What changed between two stored requests: JSON paths, body and header lines.
     Diff(DiffArgs),
     /// Check the signature and schema of a stored request or fixture offline.
@@ -70,34 +67,81 @@ pub enum Command {
     /// Send a provider's event with fresh ids, signed as the provider signs, with retries.
     Trigger(TriggerArgs),
     /// List provider profiles, or show one: scheme, headers, events.
-    Profiles {
-        /// A profile name, or a profile file (./my-provider.toml).
-        name: Option<String>,
-    },
+    Profiles(ProfilesArgs),
     /// The delivery log of trigger and replay.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
     /// Print a shell completion script: `webhook-dev completions bash > ~/.local/share/bash-completion/completions/webhook-dev`.
-    Completions {
-        /// The shell.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
     /// Print the manual page (roff): `webhook-dev man | man -l -`.
     Man,
     /// Show the configuration in effect here: the store, the config file and where it was
     /// found, its routes with secrets redacted.
-    Config {
-        /// The config file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
+    Config(ConfigArgs),
     /// Serve the Model Context Protocol on stdio, so a coding agent can read, verify, replay and
     /// trigger the webhooks captured here.
     Mcp,
     /// Be a provider's webhook-management API on localhost (subscriptions, test events, the
     /// delivery log) and deliver real signed events on its retry schedule.
     Emulate(EmulateArgs),
+}
+
+/// `import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A HAR file, a fixture, or a JSON array of fixtures.
+    pub file: PathBuf,
+}
+
+/// `profiles`.
+#[derive(Args, Debug)]
+pub struct ProfilesArgs {
+    /// A profile name, or a profile file (./my-provider.toml).
+    pub name: Option<String>,
+}
+
+/// `completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `config`.
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// The config file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// How requests are verified and re-signed: `--profile`, `--secret` and `--config`, shared by
+/// `listen`, `inspect`, `replay` and `verify`; each words their help for what it does with them
+/// (with [`help_texts`]).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SigningArgs {
+    /// The profile (default: the one the request was checked with).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The signing secret: a literal, env:VAR or file:PATH.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: Option<SecretSpec>,
+    /// Routes by path prefix from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Gives shared arguments the help texts of one subcommand, keeping their order, as in
+/// `#[command(mut_args(help_texts(&[("profile", "The profile to sign with")])))]` (no final
+/// period: clap drops it from doc comments too).
+pub fn help_texts(
+    texts: &'static [(&'static str, &'static str)],
+) -> impl FnMut(clap::Arg) -> clap::Arg {
+    move |arg| match texts.iter().find(|(id, _)| arg.get_id() == *id) {
+        Some((_, text)) => arg.help(*text),
+        None => arg,
+    }
 }
 
 /// `export`.
@@ -138,15 +182,9 @@ pub struct VerifyArgs {
     /// A request id (a unique prefix is enough) or a fixture file.
     #[arg(value_name = "ID|FILE")]
     pub source: String,
-    /// The profile (default: the one the request was checked with).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// The signing secret: a literal, env:VAR or file:PATH.
-    #[arg(long, value_name = "SECRET")]
-    pub secret: Option<SecretSpec>,
-    /// Routes by path prefix from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// The profile, secret and routes to check with.
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Judge timestamps against now, not against when the request was received.
     #[arg(long)]
     pub now: bool,
@@ -218,6 +256,11 @@ impl HandlerTlsArgs {
 
 /// `webhook-dev inspect`.
 #[derive(Debug, Args)]
+#[command(mut_args(help_texts(&[
+        ("profile", "The provider profile that R (re-signed replay) signs as (a name, or a .toml file)"),
+        ("secret", "The signing secret for R: a literal, env:VAR or file:PATH"),
+        ("config", "Routes by path prefix (profile, secret) from a TOML file, as for `listen` (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file)"),
+])))]
 pub struct InspectArgs {
     /// Trust for https:// handlers.
     #[command(flatten)]
@@ -228,15 +271,9 @@ pub struct InspectArgs {
     /// Give up on the handler after this long when replaying (seconds, or 500ms, 2m ...).
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// The provider profile that R (re-signed replay) signs as (a name, or a .toml file).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// The signing secret for R: a literal, env:VAR or file:PATH.
-    #[arg(long, value_name = "SECRET")]
-    pub secret: Option<SecretSpec>,
-    /// Routes by path prefix (profile, secret) from a TOML file, as for `listen` (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// How R re-signs.
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// The inspector's colours: dark, light or mono (default: the config file's `theme`, else
     /// mono when NO_COLOR is set, else dark).
     #[arg(long, value_enum, value_name = "THEME")]
@@ -304,6 +341,10 @@ pub struct TriggerArgs {
 
 /// `webhook-dev replay`.
 #[derive(Debug, Args)]
+#[command(mut_args(help_texts(&[
+        ("profile", "The profile to sign with (default: the one the request was checked with)"),
+        ("config", "Routes by path prefix (profile, secret) from a TOML file, as for `listen` (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file)"),
+])))]
 pub struct ReplayArgs {
     /// Trust for https:// handlers.
     #[command(flatten)]
@@ -320,16 +361,9 @@ pub struct ReplayArgs {
     /// With --resign, also give each request a new message id (a new message, not a resend).
     #[arg(long, requires = "resign")]
     pub new_id: bool,
-    /// Routes by path prefix (profile, secret) from a TOML file, as for `listen` (default:
-    /// $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<std::path::PathBuf>,
-    /// The profile to sign with (default: the one the request was checked with).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// The signing secret: a literal, env:VAR or file:PATH.
-    #[arg(long, value_name = "SECRET")]
-    pub secret: Option<SecretSpec>,
+    /// How --resign signs.
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Send each request N times (idempotency testing).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub times: u32,
@@ -349,6 +383,11 @@ pub struct ReplayArgs {
 
 /// `webhook-dev listen`.
 #[derive(Debug, Args)]
+#[command(mut_args(help_texts(&[
+        ("profile", "Verify signatures and check events with this provider profile (a name, or a .toml file)"),
+        ("secret", "The signing secret: a literal, env:VAR or file:PATH. Without --profile, the scheme is detected from each request's headers"),
+        ("config", "Routes by path prefix (profile, secret, forward target) from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file)"),
+])))]
 pub struct ListenArgs {
     /// Trust for https:// handlers.
     #[command(flatten)]
@@ -359,16 +398,9 @@ pub struct ListenArgs {
     /// Forward every request to TARGET: 3000, localhost:3000 or http://host:port/base.
     #[arg(long, value_name = "TARGET")]
     pub forward: Option<Target>,
-    /// Verify signatures and check events with this provider profile (a name, or a .toml file).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// The signing secret: a literal, env:VAR or file:PATH. Without --profile, the scheme is
-    /// detected from each request's headers.
-    #[arg(long, value_name = "SECRET")]
-    pub secret: Option<SecretSpec>,
-    /// Routes by path prefix (profile, secret, forward target) from a TOML file (default: $WEBHOOK_DEV_CONFIG, else ./webhook-dev.toml; none for no file).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// How requests are verified, and the routes.
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// With no --forward, answer senders with STATUS or STATUS:BODY.
     #[arg(long, value_name = "STATUS[:BODY]", default_value = "200")]
     pub respond: FixedAnswer,
@@ -701,6 +733,30 @@ mod tests {
         assert_eq!(args.relay.unwrap().channel(), "acme");
         assert!(!format!("{:?}", args.relay_token).contains("tok3n"));
         assert!(Cli::try_parse_from(["webhook-dev", "listen", "--relay", "ws://x/"]).is_err());
+    }
+
+    #[test]
+    fn the_shared_signing_flags_keep_each_commands_help() {
+        use clap::CommandFactory;
+        let help = |command: &str, flag: &str| {
+            Cli::command()
+                .find_subcommand(command)
+                .and_then(|c| c.get_arguments().find(|a| a.get_id() == flag).cloned())
+                .and_then(|a| a.get_help().map(|h| h.to_string()))
+                .unwrap_or_default()
+        };
+        assert!(help("listen", "secret").ends_with("detected from each request's headers"));
+        assert!(help("inspect", "profile").contains("that R (re-signed replay) signs as"));
+        assert!(help("replay", "profile").starts_with("The profile to sign with"));
+        assert!(help("replay", "config").contains("as for `listen`"));
+        assert_eq!(
+            help("verify", "profile"),
+            "The profile (default: the one the request was checked with)"
+        );
+        assert_eq!(
+            help("verify", "secret"),
+            "The signing secret: a literal, env:VAR or file:PATH"
+        );
     }
 
     #[test]

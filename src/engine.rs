@@ -32,7 +32,7 @@ use crate::forward::{AnswerRest, Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
 use crate::relay_state::RelayState;
 use crate::signature;
-use crate::store::{CommitOn, Store, StoreError};
+use crate::store::{CommitOn, Store, WriteError};
 use crate::summary::RequestSummary;
 
 /// How the signature reason of a request refused before its body was read begins.
@@ -338,7 +338,7 @@ impl Engine {
     /// Like [`Engine::handle`], returning the whole exchange with the whole answer (up to
     /// [`crate::forward::MAX_ANSWER_BYTES`]), or the store error that kept the request from being
     /// accepted. The store keeps the answer only up to its cap.
-    pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, StoreError> {
+    pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, WriteError> {
         let (mut exchange, rest) = self.process_streaming(head, body).await?;
         if let Some(rest) = rest {
             match rest.collect(crate::forward::MAX_ANSWER_BYTES).await {
@@ -360,7 +360,7 @@ impl Engine {
         &self,
         head: RequestHead,
         body: Bytes,
-    ) -> Result<(Exchange, Option<AnswerRest>), StoreError> {
+    ) -> Result<(Exchange, Option<AnswerRest>), WriteError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
         let request = self.capture(head, body);
         let mut findings = self.config.checks.examine(
@@ -445,7 +445,7 @@ impl Engine {
         &self,
         head: RequestHead,
         response: RecordedResponse,
-    ) -> Result<RecordedResponse, StoreError> {
+    ) -> Result<RecordedResponse, WriteError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
         let request = self.capture(head, Bytes::new());
         let mut signature = signature::unchecked(&request.headers);

@@ -68,25 +68,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Relay(args) => commands::relay::run(&cli.store, args).await,
         Command::Inspect(args) => commands::inspect::run(&cli.store, args).await,
         Command::Replay(args) => commands::replay::run(&cli.store, args).await,
-        Command::Export(args) => commands::export::export(&cli.store, args),
-        Command::Import { file } => commands::export::import(&cli.store, &file).await,
+        Command::Export(args) => commands::export::run(&cli.store, args),
+        Command::Import(args) => commands::import::run(&cli.store, args).await,
         Command::Diff(args) => commands::diff::run(&cli.store, args),
         Command::Verify(args) => commands::verify::run(&cli.store, args),
         Command::Trigger(args) => commands::trigger::run(&cli.store, args).await,
-        Command::Profiles { name } => commands::profiles::run(name.as_deref()),
-        Command::Deliveries(cli::DeliveriesCommand::List { json, status }) => {
-            commands::deliveries::list(&cli.store, json, status)
-        }
-        Command::Completions { shell } => commands::docs::completions(shell),
-        Command::Man => commands::docs::man(),
-        Command::Config { config } => commands::config::run(&cli.store, config.as_deref()),
+        Command::Profiles(args) => commands::profiles::run(args),
+        Command::Deliveries(command) => commands::deliveries::run(&cli.store, command),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man => commands::man::run(),
+        Command::Config(args) => commands::config::run(&cli.store, args),
         Command::Emulate(args) => commands::emulate::run(&cli.store, args).await,
-        Command::Mcp => {
-            let store = cli.store.clone();
-            tokio::task::spawn_blocking(move || {
-                mcp::serve(&store, std::io::stdin().lock(), std::io::stdout().lock())
-            })
-            .await?
-        }
+        Command::Mcp => commands::mcp::run(&cli.store).await,
     }
 }

@@ -22,7 +22,7 @@ use crate::handler_tls::HandlerTls;
 use crate::model::format_time;
 use crate::model::{Exchange, HeaderList};
 use crate::signature::{self, Scheme, Secret};
-use crate::store::{Store, StoreReader, StoredRequest};
+use crate::store::{Store, StoreReader, StoredRequest, WriteError};
 use crate::target::Target;
 
 /// Something to replay: a stored request or a fixture file.
@@ -230,6 +230,26 @@ impl Resigner {
     }
 }
 
+/// The head of a replay that sends `body`: its Content-Length (where it has one) set from the
+/// body, so an edited body is sent whole, then re-signed with a fresh timestamp (`now_unix`) when
+/// a re-signer is given.
+pub fn replay_head(
+    mut head: RequestHead,
+    body: &[u8],
+    resigner: Option<&Resigner>,
+    now_unix: i64,
+) -> anyhow::Result<RequestHead> {
+    for (name, value) in head.headers.iter_mut() {
+        if name.eq_ignore_ascii_case("content-length") {
+            *value = body.len().to_string().into_bytes();
+        }
+    }
+    if let Some(resigner) = resigner {
+        resigner.apply(&mut head.headers, body, now_unix)?;
+    }
+    Ok(head)
+}
+
 /// How to replay.
 #[derive(Clone)]
 pub struct ReplayOptions {
@@ -316,6 +336,44 @@ pub fn delivery_for(
     }
 }
 
+/// A request sent through an engine, and the delivery recorded for it.
+#[derive(Debug)]
+pub struct Sent {
+    /// The stored request and its answer.
+    pub exchange: Exchange,
+    /// The delivery recorded; `None` when the engine forwarded nothing (it has no target), so
+    /// nothing was delivered.
+    pub delivery: Option<Delivery>,
+    /// Whether the delivery record was written.
+    pub logged: Result<(), WriteError>,
+}
+
+/// Sends a request through `engine` (which stores it, forwards it to its target and stores the
+/// answer) and records the delivery that `record` makes of the exchange. Fails only when the
+/// request could not be stored.
+pub async fn send_and_log(
+    engine: &Engine,
+    head: RequestHead,
+    body: Bytes,
+    record: impl FnOnce(&Exchange) -> Delivery,
+) -> Result<Sent, WriteError> {
+    let exchange = engine.process(head, body).await?;
+    if exchange.forward.is_none() {
+        return Ok(Sent {
+            exchange,
+            delivery: None,
+            logged: Ok(()),
+        });
+    }
+    let delivery = record(&exchange);
+    let logged = engine.store().save_delivery(delivery.clone()).await;
+    Ok(Sent {
+        exchange,
+        delivery: Some(delivery),
+        logged,
+    })
+}
+
 /// Replays every source `times` times, at most `concurrency` at once; results in completion order.
 /// Every source is read (and test-signed) before anything is sent; a re-signed request is signed
 /// when its turn comes, so its timestamp is fresh however long the queue; one failure does not
@@ -337,10 +395,8 @@ pub async fn replay(
                 source.label()
             ),
         };
-        let (mut head, body) = source.request()?;
-        if let Some(resigner) = &options.resign {
-            resigner.apply(&mut head.headers, &body, Utc::now().timestamp())?;
-        }
+        let (head, body) = source.request()?;
+        replay_head(head, &body, options.resign.as_ref(), Utc::now().timestamp())?;
         for _ in 0..options.times.max(1) {
             plan.push((source.clone(), target.clone()));
         }
@@ -374,29 +430,26 @@ pub async fn replay(
             }
         };
         let permits = permits.clone();
-        let store = store.clone();
         let resigner = options.resign.clone();
         tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .expect("the semaphore stays open");
-            let (mut head, body) = source.request()?;
-            if let Some(resigner) = &resigner {
-                resigner.apply(&mut head.headers, &body, Utc::now().timestamp())?;
-            }
-            let exchange = engine.process(head, body).await?;
-            let delivery = delivery_for(
-                &exchange,
-                "replay",
-                source.original_id(),
-                1,
-                format_time(&Utc::now()),
-            );
-            store.save_delivery(delivery.clone()).await?;
+            let (head, body) = source.request()?;
+            let head = replay_head(head, &body, resigner.as_ref(), Utc::now().timestamp())?;
+            let sent = send_and_log(&engine, head, body, |exchange| {
+                let created_at = format_time(&Utc::now());
+                delivery_for(exchange, "replay", source.original_id(), 1, created_at)
+            })
+            .await?;
+            sent.logged?;
+            let delivery = sent
+                .delivery
+                .ok_or_else(|| anyhow::anyhow!("{} was not forwarded", source.label()))?;
             Ok::<_, anyhow::Error>(ReplayOutcome {
                 source: source.label(),
-                exchange,
+                exchange: sent.exchange,
                 delivery,
             })
         });
@@ -475,6 +528,62 @@ mod tests {
             pick(Some("nope"), Some("s"), None, None, None),
             Err(ResignProblem::UnknownProfile("nope".into()))
         );
+    }
+
+    #[test]
+    fn a_replay_head_declares_the_length_of_its_body_and_is_re_signed() {
+        let resigner = Resigner {
+            scheme: Scheme::Github,
+            secret: Secret::new("It's a Secret to Everybody"),
+            new_id: false,
+        };
+        let headers = vec![
+            ("content-length".to_string(), b"2".to_vec()),
+            ("x-hub-signature-256".to_string(), b"sha256=old".to_vec()),
+        ];
+        let head = RequestHead::new("POST", "/hooks", headers.clone());
+        let head = replay_head(head, b"Hello, World!", Some(&resigner), 0).unwrap();
+        assert!(head
+            .headers
+            .contains(&("content-length".to_string(), b"13".to_vec())));
+        assert!(head.headers.contains(&(
+            "x-hub-signature-256".to_string(),
+            b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".to_vec()
+        )));
+        let unsigned = replay_head(RequestHead::new("POST", "/", headers), b"{}", None, 0).unwrap();
+        assert!(unsigned
+            .headers
+            .contains(&("x-hub-signature-256".to_string(), b"sha256=old".to_vec())));
+    }
+
+    #[tokio::test]
+    async fn a_request_nothing_forwarded_is_stored_but_no_delivery_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), crate::store::Durability::Process).unwrap();
+        let engine = Engine::new(
+            store.clone(),
+            EngineConfig {
+                forwarder: None,
+                respond: FixedAnswer::default(),
+                checks: Checks::new(crate::providers::Catalog::builtin(), Vec::new()).unwrap(),
+            },
+            mpsc::unbounded_channel().0,
+        );
+        let head = RequestHead::new("POST", "/hooks", Vec::new());
+        let sent = send_and_log(&engine, head, Bytes::from_static(b"{}"), |exchange| {
+            delivery_for(exchange, "replay", None, 1, format_time(&Utc::now()))
+        })
+        .await
+        .unwrap();
+        assert!(sent.delivery.is_none());
+        assert!(sent.logged.is_ok());
+        let closing = store.clone();
+        tokio::task::spawn_blocking(move || closing.close())
+            .await
+            .unwrap();
+        let reader = StoreReader::open(dir.path()).unwrap();
+        assert!(reader.get(&sent.exchange.request.id).unwrap().is_some());
+        assert!(reader.deliveries(None).unwrap().is_empty());
     }
 
     #[test]

@@ -6,6 +6,12 @@ use std::str::FromStr;
 
 use hyper::Uri;
 
+/// Where a request was forwarded, less its own `path`: the TARGET that sends it to the same
+/// place again (`http://h:1/api` from `http://h:1/api/hooks` and `/hooks`).
+pub fn forward_base<'u>(url: &'u str, path: &str) -> &'u str {
+    url.strip_suffix(path).unwrap_or(url)
+}
+
 /// A parsed forward target: scheme and authority, plus a base path prefixed to every request path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {

@@ -12,7 +12,7 @@ use crate::engine::{Engine, RequestHead};
 use crate::model::format_time;
 use crate::model::Exchange;
 use crate::providers::{fresh_sample, set_field, EventSpec, Fill, Profile, SchemaCheck};
-use crate::replay::delivery_for;
+use crate::replay::{delivery_for, send_and_log, Sent};
 use crate::signature::{self, Secret};
 use crate::store::Store;
 
@@ -197,6 +197,24 @@ pub fn signed_headers(
     Ok(headers)
 }
 
+/// The delivery record of an attempt that sent nothing, failed with `error`.
+fn unsent_delivery(number: u32, error: &str, created_at: String) -> Delivery {
+    Delivery {
+        id: String::new(),
+        event_type: None,
+        target: String::new(),
+        status: DeliveryStatus::Failed,
+        attempt_count: number,
+        response_status_code: None,
+        response_body: None,
+        error_message: Some(error.to_owned()),
+        created_at,
+        kind: "trigger".into(),
+        request_id: None,
+        source_id: None,
+    }
+}
+
 /// Sends the event through `engine` (which forwards it to the target and stores each attempt),
 /// retrying on the plan's schedule, and keeps one delivery record up to date: `pending` while a
 /// retry is due, then `success` or `failed`. `report` sees each attempt and the next delay.
@@ -217,51 +235,56 @@ pub async fn trigger(
             let headers = signed_headers(plan, &unsigned, &msg_id);
             let (delivery_id, created_at) = (delivery_id.clone(), created_at.clone());
             async move {
-                let exchange = match headers {
-                    Ok(headers) => engine
-                        .process(
-                            RequestHead::new("POST", plan.path.clone(), headers),
-                            plan.body.clone(),
-                        )
-                        .await
-                        .map_err(|e| e.to_string()),
+                // One record for every attempt: pending while a retry is due.
+                let settle = |mut delivery: Delivery, answer: &SchemaCheck| {
+                    delivery.id = delivery_id.clone();
+                    delivery.event_type = Some(plan.event.name.clone());
+                    if delivery.status == DeliveryStatus::Success && !answer.problems.is_empty() {
+                        delivery.status = DeliveryStatus::Failed;
+                        delivery.error_message = Some(format!(
+                            "{} would not accept the answer: {}",
+                            plan.profile.name,
+                            answer.problems.join("; ")
+                        ));
+                    }
+                    if delivery.status == DeliveryStatus::Failed && number < total {
+                        delivery.status = DeliveryStatus::Pending;
+                    }
+                    delivery
+                };
+                let mut answer = SchemaCheck::default();
+                let sent = match headers {
+                    Ok(headers) => {
+                        let head = RequestHead::new("POST", plan.path.clone(), headers);
+                        let record = |exchange: &Exchange| {
+                            answer = judge_answer(plan.profile, plan.event, exchange);
+                            let delivery =
+                                delivery_for(exchange, "trigger", None, number, created_at.clone());
+                            settle(delivery, &answer)
+                        };
+                        send_and_log(engine, head, plan.body.clone(), record)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
                     Err(err) => Err(err),
                 };
-                let answer = match &exchange {
-                    Ok(exchange) => judge_answer(plan.profile, plan.event, exchange),
-                    Err(_) => SchemaCheck::default(),
+                let (exchange, delivery, logged) = match sent {
+                    Ok(Sent {
+                        exchange,
+                        delivery: Some(delivery),
+                        logged,
+                    }) => (Ok(exchange), delivery, logged),
+                    unsent => {
+                        let err = match unsent {
+                            Err(err) => err,
+                            Ok(_) => "nothing was forwarded: the engine has no target".into(),
+                        };
+                        let delivery = settle(unsent_delivery(number, &err, created_at), &answer);
+                        let logged = store.save_delivery(delivery.clone()).await;
+                        (Err(err), delivery, logged)
+                    }
                 };
-                let mut delivery = match &exchange {
-                    Ok(exchange) => delivery_for(exchange, "trigger", None, number, created_at),
-                    Err(err) => Delivery {
-                        id: String::new(),
-                        event_type: None,
-                        target: String::new(),
-                        status: DeliveryStatus::Failed,
-                        attempt_count: number,
-                        response_status_code: None,
-                        response_body: None,
-                        error_message: Some(err.clone()),
-                        created_at,
-                        kind: "trigger".into(),
-                        request_id: None,
-                        source_id: None,
-                    },
-                };
-                delivery.id = delivery_id;
-                delivery.event_type = Some(plan.event.name.clone());
-                if delivery.status == DeliveryStatus::Success && !answer.problems.is_empty() {
-                    delivery.status = DeliveryStatus::Failed;
-                    delivery.error_message = Some(format!(
-                        "{} would not accept the answer: {}",
-                        plan.profile.name,
-                        answer.problems.join("; ")
-                    ));
-                }
-                if delivery.status == DeliveryStatus::Failed && number < total {
-                    delivery.status = DeliveryStatus::Pending;
-                }
-                if let Err(err) = store.save_delivery(delivery.clone()).await {
+                if let Err(err) = logged {
                     tracing::error!("delivery not recorded: {err}");
                 }
                 TriggerAttempt {

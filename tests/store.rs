@@ -25,7 +25,7 @@ fn insert(
     store: &Store,
     n: u32,
     on: CommitOn,
-) -> impl std::future::Future<Output = Result<(), webhook_dev::store::StoreError>> {
+) -> impl std::future::Future<Output = Result<(), webhook_dev::store::WriteError>> {
     store.insert_request(
         request(n),
         signature::unchecked(&Vec::new()),
@@ -117,7 +117,7 @@ async fn two_closes_at_once_both_return_once_everything_is_committed() {
         match write.await.unwrap() {
             Ok(()) => accepted += 1,
             Err(err) => assert!(
-                matches!(err, webhook_dev::store::StoreError::Closed),
+                matches!(err, webhook_dev::store::WriteError::Closed(_)),
                 "{err}"
             ),
         }
@@ -138,7 +138,7 @@ async fn writes_after_close_are_refused_as_closed() {
     for on in [CommitOn::Caller, CommitOn::Writer] {
         let refused = insert(&store, 1, on).await.unwrap_err();
         assert!(
-            matches!(refused, webhook_dev::store::StoreError::Closed),
+            matches!(refused, webhook_dev::store::WriteError::Closed(_)),
             "{refused}"
         );
     }

@@ -4,11 +4,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::cli::ConfigArgs;
 use crate::config::{locate, Config};
 
 /// Prints the effective configuration for `store_dir` and `--config`.
-pub fn run(store_dir: &Path, flag: Option<&Path>) -> anyhow::Result<()> {
-    print!("{}", describe(store_dir, flag)?);
+pub fn run(store_dir: &Path, args: ConfigArgs) -> anyhow::Result<()> {
+    print!("{}", describe(store_dir, args.config.as_deref())?);
     Ok(())
 }
 

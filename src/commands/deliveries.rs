@@ -3,13 +3,15 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::delivery::{summarize, DeliveryStatus};
+use crate::cli::DeliveriesCommand;
+use crate::delivery::summarize;
 use crate::inert;
 use crate::store::StoreReader;
 
 /// Prints deliveries (one JSON object per line with `json`), then the success rate per target
 /// and event type.
-pub fn list(store_dir: &Path, json: bool, status: Option<DeliveryStatus>) -> anyhow::Result<()> {
+pub fn run(store_dir: &Path, command: DeliveriesCommand) -> anyhow::Result<()> {
+    let DeliveriesCommand::List { json, status } = command;
     let reader = StoreReader::open(store_dir)?;
     let deliveries = reader.deliveries(status)?;
     let mut out = std::io::stdout().lock();

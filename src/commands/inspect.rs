@@ -13,14 +13,11 @@ pub async fn run(store_dir: &Path, args: InspectArgs) -> anyhow::Result<()> {
             "inspect needs a terminal; from a script, read the store with `requests list` and `requests show`"
         );
     }
-    let checks = super::setup::checks(
-        args.config.as_deref(),
-        args.profile.as_deref(),
-        args.secret.as_deref(),
-        args.timeout,
-        &args.handler_tls.tls(),
-    )?;
-    let theme = Theme::choose(args.theme, crate::config::theme(args.config.as_deref())?);
+    let checks = super::setup::checks_for(&args.signing, args.timeout, &args.handler_tls.tls())?;
+    let theme = Theme::choose(
+        args.theme,
+        crate::config::theme(args.signing.config.as_deref())?,
+    );
     crate::tui::for_inspect(
         store_dir,
         args.forward,

@@ -50,15 +50,12 @@ pub async fn run(store_dir: &Path, args: ListenArgs) -> anyhow::Result<()> {
         let (queue, printer) = output::spawn_printer(mode, args.output_buffer)?;
         (queue.into(), None, Some(printer))
     };
-    let checks = super::setup::checks(
-        args.config.as_deref(),
-        args.profile.as_deref(),
-        args.secret.as_deref(),
-        args.timeout,
-        &args.handler_tls.tls(),
-    )?;
+    let checks = super::setup::checks_for(&args.signing, args.timeout, &args.handler_tls.tls())?;
     let checks_for_tui = checks.clone();
-    let theme = Theme::choose(args.theme, crate::config::theme(args.config.as_deref())?);
+    let theme = Theme::choose(
+        args.theme,
+        crate::config::theme(args.signing.config.as_deref())?,
+    );
     let forwarder = args
         .forward
         .map(|target| Forwarder::with_tls(target, args.timeout, &args.handler_tls.tls()))

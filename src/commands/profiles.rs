@@ -2,8 +2,11 @@
 
 use std::io::Write;
 
+use crate::cli::ProfilesArgs;
+
 /// Lists every profile, or describes one.
-pub fn run(name: Option<&str>) -> anyhow::Result<()> {
+pub fn run(args: ProfilesArgs) -> anyhow::Result<()> {
+    let name = args.name.as_deref();
     let config = super::setup::found_config(None)?;
     let (catalog, _) = super::setup::catalog(config.as_ref(), None)?;
     let mut out = std::io::stdout().lock();

@@ -51,14 +51,15 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     let reader = StoreReader::open(store_dir).ok();
     let sources = Source::load_all(reader.as_ref(), &args.sources)?;
     let configured = super::setup::checks(
-        args.config.as_deref(),
-        args.profile.as_deref(),
+        args.signing.config.as_deref(),
+        args.signing.profile.as_deref(),
         None,
         args.timeout,
         &args.handler_tls.tls(),
     )?;
     let catalog = configured.catalog().clone();
     let profile = args
+        .signing
         .profile
         .as_deref()
         .map(|p| super::setup::catalog(None, Some(p)).map(|(_, name)| name))
@@ -75,7 +76,7 @@ pub async fn run(store_dir: &Path, args: ReplayArgs) -> anyhow::Result<()> {
             profile.as_deref(),
             &sources,
             first.as_ref().map(|(head, _)| &head.headers),
-            args.secret.as_deref(),
+            args.signing.secret.as_deref(),
             route,
         )?;
         Some((

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::checks::{Checks, Route};
+use crate::cli::SigningArgs;
 use crate::config::Config;
 use crate::handler_tls::HandlerTls;
 use crate::providers::{Catalog, Profile};
@@ -33,6 +34,21 @@ pub fn catalog(
         other => other.map(str::to_string),
     };
     Ok((catalog, name))
+}
+
+/// The checks that `--profile`, `--secret` and `--config` ask for.
+pub fn checks_for(
+    signing: &SigningArgs,
+    timeout: Duration,
+    tls: &HandlerTls,
+) -> anyhow::Result<Checks> {
+    checks(
+        signing.config.as_deref(),
+        signing.profile.as_deref(),
+        signing.secret.as_deref(),
+        timeout,
+        tls,
+    )
 }
 
 /// The checks for `listen` and `verify`: the config's routes, then `--profile`/`--secret` for

@@ -15,11 +15,11 @@ use crate::store::StoreReader;
 pub fn run(store_dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
     let reader = StoreReader::open(store_dir).ok();
     let source = Source::load_all(reader.as_ref(), std::slice::from_ref(&args.source))?.remove(0);
-    let profile = args.profile.clone().or_else(|| source.profile());
+    let profile = args.signing.profile.clone().or_else(|| source.profile());
     let checks: Checks = super::setup::checks(
-        args.config.as_deref(),
+        args.signing.config.as_deref(),
         profile.as_deref(),
-        args.secret.as_deref(),
+        args.signing.secret.as_deref(),
         std::time::Duration::from_secs(30),
         &crate::handler_tls::HandlerTls::default(),
     )?;

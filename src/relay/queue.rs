@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::protocol::WireRequest;
 use crate::model::format_time;
-use crate::store::{decode_headers, encode_headers, Durability};
+use crate::store::{decode_headers, encode_headers, Durability, WriteError, Writer};
 
 /// The queue's database file inside the store directory (beside a listener's own store).
 pub const QUEUE_FILE: &str = "relay-queue.sqlite3";
@@ -54,17 +54,6 @@ const MIGRATIONS: &[&str] = &[
         SELECT DISTINCT channel, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM queue;",
 ];
 
-/// Why the queue could not take a write.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum QueueError {
-    /// The writer has stopped.
-    #[error("the relay queue is closed")]
-    Closed,
-    /// SQLite refused the write.
-    #[error("the relay queue could not write: {0}")]
-    Write(String),
-}
-
 /// One queued request as listed at startup: enough to deliver it in order later.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedEntry {
@@ -94,7 +83,7 @@ enum Op {
 
 struct Job {
     op: Op,
-    done: Option<oneshot::Sender<Result<(), QueueError>>>,
+    done: Option<oneshot::Sender<Result<(), WriteError>>>,
 }
 
 /// A cheap-to-clone handle on the queue.
@@ -176,14 +165,14 @@ impl Queue {
         &self.inner.path
     }
 
-    fn submit(&self, op: Op, done: Option<oneshot::Sender<Result<(), QueueError>>>) {
+    fn submit(&self, op: Op, done: Option<oneshot::Sender<Result<(), WriteError>>>) {
         let jobs = self.inner.jobs.lock().expect("queue lock");
         let refused = match jobs.as_ref() {
             Some(jobs) => jobs.send(Job { op, done }).err().map(|e| e.0.done),
             None => Some(done),
         };
         if let Some(Some(done)) = refused {
-            let _ = done.send(Err(QueueError::Closed));
+            let _ = done.send(Err(WriteError::Closed(Writer::RelayQueue)));
         }
     }
 
@@ -194,7 +183,7 @@ impl Queue {
         seq: i64,
         channel: &str,
         request: Arc<WireRequest>,
-    ) -> impl std::future::Future<Output = Result<(), QueueError>> {
+    ) -> impl std::future::Future<Output = Result<(), WriteError>> {
         let (done, outcome) = oneshot::channel();
         self.submit(
             Op::Insert {
@@ -204,7 +193,11 @@ impl Queue {
             },
             Some(done),
         );
-        async move { outcome.await.unwrap_or(Err(QueueError::Closed)) }
+        async move {
+            outcome
+                .await
+                .unwrap_or(Err(WriteError::Closed(Writer::RelayQueue)))
+        }
     }
 
     /// Records that channel `name` exists (a listener holding its token connected); the future
@@ -212,7 +205,7 @@ impl Queue {
     pub fn open_channel(
         &self,
         name: &str,
-    ) -> impl std::future::Future<Output = Result<(), QueueError>> {
+    ) -> impl std::future::Future<Output = Result<(), WriteError>> {
         let (done, outcome) = oneshot::channel();
         self.submit(
             Op::OpenChannel {
@@ -220,7 +213,11 @@ impl Queue {
             },
             Some(done),
         );
-        async move { outcome.await.unwrap_or(Err(QueueError::Closed)) }
+        async move {
+            outcome
+                .await
+                .unwrap_or(Err(WriteError::Closed(Writer::RelayQueue)))
+        }
     }
 
     /// The channels that exist. Blocking.
@@ -304,11 +301,14 @@ fn run_writer(mut conn: Connection, jobs: Receiver<Job>) {
 }
 
 fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
-    let outcome = (|| -> rusqlite::Result<Vec<Result<(), QueueError>>> {
+    let outcome = (|| -> rusqlite::Result<Vec<Result<(), WriteError>>> {
         let tx = conn.transaction()?;
         let results = batch
             .iter()
-            .map(|job| apply(&tx, &job.op).map_err(|e| QueueError::Write(e.to_string())))
+            .map(|job| {
+                apply(&tx, &job.op)
+                    .map_err(|e| WriteError::Write(Writer::RelayQueue, e.to_string()))
+            })
             .collect();
         tx.commit()?;
         Ok(results)
@@ -327,7 +327,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
             tracing::error!("relay queue commit failed: {err}");
             for job in batch {
                 if let Some(done) = job.done {
-                    let _ = done.send(Err(QueueError::Write(err.to_string())));
+                    let _ = done.send(Err(WriteError::Write(Writer::RelayQueue, err.to_string())));
                 }
             }
         }
@@ -456,7 +456,7 @@ mod tests {
         queue.close();
         assert!(matches!(
             queue.insert(9, "acme", request("req_z")).await,
-            Err(QueueError::Closed)
+            Err(WriteError::Closed(Writer::RelayQueue))
         ));
 
         let (queue, entries) = Queue::open(dir.path(), Durability::Process).unwrap();

@@ -43,11 +43,12 @@ pub(crate) fn verify(req: &Request<'_>, tolerance: u64, now: i64) -> Verdict {
         }
     }
     if presented.is_empty() {
-        let found = match (others.is_empty(), not_utf8 > 0) {
-            (false, _) => format!(" (found {})", others.join(", ")),
-            (true, true) => " (it is not valid UTF-8)".to_owned(),
-            (true, false) => " (it is empty)".to_owned(),
+        let nothing = if not_utf8 > 0 {
+            "it is not valid UTF-8"
+        } else {
+            "it is empty"
         };
+        let found = support::found_instead(&others, nothing);
         return invalid(format!("{SIGNATURE_DISPLAY} has no v0= signature{found}"));
     }
 

@@ -145,31 +145,24 @@ pub(crate) fn verify(req: &Request<'_>, header_prefix: &str, tolerance: u64, now
         KeyKind::Symmetric => {}
     }
     if presented.is_empty() {
-        let mut found = Vec::new();
-        if !other_versions.is_empty() {
-            found.push(format!("versions {}", other_versions.join(", ")));
-        }
-        if unversioned > 0 {
-            found.push(support::count(
+        let versions =
+            (!other_versions.is_empty()).then(|| format!("versions {}", other_versions.join(", ")));
+        let found: Vec<String> = versions
+            .into_iter()
+            .chain(support::counted(
                 unversioned,
                 "entry without a version",
                 "entries without a version",
-            ));
-        }
-        if not_utf8 > 0 {
-            found.push(support::count(
+            ))
+            .chain(support::counted(
                 not_utf8,
                 "value not UTF-8",
                 "values not UTF-8",
-            ));
-        }
-        let found = if found.is_empty() {
-            "it is empty".to_owned()
-        } else {
-            format!("found {}", found.join(", "))
-        };
+            ))
+            .collect();
+        let found = support::found_instead(&found, "it is empty");
         return invalid(format!(
-            "{} has no v1,<base64> signature ({found})",
+            "{} has no v1,<base64> signature{found}",
             names.signature
         ));
     }
@@ -218,13 +211,16 @@ fn verify_v1a(
         Err(reason) => return invalid(reason),
     };
     if asymmetric.is_empty() {
+        let hmac_signatures: Vec<String> = support::counted(
+            symmetric,
+            "v1 HMAC signature, which needs the whsec_ secret",
+            "v1 HMAC signatures, which need the whsec_ secret",
+        )
+        .into_iter()
+        .collect();
         return invalid(format!(
             "{display} has no v1a,<base64> signature{}; a whpk_ public key verifies v1a (ed25519) signatures only",
-            if symmetric > 0 {
-                format!(" (found {})", support::count(symmetric, "v1 HMAC signature, which needs the whsec_ secret", "v1 HMAC signatures, which need the whsec_ secret"))
-            } else {
-                String::new()
-            }
+            support::found_instead(&hmac_signatures, "")
         ));
     }
     let content = [content_prefix.as_bytes(), req.body].concat();

@@ -97,22 +97,13 @@ pub(crate) fn verify(req: &Request<'_>, tolerance: u64, now: i64) -> Verdict {
         Err(reason) => return invalid(reason),
     };
     if presented.is_empty() {
-        let mut found = Vec::new();
-        if !others.is_empty() {
-            found.push(format!("found {}", others.join(", ")));
-        }
-        if malformed > 0 {
-            found.push(support::count(
-                malformed,
-                "item without =",
-                "items without =",
-            ));
-        }
-        let found = if found.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", found.join("; "))
-        };
+        let mut found = others;
+        found.extend(support::counted(
+            malformed,
+            "item without =",
+            "items without =",
+        ));
+        let found = support::found_instead(&found, "");
         return invalid(format!("{DISPLAY} has no v1= signature{found}"));
     }
 
@@ -284,6 +275,13 @@ mod tests {
             reason(&v),
             "Stripe-Signature has no v1= signature (found \"v0\")"
         );
+        let v = check(&format!("t={TS},v0=abc,junk"), BODY, SECRET, TS);
+        assert_eq!(
+            reason(&v),
+            "Stripe-Signature has no v1= signature (found \"v0\", 1 item without =)"
+        );
+        let v = check(&format!("t={TS}"), BODY, SECRET, TS);
+        assert_eq!(reason(&v), "Stripe-Signature has no v1= signature");
         let v = check(&format!("t={TS},v1=xyz"), BODY, SECRET, TS);
         assert_eq!(
             reason(&v),

@@ -210,6 +210,22 @@ pub(crate) fn count(n: usize, singular: &str, plural: &str) -> String {
     }
 }
 
+/// [`count`], or `None` when there are none: one of the things [`found_instead`] lists.
+pub(crate) fn counted(n: usize, singular: &str, plural: &str) -> Option<String> {
+    (n > 0).then(|| count(n, singular, plural))
+}
+
+/// The parenthesis after "X has no v1= signature" saying what the header held instead:
+/// ` (found "v0", 1 item without =)`; when it held nothing of note, ` ({nothing})` ("it is
+/// empty"), or no parenthesis at all when `nothing` is empty.
+pub(crate) fn found_instead(found: &[String], nothing: &str) -> String {
+    match (found.is_empty(), nothing.is_empty()) {
+        (false, _) => format!(" (found {})", found.join(", ")),
+        (true, false) => format!(" ({nothing})"),
+        (true, true) => String::new(),
+    }
+}
+
 /// The reason for a [`super::Status::Missing`] verdict.
 pub(crate) fn missing_reason(profile: &str, missing: &[&str], expected: &[&str]) -> String {
     let noun = if missing.len() == 1 {

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use super::queue::{JobQueue, DEFER_LIMIT};
 use super::writer::{commit_all, commit_unless_locked, Job, MAX_BATCH};
-use super::StoreError;
+use super::{WriteError, Writer};
 
 /// The writing connection (`None` once closed) and the queue of writes for it.
 pub(super) struct SharedConnection {
@@ -75,7 +75,7 @@ impl SharedConnection {
     /// [`PendingCommit::commit`].
     pub fn queue_here(self: &Arc<Self>, job: Job) -> PendingCommit {
         if let Err(unsent) = self.jobs.push_quiet(job) {
-            (unsent.0.done)(Err(StoreError::Closed));
+            (unsent.0.done)(Err(WriteError::Closed(Writer::Store)));
         }
         PendingCommit {
             shared: Some(self.clone()),
@@ -93,7 +93,7 @@ impl SharedConnection {
         match queued {
             Ok(()) if self.flushes => self.deferred.notify_one(),
             Ok(()) => {}
-            Err(unsent) => (unsent.0.done)(Err(StoreError::Closed)),
+            Err(unsent) => (unsent.0.done)(Err(WriteError::Closed(Writer::Store))),
         }
     }
 

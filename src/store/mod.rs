@@ -11,6 +11,7 @@ pub mod private;
 mod queue;
 mod read;
 mod schema;
+mod write_error;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use tokio::sync::oneshot;
 pub use codec::{decode_headers, encode_headers};
 pub use read::{StoreReader, StoredRequest};
 pub use schema::{migrate_with, SCHEMA_VERSION};
+pub use write_error::{WriteError, Writer};
 
 use crate::delivery::Delivery;
 use crate::model::SchemaReport;
@@ -56,17 +58,6 @@ pub enum CommitOn {
     /// of microseconds). With [`Durability::Power`], whose commits wait for the disk, this
     /// falls back to the writer thread.
     Caller,
-}
-
-/// Why a write could not be made durable.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The writer has shut down.
-    #[error("the store is closed")]
-    Closed,
-    /// SQLite refused the write.
-    #[error("the store could not write: {0}")]
-    Write(String),
 }
 
 /// A cheap-to-clone handle for writing to the store.
@@ -236,7 +227,7 @@ impl Store {
             return self.inner.conn.defer_here(job);
         }
         if let Err(unsent) = self.inner.jobs.push_deferred(job) {
-            (unsent.0.done)(Err(StoreError::Closed));
+            (unsent.0.done)(Err(WriteError::Closed(Writer::Store)));
         }
     }
 
@@ -244,7 +235,7 @@ impl Store {
         &self,
         op: Op,
         on: CommitOn,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
+    ) -> impl std::future::Future<Output = Result<(), WriteError>> {
         let (done, outcome) = oneshot::channel();
         let job = Job {
             op,
@@ -256,7 +247,7 @@ impl Store {
             Some(self.inner.conn.queue_here(job))
         } else {
             if let Err(unsent) = self.inner.jobs.push(job) {
-                (unsent.0.done)(Err(StoreError::Closed));
+                (unsent.0.done)(Err(WriteError::Closed(Writer::Store)));
             }
             None
         };
@@ -264,7 +255,9 @@ impl Store {
             if let Some(pending) = here {
                 pending.commit().await;
             }
-            outcome.await.unwrap_or(Err(StoreError::Closed))
+            outcome
+                .await
+                .unwrap_or(Err(WriteError::Closed(Writer::Store)))
         }
     }
 
@@ -277,7 +270,7 @@ impl Store {
         event_type: Option<String>,
         schema: Option<&SchemaReport>,
         on: CommitOn,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
+    ) -> impl std::future::Future<Output = Result<(), WriteError>> {
         self.submit_and_wait(
             Op::InsertRequest {
                 request,
@@ -299,7 +292,7 @@ impl Store {
         forward: Option<ForwardOutcome>,
         schema: Option<&SchemaReport>,
         on: CommitOn,
-        on_commit: impl FnOnce(Result<(), StoreError>) + Send + 'static,
+        on_commit: impl FnOnce(Result<(), WriteError>) + Send + 'static,
     ) {
         self.submit_deferred(
             Op::RecordResponse {
@@ -317,7 +310,7 @@ impl Store {
     pub fn save_delivery(
         &self,
         delivery: Delivery,
-    ) -> impl std::future::Future<Output = Result<(), StoreError>> {
+    ) -> impl std::future::Future<Output = Result<(), WriteError>> {
         self.submit_and_wait(Op::SaveDelivery(delivery), CommitOn::Writer)
     }
 

@@ -41,11 +41,7 @@ impl StoredRequest {
     /// Where it was forwarded, without the request's own path: the TARGET to send it to again.
     pub fn forward_base(&self) -> Option<String> {
         let url = self.forward_target.as_deref()?;
-        Some(
-            url.strip_suffix(self.summary.path.as_str())
-                .unwrap_or(url)
-                .to_string(),
-        )
+        Some(crate::target::forward_base(url, &self.summary.path).to_string())
     }
 
     /// The `requests show --json` shape.

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection};
 use super::codec::encode_headers;
 use super::connection::SharedConnection;
 use super::queue::JobQueue;
-use super::{without_waiting_for_locks, StoreError};
+use super::{without_waiting_for_locks, WriteError, Writer};
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
@@ -17,7 +17,7 @@ use crate::signature::Verdict;
 pub(super) const MAX_BATCH: usize = 256;
 
 /// Called with a write's outcome once its transaction has committed (or failed).
-pub type OnCommit = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+pub type OnCommit = Box<dyn FnOnce(Result<(), WriteError>) + Send>;
 
 /// One write, with what to do once its outcome is known.
 pub(super) struct Job {
@@ -123,9 +123,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) {
 
 /// Applies a batch inside the transaction just begun and commits it.
 fn apply_and_commit(conn: &Connection, batch: Vec<Job>) {
-    let results: Vec<Result<(), StoreError>> = batch
+    let results: Vec<Result<(), WriteError>> = batch
         .iter()
-        .map(|job| apply(conn, &job.op).map_err(|e| StoreError::Write(e.to_string())))
+        .map(|job| {
+            apply(conn, &job.op).map_err(|e| WriteError::Write(Writer::Store, e.to_string()))
+        })
         .collect();
     if let Err(err) = run_cached(conn, "COMMIT") {
         if !conn.is_autocommit() {
@@ -140,14 +142,14 @@ fn apply_and_commit(conn: &Connection, batch: Vec<Job>) {
 
 fn fail_closed(batch: Vec<Job>) {
     for job in batch {
-        (job.done)(Err(StoreError::Closed));
+        (job.done)(Err(WriteError::Closed(Writer::Store)));
     }
 }
 
 fn fail_all(batch: Vec<Job>, error: &str) {
     tracing::error!("store commit failed: {error}");
     for job in batch {
-        (job.done)(Err(StoreError::Write(error.to_string())));
+        (job.done)(Err(WriteError::Write(Writer::Store, error.to_string())));
     }
 }
 

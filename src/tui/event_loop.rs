@@ -24,7 +24,7 @@ use crate::engine::{Engine, EngineConfig, EngineEvent, FixedAnswer};
 use crate::forward::Forwarder;
 use crate::handler_tls::HandlerTls;
 use crate::model::format_time;
-use crate::replay::delivery_for;
+use crate::replay::{delivery_for, send_and_log, Sent};
 use crate::store::{Durability, Store};
 use crate::target::Target;
 
@@ -72,11 +72,11 @@ impl Replayer {
             } => {
                 let target = match (forward.as_ref(), recorded) {
                     (Some(target), _) => target.clone(),
-                    (None, Some(url)) => url
-                        .strip_suffix(path)
-                        .unwrap_or(url)
-                        .parse::<Target>()
-                        .map_err(|e| format!("cannot replay to the recorded target: {e}"))?,
+                    (None, Some(url)) => {
+                        crate::target::forward_base(url, path)
+                            .parse::<Target>()
+                            .map_err(|e| format!("cannot replay to the recorded target: {e}"))?
+                    }
                     (None, None) => {
                         return Err("no forward target: start inspect with --forward TARGET".into())
                     }
@@ -392,21 +392,25 @@ fn carry_out(
                     if edited {
                         let _ = results.send(Message::EditedReplay(id.clone()));
                     }
-                    let status = match engine.process(*head, body).await {
-                        Ok(exchange) if exchange.forward.is_none() => Status::info(format!(
+                    // Logged like `webhook-dev replay` does, for `deliveries list`.
+                    let sent = send_and_log(&engine, *head, body, |exchange| {
+                        let created_at = format_time(&chrono::Utc::now());
+                        delivery_for(exchange, "replay", Some(original.clone()), 1, created_at)
+                    });
+                    let status = match sent.await {
+                        Ok(Sent {
+                            exchange,
+                            delivery: None,
+                            ..
+                        }) => Status::info(format!(
                             "{label} of {original} recorded as {id}: not forwarded (no --forward), webhook-dev answered {}",
                             exchange.response.status
                         )),
-                        Ok(exchange) => {
-                            // Logged like `webhook-dev replay` does, for `deliveries list`.
-                            let delivery = delivery_for(
-                                &exchange,
-                                "replay",
-                                Some(original.clone()),
-                                1,
-                                format_time(&chrono::Utc::now()),
-                            );
-                            let logged = engine.store().save_delivery(delivery.clone()).await;
+                        Ok(Sent {
+                            exchange,
+                            delivery: Some(delivery),
+                            logged,
+                        }) => {
                             let mut text = format!(
                                 "{label} of {original} recorded as {id}: answered {}",
                                 exchange.response.status

@@ -24,8 +24,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 
 use super::protocol::{TakenOver, WireRequest, WireResponse};
-use super::queue::{Forgotten, QueueError};
+use super::queue::Forgotten;
 use crate::store::decode_headers;
+use crate::store::{WriteError, Writer};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{InsertError, Inserted};
 
@@ -135,8 +136,11 @@ impl Tls {
 }
 
 /// The error with its causes (a pool's or driver's own message alone says little).
-fn db_error(err: impl std::error::Error + Send + Sync + 'static) -> QueueError {
-    QueueError::Write(format!("the queue database: {:#}", anyhow::Error::new(err)))
+fn db_error(err: impl std::error::Error + Send + Sync + 'static) -> WriteError {
+    WriteError::Write(
+        Writer::RelayQueue,
+        format!("the queue database: {:#}", anyhow::Error::new(err)),
+    )
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -213,12 +217,12 @@ impl PgQueue {
         Arc::downgrade(&self.inner)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, QueueError> {
+    async fn client(&self) -> Result<deadpool_postgres::Object, WriteError> {
         self.inner.pool.get().await.map_err(db_error)
     }
 
     /// Records that channel `name` exists.
-    pub async fn open_channel(&self, name: &str) -> Result<(), QueueError> {
+    pub async fn open_channel(&self, name: &str) -> Result<(), WriteError> {
         let client = self.client().await?;
         client
             .execute(
@@ -231,7 +235,7 @@ impl PgQueue {
     }
 
     /// Whether channel `name` exists.
-    pub async fn channel_exists(&self, name: &str) -> Result<bool, QueueError> {
+    pub async fn channel_exists(&self, name: &str) -> Result<bool, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt("SELECT 1 FROM wd_channels WHERE name = $1", &[&name])
@@ -299,7 +303,7 @@ impl PgQueue {
     }
 
     /// Whether a listener session, on any instance, delivers `channel` now.
-    pub async fn listener_connected(&self, channel: &str) -> Result<bool, QueueError> {
+    pub async fn listener_connected(&self, channel: &str) -> Result<bool, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -321,7 +325,7 @@ impl PgQueue {
         session: u64,
         peer: Option<String>,
         no_takeover: bool,
-    ) -> Result<Claim, QueueError> {
+    ) -> Result<Claim, WriteError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let row = tx
@@ -364,7 +368,7 @@ impl PgQueue {
     }
 
     /// Refreshes session `session`'s hold on `channel`, or says why it has none any more.
-    pub async fn still_owner(&self, channel: &str, session: u64) -> Result<Ownership, QueueError> {
+    pub async fn still_owner(&self, channel: &str, session: u64) -> Result<Ownership, WriteError> {
         let client = self.client().await?;
         let refreshed = client
             .execute(
@@ -396,7 +400,7 @@ impl PgQueue {
     }
 
     /// Session `session` no longer delivers `channel` (if it still did).
-    pub async fn release(&self, channel: &str, session: u64) -> Result<(), QueueError> {
+    pub async fn release(&self, channel: &str, session: u64) -> Result<(), WriteError> {
         let client = self.client().await?;
         client
             .execute(
@@ -416,7 +420,7 @@ impl PgQueue {
         channel: &str,
         after: i64,
         limit: usize,
-    ) -> Result<Vec<Claimed>, QueueError> {
+    ) -> Result<Vec<Claimed>, WriteError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -436,7 +440,7 @@ impl PgQueue {
     }
 
     /// The request at `seq` of `channel`, if still queued, counting the delivery attempt.
-    pub async fn again(&self, channel: &str, seq: i64) -> Result<Option<Claimed>, QueueError> {
+    pub async fn again(&self, channel: &str, seq: i64) -> Result<Option<Claimed>, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -477,7 +481,7 @@ impl PgQueue {
     }
 
     /// Requests queued, all channels together.
-    pub async fn queued(&self) -> Result<u64, QueueError> {
+    pub async fn queued(&self) -> Result<u64, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_one(
@@ -490,7 +494,7 @@ impl PgQueue {
     }
 
     /// Body and header bytes queued, all channels together.
-    pub async fn queued_bytes(&self) -> Result<u64, QueueError> {
+    pub async fn queued_bytes(&self) -> Result<u64, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_one(
@@ -503,7 +507,7 @@ impl PgQueue {
     }
 
     /// Requests queued for `channel`.
-    pub async fn queued_for(&self, channel: &str) -> Result<u64, QueueError> {
+    pub async fn queued_for(&self, channel: &str) -> Result<u64, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -516,7 +520,7 @@ impl PgQueue {
     }
 
     /// Removes channel `name` and its queued requests.
-    pub async fn forget(&self, name: &str) -> Result<Forgotten, QueueError> {
+    pub async fn forget(&self, name: &str) -> Result<Forgotten, WriteError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let requests = tx

@@ -17,7 +17,7 @@ use super::{Backend, RateLimit, Relay};
 use crate::model::RecordedResponse;
 use crate::relay::protocol::TakenOver;
 use crate::relay::protocol::WireRequest;
-use crate::relay::queue::QueueError;
+use crate::store::WriteError;
 use crate::sync::lock;
 
 pub(super) struct Channel {
@@ -161,7 +161,7 @@ impl Relay {
     /// Whether providers may send to `name`: a listener holding its token has connected at some
     /// point (or the relay runs with open channels).
     /// With the shared queue, a channel another instance made exist is looked up there.
-    pub(super) async fn exists(&self, name: &str) -> Result<bool, QueueError> {
+    pub(super) async fn exists(&self, name: &str) -> Result<bool, WriteError> {
         if self.inner.config.open_channels || lock(&self.inner.known).contains(name) {
             return Ok(true);
         }
@@ -177,7 +177,7 @@ impl Relay {
 
     /// Makes channel `name` exist, durably, before its first listener is welcomed.
     /// With the shared queue it is recorded each time: another instance may have forgotten it.
-    pub(super) async fn register(&self, name: &str) -> Result<(), QueueError> {
+    pub(super) async fn register(&self, name: &str) -> Result<(), WriteError> {
         match &self.inner.backend {
             Backend::Sqlite(queue) => {
                 if lock(&self.inner.known).contains(name) {

@@ -19,8 +19,8 @@ use super::{plain, Backend, Relay};
 use crate::http_edge::{header_list, read_body, BodyError};
 use crate::model::RecordedResponse;
 use crate::relay::protocol::WireRequest;
-use crate::relay::queue::QueueError;
 use crate::relay::strangers::Stranger;
+use crate::store::WriteError;
 use crate::sync::lock;
 
 impl Relay {
@@ -175,7 +175,7 @@ impl Relay {
     /// Makes sure request `id` is in the durable queue before its provider is answered without
     /// the listener's answer. Nothing to do if a listener has stored it meanwhile (it is no longer
     /// the relay's), or if it is already written.
-    async fn keep(&self, channel: &Channel, seq: i64, id: &str) -> Result<(), QueueError> {
+    async fn keep(&self, channel: &Channel, seq: i64, id: &str) -> Result<(), WriteError> {
         let commit = {
             let mut state = lock(&channel.state);
             let entry = match state.pending.get_mut(&seq) {
@@ -234,8 +234,8 @@ impl Relay {
         channel: &Channel,
         seq: i64,
         id: &str,
-        result: Result<(), QueueError>,
-    ) -> Result<(), QueueError> {
+        result: Result<(), WriteError>,
+    ) -> Result<(), WriteError> {
         let mut state = lock(&channel.state);
         let connected = state.listener.is_some();
         match &result {
@@ -326,7 +326,7 @@ fn request_size(request: &WireRequest) -> u64 {
     (request.body.len() + headers) as u64
 }
 
-pub(super) fn not_queued(err: &QueueError) -> Response<Full<Bytes>> {
+pub(super) fn not_queued(err: &WriteError) -> Response<Full<Bytes>> {
     plain(
         503,
         &format!("webhook-dev relay: the request could not be queued ({err}); it was not accepted, please retry"),

@@ -22,7 +22,7 @@ use super::{Backend, Relay, Shared};
 use crate::model::RecordedResponse;
 use crate::relay::pg::{Claimed, InsertError, PgQueue, Settled, POLL};
 use crate::relay::protocol::{self, RelayMessage, WireRequest};
-use crate::relay::queue::QueueError;
+use crate::store::{WriteError, Writer};
 use crate::sync::lock;
 
 /// Wakes the sessions of the channels named on `woken` (all of them for an empty name).
@@ -169,7 +169,7 @@ impl Relay {
                     InsertError::Full => queue_full(&channel.name, config.max_queue),
                     InsertError::Db(err) => {
                         tracing::error!(%id, "request not queued: {err}");
-                        not_queued(&QueueError::Write(err))
+                        not_queued(&WriteError::Write(Writer::RelayQueue, err))
                     }
                 };
             }
@@ -214,7 +214,7 @@ impl Relay {
         out: &mpsc::UnboundedSender<Message>,
     ) -> Result<(), String> {
         let window = self.inner.config.max_in_flight;
-        let unreadable = |err: QueueError| format!("the relay could not read its queue: {err}");
+        let unreadable = |err: WriteError| format!("the relay could not read its queue: {err}");
         let now = Instant::now();
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut delivery.retry)
             .into_iter()

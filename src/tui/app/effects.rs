@@ -7,8 +7,9 @@ use bytes::Bytes;
 use super::{App, Mode};
 use crate::checks::Checks;
 use crate::engine::RequestHead;
-use crate::replay::{choose_resigner, ResignInputs, ResignProblem, Resigner};
+use crate::replay::{choose_resigner, replay_head, ResignInputs, ResignProblem, Resigner};
 use crate::store::StoredRequest;
+use crate::target::forward_base;
 use crate::tui::body;
 use crate::tui::detail;
 use crate::tui::edit::{self, Draft};
@@ -227,7 +228,7 @@ impl App {
                         loaded
                             .forward_target
                             .as_deref()
-                            .map(base_of_target(&loaded))
+                            .map(|url| forward_base(url, &loaded.stored.summary.path).to_string())
                     })
                     .or_else(|| self.session.listen.as_ref().map(|a| format!("http://{a}")))
                     .unwrap_or_else(|| format!("http://127.0.0.1:{}", crate::cli::DEFAULT_PORT));
@@ -299,15 +300,6 @@ impl App {
     }
 }
 
-/// The base of a recorded forward URL: the URL less the request path it ends with.
-fn base_of_target(loaded: &Loaded) -> impl Fn(&str) -> String + '_ {
-    move |url: &str| {
-        url.strip_suffix(loaded.stored.summary.path.as_str())
-            .unwrap_or(url)
-            .to_string()
-    }
-}
-
 /// The head and body of a replay of `loaded` sending `draft` (the original, or an edit of it):
 /// the length fixed up, linked to the original, and re-signed when a signer is given.
 pub fn build_replay(
@@ -316,26 +308,16 @@ pub fn build_replay(
     resigner: Option<&Resigner>,
     now_unix: i64,
 ) -> Result<(RequestHead, Bytes), String> {
-    let stored = &loaded.stored;
     let Draft {
         method,
         path,
-        mut headers,
+        headers,
         body,
     } = draft;
-    for (name, value) in headers.iter_mut() {
-        if name.eq_ignore_ascii_case("content-length") {
-            *value = body.len().to_string().into_bytes();
-        }
-    }
-    if let Some(resigner) = resigner {
-        resigner
-            .apply(&mut headers, &body, now_unix)
-            .map_err(|e| format!("{e:#}"))?;
-    }
     let head = RequestHead {
-        replay_of: Some(stored.summary.id.clone()),
+        replay_of: Some(loaded.stored.summary.id.clone()),
         ..RequestHead::new(method, path, headers)
     };
+    let head = replay_head(head, &body, resigner, now_unix).map_err(|e| format!("{e:#}"))?;
     Ok((head, body))
 }
