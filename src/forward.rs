@@ -147,24 +147,27 @@ impl hyper::body::Body for Chain {
 
 /// Drops hop-by-hop headers, and any header the `Connection` header names.
 pub fn end_to_end_headers(headers: &[(String, Vec<u8>)]) -> HeaderList {
-    let named_by_connection: Vec<String> = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| {
-            String::from_utf8_lossy(v)
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    headers
-        .iter()
-        .filter(|(n, _)| {
-            let n = n.to_ascii_lowercase();
-            !HOP_BY_HOP.contains(&n.as_str()) && !named_by_connection.contains(&n)
-        })
-        .cloned()
+    end_to_end(|| headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())))
+        .map(|(n, v)| (n.to_string(), v.to_vec()))
         .collect()
+}
+
+/// The end-to-end headers among those `headers()` iterates, borrowed: hop-by-hop ones, and any
+/// the `Connection` header names, left out.
+fn end_to_end<'a, I>(headers: impl Fn() -> I) -> impl Iterator<Item = (&'a str, &'a [u8])>
+where
+    I: Iterator<Item = (&'a str, &'a [u8])>,
+{
+    let named_by_connection: Vec<&[u8]> = headers()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(|&b| b == b',').map(<[u8]>::trim_ascii))
+        .collect();
+    headers().filter(move |(n, _)| {
+        !HOP_BY_HOP.iter().any(|hop| n.eq_ignore_ascii_case(hop))
+            && !named_by_connection
+                .iter()
+                .any(|named| named.eq_ignore_ascii_case(n.as_bytes()))
+    })
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -292,7 +295,14 @@ impl Forwarder {
         };
         let response = RecordedResponse {
             status: parts.status.as_u16(),
-            headers: end_to_end_headers(&crate::http_edge::header_list(&parts.headers)),
+            headers: end_to_end(|| {
+                parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            })
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect(),
             body,
         };
         Ok((response, rest))
@@ -311,8 +321,14 @@ impl Forwarder {
         let mut original_host = None;
         let mut forwarded_for = None;
         let mut forwarded_proto = None;
-        for (name, value) in end_to_end_headers(&request.headers) {
-            match name.as_str() {
+        let end_to_end_headers = end_to_end(|| {
+            request
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_slice()))
+        });
+        for (name, value) in end_to_end_headers {
+            match name {
                 // The length is that of the body actually sent, whatever a fixture or relay said.
                 "content-length" => {}
                 "host" => original_host = Some(value),
@@ -321,7 +337,7 @@ impl Forwarder {
                 _ => {
                     headers.append(
                         HeaderName::from_bytes(name.as_bytes())?,
-                        HeaderValue::from_bytes(&value)?,
+                        HeaderValue::from_bytes(value)?,
                     );
                 }
             }
@@ -331,19 +347,19 @@ impl Forwarder {
             HeaderValue::from_str(self.target.authority())?,
         );
         if let Some(peer) = request.peer {
-            let mut chain = forwarded_for.unwrap_or_default();
+            let mut chain = forwarded_for.map(<[u8]>::to_vec).unwrap_or_default();
             if !chain.is_empty() {
                 chain.extend_from_slice(b", ");
             }
             chain.extend_from_slice(peer.ip().to_string().as_bytes());
             headers.insert("x-forwarded-for", HeaderValue::from_bytes(&chain)?);
         } else if let Some(chain) = forwarded_for {
-            headers.insert("x-forwarded-for", HeaderValue::from_bytes(&chain)?);
+            headers.insert("x-forwarded-for", HeaderValue::from_bytes(chain)?);
         }
         // A request made here (trigger, a fixture) was not proxied: it gets no X-Forwarded-Proto.
         match (forwarded_proto, request.peer) {
             (Some(proto), _) => {
-                headers.insert("x-forwarded-proto", HeaderValue::from_bytes(&proto)?);
+                headers.insert("x-forwarded-proto", HeaderValue::from_bytes(proto)?);
             }
             (None, Some(_)) => {
                 headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
@@ -351,7 +367,7 @@ impl Forwarder {
             (None, None) => {}
         }
         if let Some(host) = original_host {
-            headers.insert("x-forwarded-host", HeaderValue::from_bytes(&host)?);
+            headers.insert("x-forwarded-host", HeaderValue::from_bytes(host)?);
         }
         Ok(outgoing)
     }
