@@ -3,20 +3,20 @@
 //!
 //! The life of a request, in `Engine::process_streaming`:
 //!
-//! 1. **Examine**: [`Checks::examine`] picks the route by path, checks the signature (the
-//!    verdict), names the event and checks the body against its schema; the inspector is told it
-//!    arrived ([`EngineEvent::Arrived`], `report_arrival`).
-//! 2. **Store ∥ forward**: [`Store::insert_request`] queues the request's commit while
-//!    [`Forwarder::forward`] sends it to the handler; the two run together, the forward first.
-//! 3. **Answer**: the handler's answer (or 502/504 when it failed, or the fixed `--respond`
+//! 1. **Forward ∥ examine and store**: [`Forwarder::forward`] sends the request to the handler
+//!    its route names (or the default one) and, while the handler works,
+//!    [`Checks::examine`] checks the signature (the verdict), names the event and checks the body
+//!    against its schema, the inspector is told it arrived ([`EngineEvent::Arrived`],
+//!    `report_arrival`), and [`Store::insert_request`] commits the request.
+//! 2. **Answer**: the handler's answer (or 502/504 when it failed, or the fixed `--respond`
 //!    answer); its problems against the answer the provider expects join the schema report
 //!    (`Findings::answer_problems`).
-//! 4. **Reply to the sender once committed**: `process_streaming` returns only after the
+//! 3. **Reply to the sender once committed**: `process_streaming` returns only after the
 //!    request's commit, so no sender is answered for a request that is not stored; a failed
 //!    commit becomes a 503 in [`Engine::handle`].
-//! 5. **Record the answer**: `finish` queues [`Store::record_response`], which rides along with
+//! 4. **Record the answer**: `finish` queues [`Store::record_response`], which rides along with
 //!    the next commit.
-//! 6. **Emit the event**: once the answer is committed, [`EngineEvent::Request`] carries the
+//! 5. **Emit the event**: once the answer is committed, [`EngineEvent::Request`] carries the
 //!    request's summary to the consumers.
 
 use std::net::SocketAddr;
@@ -363,31 +363,42 @@ impl Engine {
     ) -> Result<(Exchange, Option<AnswerRest>), WriteError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
         let request = self.capture(head, body);
-        let mut findings = self.config.checks.examine(
-            &request.path,
-            &request.headers,
-            &request.body,
-            Utc::now().timestamp(),
-        );
-        self.report_arrival(&request, &findings);
-        let stored = self.store.insert_request(
-            request.clone(),
-            findings.signature.clone(),
-            findings.event_type.clone(),
-            findings.schema.as_ref(),
-            commit_on,
-        );
-        let forwarder = findings
-            .route
+        let forwarder = self
+            .config
+            .checks
+            .route_for(&request.path)
             .and_then(|route| route.forwarder.as_ref())
             .or(self.config.forwarder.as_ref());
-        let (stored, forwarded) = match forwarder {
+        // The request is examined and its commit made while the handler works on it: the forward
+        // is polled first and sent as soon as this task yields.
+        let examined_and_stored = async {
+            tokio::task::yield_now().await;
+            let findings = self.config.checks.examine(
+                &request.path,
+                &request.headers,
+                &request.body,
+                Utc::now().timestamp(),
+            );
+            self.report_arrival(&request, &findings);
+            let stored = self
+                .store
+                .insert_request(
+                    request.clone(),
+                    findings.signature.clone(),
+                    findings.event_type.clone(),
+                    findings.schema.as_ref(),
+                    commit_on,
+                )
+                .await;
+            (findings, stored)
+        };
+        let ((mut findings, stored), forwarded) = match forwarder {
             Some(forwarder) => {
-                // The forward goes first, so the handler works while the commit runs.
-                let (forwarded, stored) = tokio::join!(forwarder.forward(&request), stored);
-                (stored, Some(forwarded))
+                let (forwarded, examined) =
+                    tokio::join!(forwarder.forward(&request), examined_and_stored);
+                (examined, Some(forwarded))
             }
-            None => (stored.await, None),
+            None => (examined_and_stored.await, None),
         };
         if let Err(err) = stored {
             tracing::error!(id = %request.id, "request not stored: {err}");
