@@ -215,6 +215,24 @@ mod tests {
 
     use super::*;
 
+    /// A consumer thread in `next_batch`, once it sleeps: what the test does next must wake it.
+    fn sleeping_consumer<T: Send + 'static>(
+        queue: &Arc<JobQueue<T>>,
+    ) -> std::thread::JoinHandle<Option<Vec<T>>> {
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        while queue.lock().sleep == Sleep::Awake {
+            assert!(
+                !consumer.is_finished(),
+                "the consumer returned instead of sleeping"
+            );
+            std::thread::yield_now();
+        }
+        consumer
+    }
+
     #[test]
     fn urgent_writes_come_first_and_take_deferred_ones_along() {
         let queue = JobQueue::default();
@@ -246,11 +264,7 @@ mod tests {
     #[test]
     fn an_urgent_write_wakes_a_sleeping_consumer() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push(7).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [7]);
     }
@@ -258,11 +272,7 @@ mod tests {
     #[test]
     fn a_deferred_write_wakes_a_consumer_sleeping_without_a_deadline() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_deferred(3).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [3]);
     }
@@ -270,13 +280,10 @@ mod tests {
     #[test]
     fn quiet_writes_leave_a_sleeping_consumer_asleep() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_quiet(1).unwrap();
         queue.push_deferred_quiet(2).unwrap();
+        // A wake-up that must not happen has nothing to wait on: give it time to show.
         std::thread::sleep(Duration::from_millis(20));
         assert!(!consumer.is_finished(), "woken by a quiet write");
         assert_eq!(queue.take_now(10), [1, 2]);
@@ -287,11 +294,7 @@ mod tests {
     #[test]
     fn a_deferred_write_wakes_a_consumer_that_sleeps_past_quiet_ones() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_deferred_quiet(1).unwrap();
         queue.push_deferred(2).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [1, 2]);
@@ -300,11 +303,7 @@ mod tests {
     #[test]
     fn waking_makes_a_sleeping_consumer_look_again() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_quiet(5).unwrap();
         queue.wake();
         assert_eq!(consumer.join().unwrap().unwrap(), [5]);
@@ -324,11 +323,7 @@ mod tests {
     #[test]
     fn requeued_writes_wake_a_sleeping_consumer() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.requeue(vec![7]);
         assert_eq!(consumer.join().unwrap().unwrap(), [7]);
     }
@@ -359,11 +354,7 @@ mod tests {
     #[test]
     fn closing_wakes_a_sleeping_consumer() {
         let queue = Arc::new(JobQueue::<u8>::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.close();
         assert_eq!(consumer.join().unwrap(), None);
     }
