@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use webhook_dev::relay::token::channel_token;
 use webhook_dev::signature::Secret;
+use webhook_dev::store::StoreReader;
 
 use crate::support::common::{ndjson, send, Answer, Handler};
 use crate::support::eventually::eventually;
@@ -184,12 +185,17 @@ async fn relay_and_listen_work_end_to_end_and_survive_a_killed_listener() {
     let first = listener.json(|v| v["event"] == "request").await;
     assert_eq!(first["path"], "/hooks/sync");
 
-    // Kill the listener (SIGKILL) while the handler is busy with the next request.
+    // Kill the listener (SIGKILL) while the handler is busy with the next request, once the
+    // listener has stored it (the commit runs beside the forward).
     let provider =
         tokio::spawn(
             async move { send(addr, "POST", "/acme/hooks/killed", &[], b"{\"n\":2}").await },
         );
-    let busy = eventually(Duration::from_secs(5), || handler.seen().len() == 2).await;
+    let stored = StoreReader::open(&listener_store).unwrap();
+    let busy = eventually(Duration::from_secs(5), || {
+        handler.seen().len() == 2 && stored.count().unwrap() == 2
+    })
+    .await;
     assert!(busy, "the handler saw {} requests", handler.seen().len());
     listener.child.start_kill().unwrap();
     let _ = listener.child.wait().await;
