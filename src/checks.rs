@@ -41,7 +41,7 @@ impl Route {
 
 /// The findings for one request before it is forwarded.
 #[derive(Clone, Debug)]
-pub struct Findings<'a> {
+pub(crate) struct Findings<'a> {
     /// The route the request took, if any.
     pub route: Option<&'a Route>,
     /// The profile that applies: the route's, else the one its headers reveal.
@@ -83,12 +83,12 @@ impl Checks {
     }
 
     /// The provider catalog.
-    pub fn catalog(&self) -> &Catalog {
+    pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
     /// The most specific route for `path`, if any.
-    pub fn route_for(&self, path: &str) -> Option<&Route> {
+    pub(crate) fn route_for(&self, path: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.matches(path))
     }
 
@@ -101,7 +101,7 @@ impl Checks {
     }
 
     /// Verifies the signature and finds the event type and schema problems of a request.
-    pub fn examine(
+    pub(crate) fn examine(
         &self,
         path: &str,
         headers: &Headers,
@@ -155,7 +155,7 @@ impl Checks {
 
 impl Findings<'_> {
     /// What is wrong with the handler's answer to `event`, when the provider reads the answer.
-    pub fn answer_problems(
+    pub(crate) fn answer_problems(
         &self,
         event: &str,
         status: u16,

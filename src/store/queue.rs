@@ -7,10 +7,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The longest a deferred write waits for a commit to ride along with.
-pub const DEFER_LIMIT: Duration = Duration::from_millis(5);
+pub(crate) const DEFER_LIMIT: Duration = Duration::from_millis(5);
 
 /// A multi-producer, single-consumer queue of writes, closed once with [`JobQueue::close`].
-pub struct JobQueue<T> {
+pub(crate) struct JobQueue<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
 }
@@ -37,7 +37,7 @@ enum Sleep {
 
 /// Why a job was not queued: the queue is closed.
 #[derive(Debug)]
-pub struct Closed<T>(
+pub(crate) struct Closed<T>(
     /// The job, given back.
     pub T,
 );
@@ -63,26 +63,26 @@ impl<T> JobQueue<T> {
     }
 
     /// Queues a write someone waits on; wakes the consumer if it sleeps.
-    pub fn push(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, false, true)
     }
 
     /// Queues a write someone waits on without waking the consumer: the caller commits it
     /// itself (see [`JobQueue::take_now`]), or wakes the consumer ([`JobQueue::wake`]) if it
     /// cannot.
-    pub fn push_quiet(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, false, false)
     }
 
     /// Queues a write nobody waits on. A consumer sleeping without a deadline is woken to set
     /// one; otherwise the write rides along with the next batch.
-    pub fn push_deferred(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push_deferred(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, true, true)
     }
 
     /// Queues a write nobody waits on without waking the consumer: the caller has arranged for
     /// it to be committed within [`DEFER_LIMIT`], or wakes the consumer if it cannot.
-    pub fn push_deferred_quiet(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push_deferred_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, true, false)
     }
 
@@ -114,19 +114,19 @@ impl<T> JobQueue<T> {
     }
 
     /// Wakes the consumer if it sleeps, to look at what is queued.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.wake_locked(&mut self.lock());
     }
 
     /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         let state = self.lock();
         state.urgent.is_empty() && state.deferred.is_empty()
     }
 
     /// Puts writes taken but not committed back at the front of the queue, as urgent, and wakes
     /// the consumer. This works on a closed queue too: they were accepted before it closed.
-    pub fn requeue(&self, mut jobs: Vec<T>) {
+    pub(crate) fn requeue(&self, mut jobs: Vec<T>) {
         let mut state = self.lock();
         jobs.append(&mut state.urgent);
         state.urgent = jobs;
@@ -135,12 +135,12 @@ impl<T> JobQueue<T> {
 
     /// Takes up to `max` queued writes without waiting, urgent ones first; empty if none are
     /// queued.
-    pub fn take_now(&self, max: usize) -> Vec<T> {
+    pub(crate) fn take_now(&self, max: usize) -> Vec<T> {
         take_batch(&mut self.lock(), max)
     }
 
     /// Refuses further writes; what is queued is still handed out.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
         self.wake_locked(&mut state);
@@ -149,7 +149,7 @@ impl<T> JobQueue<T> {
     /// Waits until there is an urgent write, a deferred one has waited [`DEFER_LIMIT`], or the
     /// queue is closed, then takes up to `max` writes in the order they came within each kind,
     /// urgent ones first. `None` once the queue is closed and empty.
-    pub fn next_batch(&self, max: usize) -> Option<Vec<T>> {
+    pub(crate) fn next_batch(&self, max: usize) -> Option<Vec<T>> {
         let mut state = self.lock();
         loop {
             let deferred_due = state

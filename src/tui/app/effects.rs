@@ -17,7 +17,7 @@ use crate::tui::message::Effect;
 
 /// How `R` would re-sign `stored` with `checks` (the routes of `--profile`, `--secret` and
 /// `--config`), by the one policy ([`choose_resigner`]). The error says what to start with.
-pub fn resigner_for(
+pub(crate) fn resigner_for(
     checks: Option<&Checks>,
     stored: &StoredRequest,
 ) -> Result<(String, Resigner), String> {
@@ -310,7 +310,7 @@ fn base_of_target(loaded: &Loaded) -> impl Fn(&str) -> String + '_ {
 
 /// The head and body of a replay of `loaded` sending `draft` (the original, or an edit of it):
 /// the length fixed up, linked to the original, and re-signed when a signer is given.
-pub fn build_replay(
+pub(crate) fn build_replay(
     loaded: &Loaded,
     draft: Draft,
     resigner: Option<&Resigner>,
