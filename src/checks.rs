@@ -39,11 +39,9 @@ impl Route {
     }
 }
 
-/// The findings for one request before it is forwarded.
+/// The findings for one request, made while it is forwarded.
 #[derive(Clone, Debug)]
-pub struct Findings<'a> {
-    /// The route the request took, if any.
-    pub route: Option<&'a Route>,
+pub(crate) struct Findings<'a> {
     /// The profile that applies: the route's, else the one its headers reveal.
     pub profile: Option<&'a Profile>,
     /// The signature verdict.
@@ -83,12 +81,12 @@ impl Checks {
     }
 
     /// The provider catalog.
-    pub fn catalog(&self) -> &Catalog {
+    pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
     /// The most specific route for `path`, if any.
-    pub fn route_for(&self, path: &str) -> Option<&Route> {
+    pub(crate) fn route_for(&self, path: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.matches(path))
     }
 
@@ -101,7 +99,7 @@ impl Checks {
     }
 
     /// Verifies the signature and finds the event type and schema problems of a request.
-    pub fn examine(
+    pub(crate) fn examine(
         &self,
         path: &str,
         headers: &Headers,
@@ -144,7 +142,6 @@ impl Checks {
             })
         });
         Findings {
-            route,
             profile,
             signature,
             event_type,
@@ -155,7 +152,7 @@ impl Checks {
 
 impl Findings<'_> {
     /// What is wrong with the handler's answer to `event`, when the provider reads the answer.
-    pub fn answer_problems(
+    pub(crate) fn answer_problems(
         &self,
         event: &str,
         status: u16,

@@ -17,7 +17,7 @@ use crate::target::Target;
 use crate::tui::theme::Palette;
 
 /// The port `listen` binds when `--addr` is not given.
-pub const DEFAULT_PORT: u16 = 9797;
+pub(crate) const DEFAULT_PORT: u16 = 9797;
 
 /// webhook-dev: capture, inspect, verify, forward and replay webhooks on your machine.
 #[derive(Debug, Parser)]
@@ -194,7 +194,7 @@ pub struct VerifyArgs {
 }
 
 /// The port `emulate` binds when `--addr` is not given.
-pub const EMULATE_DEFAULT_PORT: u16 = 9798;
+pub(crate) const EMULATE_DEFAULT_PORT: u16 = 9798;
 
 /// `webhook-dev emulate`.
 #[derive(Debug, Args)]
@@ -587,12 +587,12 @@ pub enum RelayCommand {
 }
 
 /// `--secret` for the relay: a literal, `env:VAR` or `file:PATH`.
-pub fn parse_secret(s: &str) -> Result<Secret, String> {
+pub(crate) fn parse_secret(s: &str) -> Result<Secret, String> {
     crate::secrets::resolve(s).map_err(|e| format!("{e:#}"))
 }
 
 /// `--relay-token`: a literal, `env:VAR` or `file:PATH`.
-pub fn parse_token(s: &str) -> Result<Token, String> {
+pub(crate) fn parse_token(s: &str) -> Result<Token, String> {
     parse_secret(s).map(|secret| Token::new(secret.expose()))
 }
 
@@ -619,7 +619,7 @@ pub enum RequestsCommand {
 }
 
 /// Accepts `HOST:PORT` or a bare `PORT` (on 127.0.0.1).
-pub fn parse_addr(s: &str) -> Result<String, String> {
+pub(crate) fn parse_addr(s: &str) -> Result<String, String> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         s.parse::<u16>()
             .map(|port| format!("127.0.0.1:{port}"))
@@ -635,7 +635,7 @@ pub fn parse_addr(s: &str) -> Result<String, String> {
 }
 
 /// Accepts bytes (`1048576`) or a unit (`512KiB`, `10MiB`, `1GB`).
-pub fn parse_size(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);

@@ -17,7 +17,7 @@ pub enum DeliveryStatus {
 
 impl DeliveryStatus {
     /// The lower-case name.
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             DeliveryStatus::Success => "success",
             DeliveryStatus::Failed => "failed",
@@ -26,7 +26,7 @@ impl DeliveryStatus {
     }
 
     /// Parses the lower-case name.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         match text {
             "success" => Some(DeliveryStatus::Success),
             "failed" => Some(DeliveryStatus::Failed),
@@ -66,7 +66,7 @@ pub struct Delivery {
 }
 
 /// Success rate per target and event type over `deliveries`, one line each.
-pub fn summarize(deliveries: &[Delivery]) -> Vec<String> {
+pub(crate) fn summarize(deliveries: &[Delivery]) -> Vec<String> {
     let mut groups: Vec<((String, String), (usize, usize))> = Vec::new();
     for d in deliveries {
         let key = (

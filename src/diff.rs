@@ -152,7 +152,6 @@ pub struct Hunk {
     pub new_start: usize,
     /// How many lines of the new text the hunk covers.
     pub new_len: usize,
-    /// The lines.
     pub lines: Vec<DiffLine>,
 }
 

@@ -63,7 +63,7 @@ pub enum EngineEvent {
 
 impl EngineEvent {
     /// The NDJSON line for `listen --json`, without its newline.
-    pub fn to_json_line(&self) -> String {
+    pub(crate) fn to_json_line(&self) -> String {
         match self {
             EngineEvent::Request(summary) => serde_json::to_string(&RequestLine {
                 event: "request",
@@ -75,7 +75,7 @@ impl EngineEvent {
     }
 
     /// The NDJSON object for `listen --json`.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             EngineEvent::Listening {
                 addr,
@@ -158,7 +158,7 @@ impl std::str::FromStr for FixedAnswer {
 
 impl FixedAnswer {
     /// The answer for the request with id `id`.
-    pub fn answer(&self, id: &str) -> RecordedResponse {
+    pub(crate) fn answer(&self, id: &str) -> RecordedResponse {
         match &self.body {
             None => RecordedResponse::json(
                 self.status,
@@ -174,7 +174,7 @@ impl FixedAnswer {
 }
 
 /// The answer for a sender: as stored, plus the rest of an answer larger than the store keeps.
-pub struct Answer {
+pub(crate) struct Answer {
     /// The answer's status, headers and (first) bytes.
     pub response: RecordedResponse,
     /// The rest of the body, to stream after `response.body`.
@@ -248,7 +248,11 @@ pub struct RequestHead {
 
 impl RequestHead {
     /// A head with the given method, path and headers and nothing else set.
-    pub fn new(method: impl Into<String>, path: impl Into<String>, headers: HeaderList) -> Self {
+    pub(crate) fn new(
+        method: impl Into<String>,
+        path: impl Into<String>,
+        headers: HeaderList,
+    ) -> Self {
         Self {
             method: method.into(),
             path: path.into(),
@@ -276,28 +280,28 @@ impl Engine {
     }
 
     /// Also reports each request as it arrives ([`EngineEvent::Arrived`]), before its answer.
-    pub fn reporting_arrivals(mut self) -> Self {
+    pub(crate) fn reporting_arrivals(mut self) -> Self {
         self.arrivals = true;
         self
     }
 
     /// Where requests are forwarded, if anywhere.
-    pub fn forwarder(&self) -> Option<&Forwarder> {
+    pub(crate) fn forwarder(&self) -> Option<&Forwarder> {
         self.config.forwarder.as_ref()
     }
 
     /// The store this engine writes to.
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
     /// Tells consumers about an event.
-    pub fn emit(&self, event: EngineEvent) {
+    pub(crate) fn emit(&self, event: EngineEvent) {
         self.events.send(event);
     }
 
     /// A new sortable request id, `req_` + ULID, strictly increasing within this process.
-    pub fn next_id(&self) -> String {
+    pub(crate) fn next_id(&self) -> String {
         let mut ids = self.ids.lock().expect("id generator lock");
         let ulid = ids.generate().unwrap_or_else(|_| ulid::Ulid::new());
         format!("req_{ulid}")
@@ -319,7 +323,7 @@ impl Engine {
     /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
     /// commit) and returns the answer for the sender — only once the request is durable. An answer
     /// larger than the store keeps comes with the rest still to stream.
-    pub async fn handle(&self, head: RequestHead, body: Bytes) -> Answer {
+    pub(crate) async fn handle(&self, head: RequestHead, body: Bytes) -> Answer {
         match self.process_streaming(head, body).await {
             Ok((exchange, rest)) => Answer {
                 response: exchange.response,
@@ -338,7 +342,7 @@ impl Engine {
     /// Like [`Engine::handle`], returning the whole exchange with the whole answer (up to
     /// [`crate::forward::MAX_ANSWER_BYTES`]), or the store error that kept the request from being
     /// accepted. The store keeps the answer only up to its cap.
-    pub async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, WriteError> {
+    pub(crate) async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, WriteError> {
         let (mut exchange, rest) = self.process_streaming(head, body).await?;
         if let Some(rest) = rest {
             match rest.collect(crate::forward::MAX_ANSWER_BYTES).await {
@@ -452,7 +456,7 @@ impl Engine {
 
     /// Records a request that was refused before its body was read (e.g. too large), so the
     /// developer still sees it, and returns the refusal.
-    pub async fn refuse(
+    pub(crate) async fn refuse(
         &self,
         head: RequestHead,
         response: RecordedResponse,

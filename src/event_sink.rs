@@ -55,3 +55,30 @@ impl From<EventQueue> for EventSink {
         EventSink::Queue(Arc::new(QueueFiller(queue)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listening() -> EngineEvent {
+        EngineEvent::Listening {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+            forward: None,
+            store: "s".into(),
+        }
+    }
+
+    #[test]
+    fn the_printers_queue_closes_when_the_last_sink_is_dropped() {
+        let queue = EventQueue::new(8);
+        let sink = EventSink::from(queue.clone());
+        let another = sink.clone();
+        sink.send(listening());
+        drop(sink);
+        another.send(listening());
+        assert_eq!(queue.next_batch(8).map(|b| b.events.len()), Some(2));
+        let reader = std::thread::spawn(move || queue.next_batch(8).is_none());
+        drop(another);
+        assert!(reader.join().unwrap(), "the queue ends once no sink is left");
+    }
+}

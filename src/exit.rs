@@ -8,7 +8,7 @@ use std::process::ExitCode;
 /// The command ran, and what it checked or sent failed: exit 1.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Unsuccessful(pub String);
+pub(crate) struct Unsuccessful(pub String);
 
 /// The exit code for a command that ended with `error`.
 pub fn code(error: &anyhow::Error) -> ExitCode {

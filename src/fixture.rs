@@ -47,7 +47,6 @@ pub struct Fixture {
     pub path: String,
     /// `[name, value]` pairs in order.
     pub headers: Vec<(String, String)>,
-    /// The body.
     pub body: BodyJson,
     /// The provider event type, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]

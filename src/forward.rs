@@ -20,11 +20,11 @@ use crate::target::Target;
 
 /// The largest handler answer webhook-dev collects whole (for replays and the relay); answers to
 /// `listen`'s senders are streamed whatever their size.
-pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// How much of an answer is stored by default (`listen --max-stored-answer`); the sender gets all
 /// of it.
-pub const STORED_ANSWER_BYTES: usize = 1024 * 1024;
+pub(crate) const STORED_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: &[&str] = &[
@@ -51,7 +51,7 @@ pub struct Forwarder {
 }
 
 /// The handler's answer and how the attempt went, ready to record.
-pub struct Forwarded {
+pub(crate) struct Forwarded {
     /// The answer as stored: whole, or its first `answer_cap` bytes when `rest` is set.
     pub response: RecordedResponse,
     /// What is recorded about the attempt.
@@ -63,20 +63,20 @@ pub struct Forwarded {
 
 /// The part of a large answer after the stored bytes: those already read, then the handler's
 /// body as it keeps arriving.
-pub struct AnswerRest {
+pub(crate) struct AnswerRest {
     read: Bytes,
     body: Incoming,
 }
 
 /// A body error on its way to the sender.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a sender receives: a whole answer, or the stored bytes followed by the rest as it arrives.
-pub type SenderBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+pub(crate) type SenderBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
 impl AnswerRest {
     /// The sender's body: `first` (the stored bytes), then the rest as it arrives.
-    pub fn after(self, first: Full<Bytes>) -> SenderBody {
+    pub(crate) fn after(self, first: Full<Bytes>) -> SenderBody {
         let read = Full::new(self.read);
         Chain {
             first: Some(first),
@@ -87,7 +87,7 @@ impl AnswerRest {
     }
 
     /// Reads the remaining bytes whole, at most `max` of them.
-    pub async fn collect(self, max: usize) -> Result<Bytes, String> {
+    pub(crate) async fn collect(self, max: usize) -> Result<Bytes, String> {
         let mut all = BytesMut::from(self.read.as_ref());
         let mut body = self.body;
         while let Some(frame) = body.frame().await {
@@ -104,7 +104,7 @@ impl AnswerRest {
 }
 
 /// A whole answer as a sender's body.
-pub fn whole(body: Full<Bytes>) -> SenderBody {
+pub(crate) fn whole(body: Full<Bytes>) -> SenderBody {
     body.map_err(|never| match never {}).boxed_unsync()
 }
 
@@ -146,7 +146,7 @@ impl hyper::body::Body for Chain {
 }
 
 /// Drops hop-by-hop headers, and any header the `Connection` header names.
-pub fn end_to_end_headers(headers: &[(String, Vec<u8>)]) -> HeaderList {
+pub(crate) fn end_to_end_headers(headers: &[(String, Vec<u8>)]) -> HeaderList {
     end_to_end(|| headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())))
         .map(|(n, v)| (n.to_string(), v.to_vec()))
         .collect()
@@ -188,7 +188,11 @@ impl Forwarder {
     }
 
     /// A forwarder whose `https://` connections trust as `tls` says.
-    pub fn with_tls(target: Target, timeout: Duration, tls: &HandlerTls) -> anyhow::Result<Self> {
+    pub(crate) fn with_tls(
+        target: Target,
+        timeout: Duration,
+        tls: &HandlerTls,
+    ) -> anyhow::Result<Self> {
         let mut http = HttpConnector::new_with_resolver(LocalhostBothFamilies::default());
         http.set_nodelay(true);
         http.enforce_http(false);
@@ -209,18 +213,18 @@ impl Forwarder {
     }
 
     /// Stores at most `cap` bytes of each answer (the sender still gets all of it).
-    pub fn with_answer_cap(mut self, cap: usize) -> Self {
+    pub(crate) fn with_answer_cap(mut self, cap: usize) -> Self {
         self.answer_cap = cap;
         self
     }
 
     /// The target requests go to.
-    pub fn target(&self) -> &Target {
+    pub(crate) fn target(&self) -> &Target {
         &self.target
     }
 
     /// Forwards `request`; a dead or slow handler becomes a 502 or 504 answer, never an error.
-    pub async fn forward(&self, request: &CapturedRequest) -> Forwarded {
+    pub(crate) async fn forward(&self, request: &CapturedRequest) -> Forwarded {
         let url = self.target.uri_for(&request.path);
         let started = Instant::now();
         let attempt = tokio::time::timeout(self.timeout, self.send(request, &url)).await;
@@ -375,7 +379,7 @@ impl Forwarder {
 
 /// Why a request could not be forwarded, phrased for a developer.
 #[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     /// The request cannot be put on the wire (a method or header HTTP does not allow).
     #[error("{0}")]
     Unsendable(String),

@@ -23,7 +23,6 @@ pub struct Member {
     pub key: String,
     /// The key token as sent, quotes included.
     pub raw_key: String,
-    /// The value.
     pub value: Node,
 }
 
@@ -264,7 +263,9 @@ impl Node {
         }
     }
 
-    /// The value indented two spaces a level, its tokens unchanged.
+    /// The value indented two spaces a level, its tokens unchanged: the tests' oracle for the
+    /// streaming [`pretty`].
+    #[cfg(test)]
     pub fn pretty(&self) -> Pretty {
         let mut printer = Printer {
             out: String::new(),
@@ -293,6 +294,7 @@ impl Node {
     }
 }
 
+#[cfg(test)]
 struct Printer {
     out: String,
     line: usize,
@@ -300,6 +302,7 @@ struct Printer {
     duplicates: Vec<Duplicate>,
 }
 
+#[cfg(test)]
 impl Printer {
     fn newline(&mut self, depth: usize) {
         self.out.push('\n');

@@ -4,43 +4,44 @@
 //! followed by consumers of [`engine::EngineEvent`]s.
 
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod capture;
 pub mod checks;
 pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod content;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod content;
 pub mod delivery;
-pub mod diff;
-pub mod emulate;
+pub(crate) mod diff;
+pub(crate) mod emulate;
 pub mod engine;
-pub mod event_queue;
-pub mod event_sink;
+pub(crate) mod event_queue;
+pub(crate) mod event_sink;
 pub mod exit;
-pub mod export;
+pub(crate) mod export;
 pub mod fd_limit;
-pub mod fixture;
+pub(crate) mod fixture;
 pub mod forward;
-pub mod handler_tls;
-pub mod har;
-pub mod http_edge;
-pub mod inert;
-pub mod json_text;
-pub mod mcp;
+pub(crate) mod handler_tls;
+pub(crate) mod har;
+pub(crate) mod http_edge;
+pub(crate) mod inert;
+pub(crate) mod json_text;
+pub(crate) mod mcp;
 pub mod model;
-pub mod output;
+pub(crate) mod output;
 pub mod providers;
 pub mod relay;
 pub mod relay_state;
 pub mod replay;
 pub mod secrets;
-pub mod shutdown;
+pub(crate) mod shutdown;
 pub mod signature;
 pub mod store;
 pub mod summary;
-pub mod sync;
-pub mod target;
+pub(crate) mod sync;
+pub(crate) mod target;
 pub mod trigger;
 pub mod tui;
 

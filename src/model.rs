@@ -22,7 +22,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Header name (lower-cased) and raw value bytes, in arrival order with repeats kept.
-pub type HeaderList = Vec<(String, Vec<u8>)>;
+pub(crate) type HeaderList = Vec<(String, Vec<u8>)>;
 
 /// One request exactly as it reached webhook-dev.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,15 +45,8 @@ pub struct CapturedRequest {
     pub replay_of: Option<String>,
 }
 
-impl CapturedRequest {
-    /// The first value of header `name` (case-insensitive), if any.
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        find_header(&self.headers, name)
-    }
-}
-
 /// The first value of header `name` (case-insensitive) in `headers`.
-pub fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+pub(crate) fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -72,7 +65,7 @@ pub struct RecordedResponse {
 }
 
 /// Headers that frame a message on one connection; webhook-dev sets its own.
-pub const FRAMING: &[&str] = &[
+pub(crate) const FRAMING: &[&str] = &[
     "content-length",
     "transfer-encoding",
     "connection",
@@ -102,7 +95,7 @@ impl RecordedResponse {
     /// handler's wrong length could otherwise smuggle a second response onto the sender's
     /// connection), and a 1xx is never sent as a final answer. Headers hyper cannot carry are
     /// left out.
-    pub fn into_hyper(self) -> hyper::Response<http_body_util::Full<Bytes>> {
+    pub(crate) fn into_hyper(self) -> hyper::Response<http_body_util::Full<Bytes>> {
         use hyper::header::{HeaderName, HeaderValue};
         if self.status < 200 {
             return RecordedResponse::plain(
@@ -192,7 +185,7 @@ pub enum Status {
 
 impl Status {
     /// The lower-case name used in JSON and in the store.
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             Status::Verified => "verified",
             Status::Invalid => "invalid",
@@ -203,7 +196,7 @@ impl Status {
     }
 
     /// The inverse of [`Status::as_str`]; `None` for any other string.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "verified" => Some(Status::Verified),
             "invalid" => Some(Status::Invalid),
@@ -257,7 +250,7 @@ pub struct SchemaReport {
 }
 
 /// Milliseconds as shown everywhere: to the microsecond.
-pub fn round_ms(ms: f64) -> f64 {
+pub(crate) fn round_ms(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }
 

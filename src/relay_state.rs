@@ -52,7 +52,7 @@ pub enum RelayState {
 
 impl RelayState {
     /// The NDJSON line for `listen --json`: `{"event":"relay","state":...}`.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             RelayState::Connecting { relay } => serde_json::json!({
                 "event": "relay", "state": "connecting", "relay": relay}),
@@ -84,7 +84,7 @@ impl RelayState {
     }
 
     /// A few words for the inspector's header (which names the relay elsewhere).
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         match self {
             RelayState::Connecting { relay } => format!("connecting to {relay}"),
             RelayState::Connected { relay, .. } => format!("{relay} connected"),
@@ -107,7 +107,7 @@ impl RelayState {
     }
 
     /// One human line.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         match self {
             RelayState::Connecting { relay } => format!("relay {relay}: connecting"),
             RelayState::Connected { relay, queued, .. } => match queued {

@@ -59,7 +59,7 @@ impl Source {
     }
 
     /// The id of the original request, when it came from the store or names one.
-    pub fn original_id(&self) -> Option<String> {
+    pub(crate) fn original_id(&self) -> Option<String> {
         match self {
             Source::Stored(s) => Some(s.summary.id.clone()),
             Source::Fixture(f, _) => f.id.clone(),
@@ -67,23 +67,15 @@ impl Source {
     }
 
     /// The profile its signature was checked with, if known.
-    pub fn profile(&self) -> Option<String> {
+    pub(crate) fn profile(&self) -> Option<String> {
         match self {
             Source::Stored(s) => s.summary.signature.profile.clone(),
             Source::Fixture(f, _) => f.profile.clone(),
         }
     }
 
-    /// The event type, if known.
-    pub fn event_type(&self) -> Option<String> {
-        match self {
-            Source::Stored(s) => s.summary.event_type.clone(),
-            Source::Fixture(f, _) => f.event_type.clone(),
-        }
-    }
-
     /// Where the original was forwarded (the target without the request path), if it was.
-    pub fn original_target(&self) -> Option<String> {
+    pub(crate) fn original_target(&self) -> Option<String> {
         match self {
             Source::Stored(s) => s.forward_base(),
             Source::Fixture(..) => None,
@@ -91,7 +83,7 @@ impl Source {
     }
 
     /// What to send: the head (linked to the original) and the exact body.
-    pub fn request(&self) -> anyhow::Result<(RequestHead, Bytes)> {
+    pub(crate) fn request(&self) -> anyhow::Result<(RequestHead, Bytes)> {
         match self {
             Source::Stored(s) => Ok((
                 RequestHead {
@@ -116,7 +108,7 @@ impl Source {
     }
 
     /// How to name it in messages.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Source::Stored(s) => s.summary.id.clone(),
             Source::Fixture(_, path) => path.display().to_string(),
@@ -125,7 +117,7 @@ impl Source {
 }
 
 /// What is known about a request to re-sign, for [`choose_resigner`].
-pub struct ResignInputs<'a> {
+pub(crate) struct ResignInputs<'a> {
     /// `--profile` as given.
     pub profile: Option<&'a str>,
     /// `--secret` as given, resolved.
@@ -140,7 +132,7 @@ pub struct ResignInputs<'a> {
 
 /// Why a request cannot be re-signed; each caller words it for its own flags or keys.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ResignProblem {
+pub(crate) enum ResignProblem {
     /// No profile given, routed, recorded or revealed by the headers.
     NoProfile,
     /// No secret given or routed.
@@ -153,7 +145,7 @@ pub enum ResignProblem {
 /// inspector's `R` and `e`): the profile given, else the route's for its path, else the one it
 /// was checked with, else the one its headers reveal; the secret given, else the route's. Returns
 /// the profile's name with the re-signer.
-pub fn choose_resigner(
+pub(crate) fn choose_resigner(
     catalog: &crate::providers::Catalog,
     inputs: ResignInputs<'_>,
 ) -> Result<(String, Resigner), ResignProblem> {
@@ -202,7 +194,7 @@ impl Resigner {
     /// Replaces the scheme's signature headers with a new signature over `body`, with a fresh
     /// timestamp (`now_unix`). Where the scheme signs a message id, the request's own is kept
     /// (a new one is minted when it has none, or with `new_id`).
-    pub fn apply(
+    pub(crate) fn apply(
         &self,
         headers: &mut HeaderList,
         body: &[u8],
@@ -290,7 +282,7 @@ impl ReplayOutcome {
 }
 
 /// Builds a delivery record for one attempt.
-pub fn delivery_for(
+pub(crate) fn delivery_for(
     exchange: &Exchange,
     kind: &str,
     source_id: Option<String>,

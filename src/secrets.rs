@@ -12,12 +12,12 @@ pub struct SecretSpec(String);
 
 impl SecretSpec {
     /// The spec as written.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Reads the secret it names.
-    pub fn resolve(&self) -> anyhow::Result<Secret> {
+    pub(crate) fn resolve(&self) -> anyhow::Result<Secret> {
         resolve(&self.0)
     }
 }
@@ -50,7 +50,7 @@ impl std::fmt::Debug for SecretSpec {
 
 /// Resolves a SECRET argument. `env:VAR` reads the variable, `file:PATH` reads the file (one
 /// trailing newline dropped); anything else is the secret itself. Errors never show the secret.
-pub fn resolve(spec: &str) -> anyhow::Result<Secret> {
+pub(crate) fn resolve(spec: &str) -> anyhow::Result<Secret> {
     if let Some(var) = spec.strip_prefix("env:") {
         let value = std::env::var(var)
             .with_context(|| format!("the secret comes from ${var}, which is not set"))?;

@@ -85,7 +85,7 @@ pub struct BodyJson {
 
 impl BodyJson {
     /// Encodes raw bytes, choosing the encoding.
-    pub fn encode(bytes: &[u8]) -> Self {
+    pub(crate) fn encode(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
             Ok(text) => Self {
                 encoding: "utf8".into(),
@@ -99,7 +99,7 @@ impl BodyJson {
     }
 
     /// The raw bytes back.
-    pub fn decode(&self) -> Result<Vec<u8>, base64::DecodeError> {
+    pub(crate) fn decode(&self) -> Result<Vec<u8>, base64::DecodeError> {
         match self.encoding.as_str() {
             "base64" => base64::engine::general_purpose::STANDARD.decode(&self.data),
             _ => Ok(self.data.as_bytes().to_vec()),
@@ -108,7 +108,7 @@ impl BodyJson {
 }
 
 /// Headers in JSON: `[name, value]` pairs in arrival order.
-pub fn headers_json(headers: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
+pub(crate) fn headers_json(headers: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))

@@ -17,7 +17,7 @@ use crate::signature::{self, Secret};
 use crate::store::Store;
 
 /// Parses `1m,5m,15m,1h` (or `0.2s,0.2s`, or `none`) into delays between attempts.
-pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
+pub(crate) fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
     let text = text.trim();
     if text.is_empty() || text == "none" {
         return Ok(Vec::new());
@@ -42,7 +42,7 @@ pub fn event_body(
 }
 
 /// One attempt's outcome, as the retry loop sees it.
-pub trait Attempt {
+pub(crate) trait Attempt {
     /// Whether the provider would count this attempt as delivered.
     fn delivered(&self) -> bool;
 }
@@ -50,7 +50,7 @@ pub trait Attempt {
 /// Runs `attempt` until one is delivered or the schedule runs out, sleeping the schedule's
 /// delays in between; `after` sees each attempt with its number and the delay before the next
 /// one (`None` when this was the last). Returns every attempt.
-pub async fn with_retries<T, F, Fut>(
+pub(crate) async fn with_retries<T, F, Fut>(
     schedule: &[Duration],
     mut attempt: F,
     mut after: impl FnMut(&T, u32, Option<Duration>),
@@ -105,7 +105,11 @@ pub struct TriggerAttempt {
 
 /// What the provider would make of the handler's answer to the event: its status, its body
 /// against the event's answer schema and echoes, and for a synchronous event the time it took.
-pub fn judge_answer(profile: &Profile, event: &EventSpec, exchange: &Exchange) -> SchemaCheck {
+pub(crate) fn judge_answer(
+    profile: &Profile,
+    event: &EventSpec,
+    exchange: &Exchange,
+) -> SchemaCheck {
     let Some(forward) = exchange.forward.as_ref().filter(|f| f.error.is_none()) else {
         return SchemaCheck::default();
     };
@@ -148,7 +152,7 @@ impl Attempt for TriggerAttempt {
 /// The headers every attempt of one event carries besides its signature: the content type, the
 /// event header, the provider's `send_headers` (filled once, so ids stay the same across
 /// retries) and a user agent unless the provider names its own.
-pub fn unsigned_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Vec<(String, String)> {
+pub(crate) fn unsigned_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Vec<(String, String)> {
     let body = serde_json::from_slice::<serde_json::Value>(&plan.body).ok();
     let fill = Fill {
         event: &plan.event.name,
@@ -174,7 +178,7 @@ pub fn unsigned_headers(plan: &TriggerPlan<'_>, msg_id: &str) -> Vec<(String, St
 }
 
 /// `unsigned` plus the signature headers over the plan's body, signed now with its secret.
-pub fn signed_headers(
+pub(crate) fn signed_headers(
     plan: &TriggerPlan<'_>,
     unsigned: &[(String, String)],
     msg_id: &str,

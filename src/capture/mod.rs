@@ -4,5 +4,6 @@
 mod request;
 mod server;
 
-pub use request::{too_large, Limits};
+pub(crate) use request::too_large;
+pub use request::Limits;
 pub use server::serve;

@@ -42,10 +42,10 @@ impl Default for Limits {
 /// Why a request produced no answer: the client went away mid-body. Nothing is stored.
 #[derive(Debug, thiserror::Error)]
 #[error("the client stopped sending the body: {0}")]
-pub struct BodyBroken(String);
+pub(crate) struct BodyBroken(String);
 
 /// Reads one request whole and returns the engine's answer.
-pub async fn capture(
+pub(crate) async fn capture(
     engine: Arc<Engine>,
     limits: Limits,
     peer: SocketAddr,
@@ -109,7 +109,7 @@ pub async fn capture(
 }
 
 /// The 413 answer for a body over `max_body` bytes.
-pub fn too_large(max_body: usize) -> RecordedResponse {
+pub(crate) fn too_large(max_body: usize) -> RecordedResponse {
     RecordedResponse::plain(
         413,
         format!(

@@ -14,7 +14,6 @@ pub struct EmulatedDelivery {
     pub id: String,
     /// The subscription's id.
     pub subscription: String,
-    /// The event type.
     pub event_type: String,
     /// Sent by the API's test endpoint: one attempt, never retried.
     pub is_test: bool,

@@ -7,15 +7,12 @@ use serde_json::Value;
 /// A request whose body has been read.
 #[derive(Debug)]
 pub struct ApiRequest {
-    /// The method.
     pub method: Method,
     /// The path, without the query.
     pub path: String,
     /// The query string, if any.
     pub query: Option<String>,
-    /// The headers.
     pub headers: HeaderMap,
-    /// The body.
     pub body: Bytes,
 }
 

@@ -104,7 +104,6 @@ pub struct AttemptLine<'a> {
     pub delivery: &'a str,
     /// The subscription id.
     pub subscription: &'a str,
-    /// The event type.
     pub event_type: &'a str,
     /// 1 for the first.
     pub number: u32,

@@ -70,7 +70,6 @@ impl Provider {
 pub struct Emulator {
     /// The provider emulated.
     pub provider: Provider,
-    /// Its profile.
     pub profile: Profile,
     /// Subscriptions and deliveries.
     pub db: EmulatorDb,

@@ -34,7 +34,7 @@ impl Catalog {
     /// built-in ones of the same name. A directory that does not exist adds nothing. A user file
     /// must parse, its schemas compile and its samples match them; otherwise the error names the
     /// file and the problem.
-    pub fn load(user_dir: Option<&Path>) -> Result<Catalog, ProviderError> {
+    pub(crate) fn load(user_dir: Option<&Path>) -> Result<Catalog, ProviderError> {
         let mut catalog = Catalog::builtin();
         let Some(dir) = user_dir else {
             return Ok(catalog);
@@ -58,12 +58,12 @@ impl Catalog {
     }
 
     /// Add `profile`, returning the one it replaces.
-    pub fn insert(&mut self, profile: Profile) -> Option<Profile> {
+    pub(crate) fn insert(&mut self, profile: Profile) -> Option<Profile> {
         self.profiles.insert(profile.name.clone(), profile)
     }
 
     /// The profile named `name`.
-    pub fn require(&self, name: &str) -> Result<&Profile, ProviderError> {
+    pub(crate) fn require(&self, name: &str) -> Result<&Profile, ProviderError> {
         self.get(name).ok_or_else(|| ProviderError::Unknown {
             name: name.to_string(),
             known: self.profiles().map(|p| p.name.clone()).collect(),

@@ -9,7 +9,7 @@ use crate::signature::{Algorithm, Encoding, Scheme};
 impl Profile {
     /// A human description for `webhook-dev profiles NAME`: scheme, headers, secret hint, event
     /// type source, answer time limit, retry schedule, and the events with sync markers.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let (scheme, headers) = scheme_summary(&self.scheme);
         let mut rows: Vec<(&str, String)> =
             vec![("scheme", scheme), ("headers", headers.join(", "))];
@@ -66,7 +66,7 @@ impl Profile {
 
 impl Profile {
     /// One line for `webhook-dev profiles`: name, scheme kind, event count, description.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let kind = serde_json::to_value(&self.scheme)
             .ok()
             .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))

@@ -11,7 +11,7 @@ use super::profile::{EventSpec, EventTypeSource, Profile};
 /// as `2.25.<uuid as decimal>`, numeric ids of the same width), each old id replaced by the same
 /// new one everywhere (also inside URLs), and its timestamps moved so the event's own time is
 /// now. Deterministic for a given `rng` state apart from the clock; see [`fresh_sample_at`].
-pub fn fresh_sample(profile: &Profile, event: &EventSpec, rng: &mut impl Rng) -> Value {
+pub(crate) fn fresh_sample(profile: &Profile, event: &EventSpec, rng: &mut impl Rng) -> Value {
     fresh_sample_at(profile, event, rng, Utc::now())
 }
 
@@ -19,7 +19,7 @@ pub fn fresh_sample(profile: &Profile, event: &EventSpec, rng: &mut impl Rng) ->
 ///
 /// The event's own time is its latest top-level timestamp (else its latest timestamp anywhere);
 /// every timestamp is shifted by the same amount, so intervals such as an expiry stay intact.
-pub fn fresh_sample_at(
+pub(crate) fn fresh_sample_at(
     profile: &Profile,
     event: &EventSpec,
     rng: &mut impl Rng,
@@ -249,7 +249,7 @@ fn uuid_bits(rng: &mut impl Rng) -> u128 {
 }
 
 /// A random UUID version 4, in lower case unless `upper`.
-pub fn uuid(rng: &mut impl Rng, upper: bool) -> String {
+pub(crate) fn uuid(rng: &mut impl Rng, upper: bool) -> String {
     let hex = format!("{:032x}", uuid_bits(rng));
     let text = format!(
         "{}-{}-{}-{}-{}",

@@ -26,8 +26,11 @@ mod tests;
 
 pub use catalog::Catalog;
 pub use error::ProviderError;
-pub use fresh::{fresh_sample, fresh_sample_at, uuid};
+#[cfg(test)]
+use fresh::fresh_sample_at;
+pub(crate) use fresh::{fresh_sample, uuid};
 pub use profile::{EventSpec, EventTypeSource, Profile};
 pub use schema::SchemaCheck;
-pub use send_headers::{Fill, HeaderTemplate};
-pub use set_field::set_field;
+pub(crate) use send_headers::Fill;
+pub use send_headers::HeaderTemplate;
+pub(crate) use set_field::set_field;

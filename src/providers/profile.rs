@@ -77,7 +77,7 @@ pub struct EventSpec {
 impl EventSpec {
     /// An event without an answer schema. Schemas are compiled on first use and cached, so
     /// `schema` and `answer_schema` must not be changed after the event has been checked.
-    pub fn new(
+    pub(crate) fn new(
         name: impl Into<String>,
         description: impl Into<String>,
         synchronous: bool,
@@ -100,7 +100,7 @@ impl EventSpec {
     }
 
     /// The same event expecting answers that match `answer_schema`, exemplified by `sample`.
-    pub fn with_answer(mut self, answer_schema: Value, sample: Option<Value>) -> Self {
+    pub(crate) fn with_answer(mut self, answer_schema: Value, sample: Option<Value>) -> Self {
         self.answer_schema = Some(answer_schema);
         self.answer_sample = sample;
         self.compiled = Compiled::default();
@@ -111,7 +111,7 @@ impl EventSpec {
 impl Profile {
     /// Read a profile from a TOML file, checking that its schemas compile and its samples match
     /// them. A missing `name` defaults to the file stem.
-    pub fn from_file(path: &Path) -> Result<Profile, ProviderError> {
+    pub(crate) fn from_file(path: &Path) -> Result<Profile, ProviderError> {
         let problem = |problem: String| ProviderError::File {
             path: path.to_owned(),
             problem,
@@ -124,7 +124,7 @@ impl Profile {
     }
 
     /// The event type of a request, if the profile knows where to find it and it is there.
-    pub fn event_type(&self, headers: &Headers, body: &[u8]) -> Option<String> {
+    pub(crate) fn event_type(&self, headers: &Headers, body: &[u8]) -> Option<String> {
         match &self.event_type {
             EventTypeSource::Field(pointer) => body::string_at(headers, body, pointer),
             EventTypeSource::Header(name) => body::header_text(headers, name).map(str::to_owned),
@@ -135,7 +135,7 @@ impl Profile {
     /// Headers a request of `event` carries besides its signature, for `trigger`: a JSON
     /// content type and, when the profile reads the event type from a header (GitHub's
     /// `x-github-event`, Shopify's `x-shopify-topic`), that header.
-    pub fn request_headers(&self, event: &str) -> Vec<(String, String)> {
+    pub(crate) fn request_headers(&self, event: &str) -> Vec<(String, String)> {
         let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
         if let EventTypeSource::Header(name) = &self.event_type {
             headers.push((name.to_ascii_lowercase(), event.to_owned()));
@@ -145,7 +145,7 @@ impl Profile {
 
     /// The provider's other headers for `event` (`send_headers`), filled in for one event: each
     /// `{uuid}` is new, so call this once per event and keep the result across retries.
-    pub fn send_headers(
+    pub(crate) fn send_headers(
         &self,
         event: &EventSpec,
         fill: &Fill<'_>,
@@ -186,7 +186,7 @@ impl Profile {
     }
 
     /// "avara has no event `x.y` (known: ...)", for an event type outside the catalog.
-    pub fn unknown_event(&self, name: &str) -> String {
+    pub(crate) fn unknown_event(&self, name: &str) -> String {
         let known: Vec<&str> = self.events.iter().map(|e| e.name.as_str()).collect();
         format!(
             "{} has no event `{}` (known: {}); nothing in it was checked",
@@ -202,7 +202,7 @@ impl Profile {
     /// A profile with `answers_in_either_case` accepts snake_case field names for the schema's
     /// camelCase ones and notes which it saw. For a soft-synchronous event every problem is a
     /// note instead: the provider takes a bad answer as an empty one.
-    pub fn check_answer(
+    pub(crate) fn check_answer(
         &self,
         event: &str,
         status: u16,
@@ -258,7 +258,7 @@ impl Profile {
     }
 
     /// Whether the provider reads the answer to `event` beyond its status.
-    pub fn reads_answer(&self, event: &str) -> bool {
+    pub(crate) fn reads_answer(&self, event: &str) -> bool {
         self.event(event).is_some_and(|spec| {
             spec.synchronous || spec.answer_schema.is_some() || !spec.answer_echoes.is_empty()
         })

@@ -31,7 +31,8 @@ pub struct SchemaCheck {
 
 impl SchemaCheck {
     /// Whether no problem was found.
-    pub fn is_ok(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
 }

@@ -29,7 +29,7 @@ enum Part {
 }
 
 /// What a template is filled in with.
-pub struct Fill<'a> {
+pub(crate) struct Fill<'a> {
     /// The event name.
     pub event: &'a str,
     /// The message id the signature uses.
@@ -42,7 +42,7 @@ pub struct Fill<'a> {
 
 impl HeaderTemplate {
     /// Parses `value`, naming an unknown placeholder or an unclosed brace.
-    pub fn parse(name: &str, value: &str) -> Result<HeaderTemplate, String> {
+    pub(crate) fn parse(name: &str, value: &str) -> Result<HeaderTemplate, String> {
         let name = name.trim().to_ascii_lowercase();
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return Err(format!("send_headers: {name:?} is not a header name"));
@@ -81,7 +81,7 @@ impl HeaderTemplate {
     }
 
     /// The header's value, or `None` when a `{body:...}` pointer finds nothing.
-    pub fn render(&self, fill: &Fill<'_>, rng: &mut impl Rng) -> Option<String> {
+    pub(crate) fn render(&self, fill: &Fill<'_>, rng: &mut impl Rng) -> Option<String> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -109,7 +109,7 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 /// Overlays `event`'s templates on the profile's, by name, keeping the profile's order.
-pub fn merged<'a>(
+pub(crate) fn merged<'a>(
     profile: &'a [HeaderTemplate],
     event: &'a [HeaderTemplate],
 ) -> Vec<&'a HeaderTemplate> {

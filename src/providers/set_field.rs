@@ -8,7 +8,7 @@ use super::ProviderError;
 /// starting with `/` is a JSON pointer instead), missing objects on the way are created, and the
 /// value is parsed as JSON if it parses (`true`, `42`, `{"a":1}`, `"quoted"`), else taken as a
 /// string.
-pub fn set_field(value: &mut Value, assignment: &str) -> Result<(), ProviderError> {
+pub(crate) fn set_field(value: &mut Value, assignment: &str) -> Result<(), ProviderError> {
     let fail = |problem: String| ProviderError::Assignment {
         assignment: assignment.to_owned(),
         problem,

@@ -43,7 +43,7 @@ use crate::sync::lock;
 
 /// The most relayed requests a listener forwards to its handler at once; the rest wait their turn
 /// (a relay, trusted or not, cannot make a laptop's handler take hundreds of requests at once).
-pub const MAX_FORWARDS_AT_ONCE: usize = 32;
+pub(crate) const MAX_FORWARDS_AT_ONCE: usize = 32;
 
 /// A relay address: `ws://host[:port]/CHANNEL` or `wss://...`; `http(s)://` is taken to mean the
 /// same host (what providers are given), so either can be pasted.
@@ -124,7 +124,8 @@ impl fmt::Display for RelayUrl {
 
 impl RelayUrl {
     /// The channel subscribed to.
-    pub fn channel(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn channel(&self) -> &str {
         &self.channel
     }
 
@@ -137,7 +138,7 @@ impl RelayUrl {
 /// Exponential backoff with jitter: attempt `n` waits a random time in `[d/2, d]` where
 /// `d = min(initial * 2^n, max)`.
 #[derive(Clone, Debug)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     attempt: u32,
@@ -145,7 +146,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// Starts at `initial`, never waits more than `max`.
-    pub fn new(initial: Duration, max: Duration) -> Self {
+    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
         Backoff {
             initial,
             max: max.max(initial),
@@ -160,7 +161,7 @@ impl Backoff {
     }
 
     /// The next wait.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let ceiling = self.ceiling();
         self.attempt = self.attempt.saturating_add(1);
         let half = ceiling / 2;
@@ -168,7 +169,7 @@ impl Backoff {
     }
 
     /// After a successful connection: start from `initial` again.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.attempt = 0;
     }
 }
@@ -275,7 +276,7 @@ where
 
 /// Sends `hello` (asking, with `no_takeover`, not to be displaced while healthy) and waits for
 /// `welcome`.
-pub async fn handshake_holding<S>(
+pub(crate) async fn handshake_holding<S>(
     ws: &mut WebSocketStream<S>,
     token: &Token,
     no_takeover: bool,

@@ -13,7 +13,7 @@
 
 pub mod client;
 pub mod pg;
-pub mod pre_hello;
+pub(crate) mod pre_hello;
 pub mod protocol;
 pub mod queue;
 pub mod server;

@@ -13,7 +13,7 @@ use super::strangers::Stranger;
 
 /// The most a connection may send before its `hello` is verified: the WebSocket upgrade is
 /// already done, and a `hello` is a few hundred bytes.
-pub const MAX_BEFORE_HELLO: usize = 4 * 1024;
+pub(crate) const MAX_BEFORE_HELLO: usize = 4 * 1024;
 
 /// Lifts the budget once the `hello` is verified (and promotes the connection from stranger).
 #[derive(Clone, Default)]
@@ -30,7 +30,7 @@ impl std::fmt::Debug for Verified {
 
 impl Verified {
     /// A flag that also promotes `stranger` when set.
-    pub fn for_stranger(stranger: Arc<Stranger>) -> Self {
+    pub(crate) fn for_stranger(stranger: Arc<Stranger>) -> Self {
         Verified {
             flag: Arc::default(),
             stranger: Some(stranger),
@@ -38,7 +38,7 @@ impl Verified {
     }
 
     /// Marks the connection as authenticated: no budget from now on.
-    pub fn set(&self) {
+    pub(crate) fn set(&self) {
         self.flag.store(true, Ordering::Release);
         if let Some(stranger) = &self.stranger {
             stranger.promote();
@@ -51,7 +51,7 @@ impl Verified {
 }
 
 /// An I/O stream that fails reads past [`MAX_BEFORE_HELLO`] bytes until [`Verified::set`].
-pub struct PreHelloLimit<S> {
+pub(crate) struct PreHelloLimit<S> {
     inner: S,
     read: usize,
     verified: Verified,
@@ -59,7 +59,7 @@ pub struct PreHelloLimit<S> {
 
 impl<S> PreHelloLimit<S> {
     /// Wraps `inner`; `verified` lifts the limit.
-    pub fn new(inner: S, verified: Verified) -> Self {
+    pub(crate) fn new(inner: S, verified: Verified) -> Self {
         PreHelloLimit {
             inner,
             read: 0,

@@ -52,7 +52,7 @@ pub const VERSION: u32 = 1;
 pub const MAX_FRAME_BYTES: usize = 24 * 1024 * 1024;
 
 /// The largest request or answer body that the protocol carries (base64 makes it 4/3 larger).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long a relay waits for `hello` after the upgrade, and a listener for `welcome`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,7 +189,7 @@ pub struct TakenOver {
 
 impl TakenOver {
     /// One sentence for people.
-    pub fn describe(&self, channel: &str) -> String {
+    pub(crate) fn describe(&self, channel: &str) -> String {
         format!(
             "another listener took channel {channel} over at {}{} (the newest connection wins; `listen --no-takeover` refuses newcomers instead)",
             crate::model::format_time(&self.at),
@@ -232,7 +232,7 @@ pub struct WireRequest {
 impl WireRequest {
     /// Checks what a listener must not take on trust from a relay: the id is `req_` and a ULID,
     /// and the method is an HTTP token. The reason quotes neither raw.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let ulid = self.id.strip_prefix("req_").unwrap_or("");
         if ulid.len() != 26 || ulid::Ulid::from_string(ulid).is_err() {
             return Err(format!(
@@ -371,7 +371,7 @@ pub fn decode<T: DeserializeOwned>(message: Message) -> Result<Option<T>, Protoc
 
 /// The next protocol message from `ws`, skipping WebSocket-level pings and pongs; used by both
 /// ends (`T` is [`ClientMessage`] on the relay, [`RelayMessage`] on the listener).
-pub async fn next_message<T, S>(ws: &mut WebSocketStream<S>) -> Result<T, ProtocolError>
+pub(crate) async fn next_message<T, S>(ws: &mut WebSocketStream<S>) -> Result<T, ProtocolError>
 where
     T: DeserializeOwned,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -390,7 +390,7 @@ where
 }
 
 /// Writes frames as they come, flushing once per burst, until `frames` ends; then closes.
-pub async fn write_frames<S>(
+pub(crate) async fn write_frames<S>(
     mut sink: SplitSink<WebSocketStream<S>, Message>,
     mut frames: mpsc::UnboundedReceiver<Message>,
 ) where
@@ -411,7 +411,7 @@ pub async fn write_frames<S>(
 }
 
 /// How long a body may be so that its request still fits in a frame.
-pub fn body_fits(len: usize) -> bool {
+pub(crate) fn body_fits(len: usize) -> bool {
     len <= MAX_BODY_BYTES
 }
 
@@ -420,11 +420,16 @@ mod base64_bytes {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(bytes: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        bytes: &Bytes,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Bytes, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
@@ -446,7 +451,7 @@ mod header_list {
         Raw { base64: String },
     }
 
-    pub fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         headers: &[(String, Vec<u8>)],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -463,7 +468,9 @@ mod header_list {
         seq.end()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HeaderList, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<HeaderList, D::Error> {
         let pairs = Vec::<(String, Value<'de>)>::deserialize(deserializer)?;
         pairs
             .into_iter()

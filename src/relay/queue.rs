@@ -6,7 +6,7 @@
 //! crash only means the listener sees that request again, and drops it as a duplicate.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -93,7 +93,6 @@ pub struct Queue {
 }
 
 struct Inner {
-    path: PathBuf,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     reader: Mutex<Connection>,
@@ -150,7 +149,6 @@ impl Queue {
         Ok((
             Queue {
                 inner: Arc::new(Inner {
-                    path,
                     jobs: Mutex::new(Some(tx)),
                     writer: Mutex::new(Some(writer)),
                     reader: Mutex::new(reader),
@@ -158,11 +156,6 @@ impl Queue {
             },
             entries,
         ))
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
     }
 
     fn submit(&self, op: Op, done: Option<oneshot::Sender<Result<(), WriteError>>>) {
@@ -202,7 +195,7 @@ impl Queue {
 
     /// Records that channel `name` exists (a listener holding its token connected); the future
     /// resolves once that is committed.
-    pub fn open_channel(
+    pub(crate) fn open_channel(
         &self,
         name: &str,
     ) -> impl std::future::Future<Output = Result<(), WriteError>> {
@@ -221,7 +214,7 @@ impl Queue {
     }
 
     /// The channels that exist. Blocking.
-    pub fn channels_blocking(&self) -> anyhow::Result<HashSet<String>> {
+    pub(crate) fn channels_blocking(&self) -> anyhow::Result<HashSet<String>> {
         let conn = self.inner.reader.lock().expect("queue reader lock");
         let mut stmt = conn.prepare("SELECT name FROM channels")?;
         let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
@@ -229,13 +222,13 @@ impl Queue {
     }
 
     /// Removes the request at `seq` (acknowledged by a listener); not awaited.
-    pub fn remove(&self, seq: i64) {
+    pub(crate) fn remove(&self, seq: i64) {
         self.submit(Op::Delete { seq }, None);
     }
 
     /// The request at `seq`, read from disk (it may be gone if it was acknowledged meanwhile).
     /// Blocking: call it from `spawn_blocking`.
-    pub fn load_blocking(&self, seq: i64) -> anyhow::Result<Option<WireRequest>> {
+    pub(crate) fn load_blocking(&self, seq: i64) -> anyhow::Result<Option<WireRequest>> {
         let conn = self.inner.reader.lock().expect("queue reader lock");
         let mut stmt = conn.prepare_cached(
             "SELECT id, received_at, peer, method, path, headers, body FROM queue WHERE seq = ?1",
@@ -274,15 +267,9 @@ impl Queue {
     }
 
     /// The request at `seq`, read on a blocking thread.
-    pub async fn load(&self, seq: i64) -> anyhow::Result<Option<WireRequest>> {
+    pub(crate) async fn load(&self, seq: i64) -> anyhow::Result<Option<WireRequest>> {
         let queue = self.clone();
         tokio::task::spawn_blocking(move || queue.load_blocking(seq)).await?
-    }
-
-    /// How many requests are queued on disk (for tests and the startup line). Blocking.
-    pub fn len_blocking(&self) -> anyhow::Result<u64> {
-        let conn = self.inner.reader.lock().expect("queue reader lock");
-        Ok(conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Commits everything submitted so far and stops the writer; later writes fail with `Closed`.
@@ -373,7 +360,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
 
 /// What `relay forget` removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Forgotten {
+pub(crate) struct Forgotten {
     /// The channel existed.
     pub existed: bool,
     /// Requests that were queued for it, now deleted.
@@ -383,7 +370,7 @@ pub struct Forgotten {
 /// Removes channel `name` and its queued requests from the queue in `dir`: providers get 404
 /// again until a listener holding its token connects. A relay running on `dir` keeps what it has
 /// in memory until it restarts.
-pub fn forget_channel(dir: &Path, name: &str) -> anyhow::Result<Forgotten> {
+pub(crate) fn forget_channel(dir: &Path, name: &str) -> anyhow::Result<Forgotten> {
     let path = dir.join(QUEUE_FILE);
     if !path.exists() {
         return Ok(Forgotten {
@@ -401,7 +388,7 @@ pub fn forget_channel(dir: &Path, name: &str) -> anyhow::Result<Forgotten> {
 }
 
 /// The highest `seq` in `entries`, or 0.
-pub fn last_seq(entries: &[QueuedEntry]) -> i64 {
+pub(crate) fn last_seq(entries: &[QueuedEntry]) -> i64 {
     entries.iter().map(|e| e.seq).max().unwrap_or(0)
 }
 

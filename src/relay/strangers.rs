@@ -30,7 +30,7 @@ impl Default for StrangerLimits {
 
 /// The registry of strangers: a cheap-to-clone handle.
 #[derive(Clone, Default)]
-pub struct Strangers {
+pub(crate) struct Strangers {
     inner: Arc<Registry>,
 }
 
@@ -53,12 +53,12 @@ struct State {
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0} unauthenticated connections are already open from this address")]
-pub struct TooManyFromAddress(pub usize);
+pub(crate) struct TooManyFromAddress(pub usize);
 
 /// One stranger connection; dropping every clone of it (the connection ended) or
 /// [`Stranger::promote`] takes it off the registry.
 #[derive(Debug)]
-pub struct Stranger {
+pub(crate) struct Stranger {
     registry: Arc<Registry>,
     id: u64,
     address: IpAddr,
@@ -67,7 +67,7 @@ pub struct Stranger {
 
 impl Strangers {
     /// A registry with these caps (each at least 1).
-    pub fn new(limits: StrangerLimits) -> Self {
+    pub(crate) fn new(limits: StrangerLimits) -> Self {
         Strangers {
             inner: Arc::new(Registry {
                 limits: StrangerLimits {
@@ -81,7 +81,7 @@ impl Strangers {
 
     /// Admits a new connection from `address` as a stranger, closing the oldest stranger if the
     /// total cap is reached; refuses it if its address already has its share.
-    pub fn admit(&self, address: IpAddr) -> Result<Arc<Stranger>, TooManyFromAddress> {
+    pub(crate) fn admit(&self, address: IpAddr) -> Result<Arc<Stranger>, TooManyFromAddress> {
         let limits = self.inner.limits;
         let mut state = lock(&self.inner.state);
         let mine = state.per_address.get(&address).copied().unwrap_or(0);
@@ -125,7 +125,7 @@ impl Strangers {
     }
 
     /// Strangers now.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         lock(&self.inner.state).by_age.len()
     }
 }
@@ -150,12 +150,12 @@ impl State {
 impl Stranger {
     /// The connection showed it is wanted: no longer capped as a stranger, never closed to make
     /// room.
-    pub fn promote(&self) {
+    pub(crate) fn promote(&self) {
         lock(&self.registry.state).remove(self.id, self.address);
     }
 
     /// Resolves when the connection is closed to make room for a newer stranger.
-    pub async fn evicted(&self) {
+    pub(crate) async fn evicted(&self) {
         self.close.notified().await;
     }
 }

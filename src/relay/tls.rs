@@ -14,7 +14,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Reads every certificate in a PEM file.
-pub fn load_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn load_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .with_context(|| format!("cannot read certificates from {}", path.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -34,7 +34,7 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<ServerConfig
 }
 
 /// The server side from a chain and key already in memory.
-pub fn server_config_from(
+pub(crate) fn server_config_from(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> anyhow::Result<Arc<ServerConfig>> {

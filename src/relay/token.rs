@@ -14,10 +14,10 @@ use sha2::Sha256;
 use crate::signature::Secret;
 
 /// The shortest relay secret accepted: anything shorter can be guessed offline from one token.
-pub const MIN_SECRET_LEN: usize = 16;
+pub(crate) const MIN_SECRET_LEN: usize = 16;
 
 /// The longest channel name.
-pub const MAX_CHANNEL_LEN: usize = 64;
+pub(crate) const MAX_CHANNEL_LEN: usize = 64;
 
 /// A channel token. Like [`Secret`], its `Debug` is redacted and it has no `Display`; it still
 /// serializes as its plain text, because it has to travel in the handshake.
@@ -56,7 +56,7 @@ impl<'de> Deserialize<'de> for Token {
 
 /// Why a channel name or a relay secret cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// The channel name has characters or a length that a URL path segment should not.
     #[error("invalid channel name {0:?}: use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit")]
     Channel(String),
@@ -67,7 +67,7 @@ pub enum TokenError {
 
 /// Checks a channel name: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`. Names starting with `_` are the
 /// relay's own paths (`/_health`).
-pub fn check_channel(channel: &str) -> Result<(), TokenError> {
+pub(crate) fn check_channel(channel: &str) -> Result<(), TokenError> {
     let ok = !channel.is_empty()
         && channel.len() <= MAX_CHANNEL_LEN
         && channel.as_bytes()[0].is_ascii_alphanumeric()
@@ -82,7 +82,7 @@ pub fn check_channel(channel: &str) -> Result<(), TokenError> {
 }
 
 /// Checks that a relay secret is long enough.
-pub fn check_secret(secret: &Secret) -> Result<(), TokenError> {
+pub(crate) fn check_secret(secret: &Secret) -> Result<(), TokenError> {
     let len = secret.expose().len();
     if len < MIN_SECRET_LEN {
         Err(TokenError::ShortSecret(len))
@@ -105,7 +105,7 @@ pub fn channel_token(secret: &Secret, channel: &str) -> Token {
 
 /// Whether `token` is the token for `channel`, compared in constant time. A token that is not
 /// 64 hex digits is compared as zeros, so a malformed token takes as long as a wrong one.
-pub fn verify(secret: &Secret, channel: &str, token: &Token) -> bool {
+pub(crate) fn verify(secret: &Secret, channel: &str, token: &Token) -> bool {
     let mut given = [0u8; 32];
     let well_formed = hex::decode_to_slice(token.expose(), &mut given).is_ok();
     let matches = mac(secret, channel).verify_slice(&given).is_ok();

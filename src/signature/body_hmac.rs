@@ -19,7 +19,7 @@ pub(crate) struct BodyMac<'a> {
 }
 
 impl<'a> BodyMac<'a> {
-    pub fn shopify() -> BodyMac<'static> {
+    pub(crate) fn shopify() -> BodyMac<'static> {
         BodyMac {
             header: "x-shopify-hmac-sha256",
             display: "X-Shopify-Hmac-Sha256",
@@ -31,7 +31,7 @@ impl<'a> BodyMac<'a> {
         }
     }
 
-    pub fn avala() -> BodyMac<'static> {
+    pub(crate) fn avala() -> BodyMac<'static> {
         BodyMac {
             header: "x-avala-signature",
             display: "X-Avala-Signature",
@@ -43,7 +43,7 @@ impl<'a> BodyMac<'a> {
         }
     }
 
-    pub fn generic(
+    pub(crate) fn generic(
         header: &'a str,
         algorithm: Algorithm,
         encoding: Encoding,

@@ -30,7 +30,7 @@ const SIGNALS: &[(&str, &str, &str)] = &[
 /// Which scheme the headers look signed with, judged by which signature header is present:
 /// `standard-webhooks`, `svix`, `stripe`, `github`, `shopify`, `slack`, `avala` or
 /// `infermedica`; `None` when no known signature header is there.
-pub fn detect(headers: &Headers) -> Option<&'static str> {
+pub(crate) fn detect(headers: &Headers) -> Option<&'static str> {
     SIGNALS
         .iter()
         .find(|(_, header, _)| support::has(headers, header))
@@ -99,7 +99,7 @@ pub(crate) struct MacCheck<'a> {
 }
 
 impl<'a> MacCheck<'a> {
-    pub fn new(
+    pub(crate) fn new(
         algorithm: Algorithm,
         encoding: Encoding,
         key: Vec<u8>,
@@ -121,11 +121,11 @@ impl<'a> MacCheck<'a> {
     }
 
     /// How many presented signatures could not be decoded.
-    pub fn undecodable(&self) -> usize {
+    pub(crate) fn undecodable(&self) -> usize {
         self.presented.len() - self.signatures.len()
     }
 
-    pub fn matches(&self, body: &[u8]) -> bool {
+    pub(crate) fn matches(&self, body: &[u8]) -> bool {
         self.matches_with(&self.key, self.algorithm, &self.signatures, body)
     }
 
@@ -144,7 +144,7 @@ impl<'a> MacCheck<'a> {
 
     /// Whether a presented signature is exactly the canonical text of the expected MAC
     /// (lower-case hex, padded base64), as verifiers that compare strings require.
-    pub fn matches_exactly(&self, body: &[u8]) -> bool {
+    pub(crate) fn matches_exactly(&self, body: &[u8]) -> bool {
         let mac = support::mac(self.algorithm, &self.key, &[&self.content_prefix, body]);
         let expected = support::encode(self.encoding, &mac);
         self.presented
@@ -154,7 +154,12 @@ impl<'a> MacCheck<'a> {
 
     /// For a provider whose verifier compares hex text exactly (`hmac.compare_digest` of two
     /// hexdigests): why a signature that matches only as decoded bytes is refused.
-    pub fn inexact_hex_reason(&self, body: &[u8], display: &str, verifier: &str) -> Option<String> {
+    pub(crate) fn inexact_hex_reason(
+        &self,
+        body: &[u8],
+        display: &str,
+        verifier: &str,
+    ) -> Option<String> {
         (self.matches(body) && !self.matches_exactly(body)).then(|| {
             format!(
                 "{display} matches the body only when its hex is read case-insensitively; \
@@ -164,7 +169,7 @@ impl<'a> MacCheck<'a> {
     }
 
     /// The reason a header full of undecodable signatures is unparseable.
-    pub fn undecodable_reason(&self, display: &str) -> String {
+    pub(crate) fn undecodable_reason(&self, display: &str) -> String {
         let encoding = encoding_name(self.encoding);
         match self.presented.len() {
             1 => format!("{display}: the signature is not valid {encoding}"),

@@ -20,16 +20,17 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use crate::model::{Status, Verdict};
-pub use diagnose::{detect, unchecked};
+pub(crate) use diagnose::detect;
+pub use diagnose::unchecked;
 pub use secret::Secret;
 
 /// Request headers: name lower-cased, raw value bytes, in arrival order, repeats kept.
-pub type Headers = [(String, Vec<u8>)];
+pub(crate) type Headers = [(String, Vec<u8>)];
 
 /// Header names (lower-case) that carry a signature, its message id or timestamp, or a token, in
 /// the schemes webhook-dev knows, plus the generic `signature` and `x-signature`: what the
 /// Signature tab shows, and all that re-signing a request changes.
-pub const SIGNATURE_HEADERS: &[&str] = &[
+pub(crate) const SIGNATURE_HEADERS: &[&str] = &[
     "webhook-id",
     "webhook-timestamp",
     "webhook-signature",
@@ -49,7 +50,7 @@ pub const SIGNATURE_HEADERS: &[&str] = &[
 ];
 
 /// The tolerance, in seconds, that providers with a timestamp apply by default (5 minutes).
-pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+pub(crate) const DEFAULT_TOLERANCE_SECS: u64 = 300;
 
 /// MAC digest of a generic [`Scheme::Hmac`] profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,7 +233,7 @@ pub fn sign(
 }
 
 /// The header holding the message id that `scheme` signs, if it signs one (`webhook-id`).
-pub fn message_id_header(scheme: &Scheme) -> Option<String> {
+pub(crate) fn message_id_header(scheme: &Scheme) -> Option<String> {
     match scheme {
         Scheme::StandardWebhooks { header_prefix, .. } => Some(format!("{header_prefix}-id")),
         _ => None,

@@ -12,7 +12,7 @@ impl Secret {
     }
 
     /// The secret's text; call sites should be few and obvious.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 

@@ -15,7 +15,7 @@ pub fn encode_headers(headers: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// Decodes what [`encode_headers`] wrote.
-pub fn decode_headers(bytes: &[u8]) -> HeaderList {
+pub(crate) fn decode_headers(bytes: &[u8]) -> HeaderList {
     bytes
         .split(|&b| b == b'\n')
         .filter_map(|line| {

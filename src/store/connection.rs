@@ -30,7 +30,7 @@ pub(super) struct SharedConnection {
 impl SharedConnection {
     /// Shares `conn`. With `callers_commit` and within a tokio runtime, also starts the task that
     /// commits deferred writes callers left behind once they have waited [`DEFER_LIMIT`].
-    pub fn new(
+    pub(crate) fn new(
         conn: Connection,
         jobs: Arc<JobQueue<Job>>,
         callers_commit: bool,
@@ -55,7 +55,7 @@ impl SharedConnection {
 
     /// Waits for the connection; `None` once closed. For the writer thread and for closing;
     /// the serving thread uses [`SharedConnection::commit_queued`], which never waits.
-    pub fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
         while self.checkpoint_waiting.load(Ordering::Acquire) {
             std::thread::yield_now();
         }
@@ -64,7 +64,7 @@ impl SharedConnection {
 
     /// Waits for the connection ahead of the writers (a writer thread that always has another
     /// batch would otherwise keep taking it back), so the checkpointer can hold commits briefly.
-    pub fn lock_for_checkpoint(&self) -> MutexGuard<'_, Option<Connection>> {
+    pub(crate) fn lock_for_checkpoint(&self) -> MutexGuard<'_, Option<Connection>> {
         self.checkpoint_waiting.store(true, Ordering::Release);
         let guard = crate::sync::lock(&self.conn);
         self.checkpoint_waiting.store(false, Ordering::Release);
@@ -73,7 +73,7 @@ impl SharedConnection {
 
     /// Queues a write someone waits on, to be committed on the caller's thread by
     /// [`PendingCommit::commit`].
-    pub fn queue_here(self: &Arc<Self>, job: Job) -> PendingCommit {
+    pub(crate) fn queue_here(self: &Arc<Self>, job: Job) -> PendingCommit {
         if let Err(unsent) = self.jobs.push_quiet(job) {
             (unsent.0.done)(Err(WriteError::Closed(Writer::Store)));
         }
@@ -84,7 +84,7 @@ impl SharedConnection {
 
     /// Queues a write nobody waits on without waking the writer thread; it rides along with the
     /// next commit, or is committed on the runtime after [`DEFER_LIMIT`].
-    pub fn defer_here(&self, job: Job) {
+    pub(crate) fn defer_here(&self, job: Job) {
         let queued = if self.flushes {
             self.jobs.push_deferred_quiet(job)
         } else {
@@ -101,7 +101,7 @@ impl SharedConnection {
     /// waits, neither for the writer thread nor for another process's lock on the store. What is
     /// left — the rest of a backlog, a batch another process's lock kept out — is the writer
     /// thread's, which is woken for it.
-    pub fn commit_queued(&self) {
+    pub(crate) fn commit_queued(&self) {
         if self.checkpoint_waiting.load(Ordering::Acquire) {
             return self.jobs.wake();
         }
@@ -126,7 +126,7 @@ impl SharedConnection {
     }
 
     /// Commits whatever is still queued and closes the connection.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.deferred.notify_one();
         if let Some(conn) = self.lock().take() {
@@ -144,7 +144,7 @@ pub(super) struct PendingCommit {
 impl PendingCommit {
     /// Lets the other ready tasks run first (the forward that was just started, other requests
     /// queuing theirs), then commits what is queued.
-    pub async fn commit(mut self) {
+    pub(crate) async fn commit(mut self) {
         tokio::task::yield_now().await;
         if let Some(shared) = self.shared.take() {
             shared.commit_queued();

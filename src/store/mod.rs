@@ -7,7 +7,7 @@
 mod checkpoint;
 mod codec;
 mod connection;
-pub mod private;
+pub(crate) mod private;
 mod queue;
 mod read;
 mod schema;
@@ -23,9 +23,11 @@ use anyhow::Context as _;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-pub use codec::{decode_headers, encode_headers};
+pub(crate) use codec::decode_headers;
+pub use codec::encode_headers;
 pub use read::{StoreReader, StoredRequest};
-pub use schema::{migrate_with, SCHEMA_VERSION};
+pub(crate) use schema::migrate_with;
+pub use schema::SCHEMA_VERSION;
 pub use write_error::{WriteError, Writer};
 
 use crate::delivery::Delivery;
@@ -37,7 +39,7 @@ use queue::JobQueue;
 use writer::{Job, OnCommit, Op};
 
 /// The database file inside the store directory.
-pub const DB_FILE: &str = "webhook-dev.sqlite3";
+pub(crate) const DB_FILE: &str = "webhook-dev.sqlite3";
 
 /// How hard a commit tries to reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -139,7 +141,7 @@ fn without_waiting_for_locks<T>(conn: &Connection, work: impl FnOnce() -> T) -> 
 
 /// A connection of its own to the store in `dir` (created and migrated by [`Store::open`]), for
 /// a component that keeps tables of its own beside the requests (`emulate`).
-pub fn connect(dir: &Path) -> anyhow::Result<Connection> {
+pub(crate) fn connect(dir: &Path) -> anyhow::Result<Connection> {
     open_connection(&db_path(dir))
 }
 
@@ -207,7 +209,7 @@ impl Store {
     }
 
     /// The store directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
@@ -307,7 +309,7 @@ impl Store {
     }
 
     /// Saves a delivery (inserting it, or updating it by id); resolves once committed.
-    pub fn save_delivery(
+    pub(crate) fn save_delivery(
         &self,
         delivery: Delivery,
     ) -> impl std::future::Future<Output = Result<(), WriteError>> {

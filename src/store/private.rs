@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 /// Creates `dir` 0700 if it does not exist; warns when an existing one is open to others.
-pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.is_dir() {
         if let Some(warning) = open_to_others(dir, "store directory", "700") {
             eprintln!("webhook-dev: warning: {warning}");
@@ -26,7 +26,7 @@ pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Creates the database file `path` 0600 before SQLite opens it; warns when an existing one is
 /// open to others.
-pub fn prepare_file(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn prepare_file(path: &Path) -> anyhow::Result<()> {
     if path.exists() {
         if let Some(warning) = open_to_others(path, "store file", "600") {
             eprintln!("webhook-dev: warning: {warning}");
@@ -44,7 +44,7 @@ pub fn prepare_file(path: &Path) -> anyhow::Result<()> {
 }
 
 /// A warning when `path` can be read or written by the group or others.
-pub fn open_to_others(path: &Path, what: &str, fix: &str) -> Option<String> {
+pub(crate) fn open_to_others(path: &Path, what: &str, fix: &str) -> Option<String> {
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {
         format!(

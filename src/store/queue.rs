@@ -7,10 +7,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The longest a deferred write waits for a commit to ride along with.
-pub const DEFER_LIMIT: Duration = Duration::from_millis(5);
+pub(crate) const DEFER_LIMIT: Duration = Duration::from_millis(5);
 
 /// A multi-producer, single-consumer queue of writes, closed once with [`JobQueue::close`].
-pub struct JobQueue<T> {
+pub(crate) struct JobQueue<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
 }
@@ -37,7 +37,7 @@ enum Sleep {
 
 /// Why a job was not queued: the queue is closed.
 #[derive(Debug)]
-pub struct Closed<T>(
+pub(crate) struct Closed<T>(
     /// The job, given back.
     pub T,
 );
@@ -63,26 +63,26 @@ impl<T> JobQueue<T> {
     }
 
     /// Queues a write someone waits on; wakes the consumer if it sleeps.
-    pub fn push(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, false, true)
     }
 
     /// Queues a write someone waits on without waking the consumer: the caller commits it
     /// itself (see [`JobQueue::take_now`]), or wakes the consumer ([`JobQueue::wake`]) if it
     /// cannot.
-    pub fn push_quiet(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, false, false)
     }
 
     /// Queues a write nobody waits on. A consumer sleeping without a deadline is woken to set
     /// one; otherwise the write rides along with the next batch.
-    pub fn push_deferred(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push_deferred(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, true, true)
     }
 
     /// Queues a write nobody waits on without waking the consumer: the caller has arranged for
     /// it to be committed within [`DEFER_LIMIT`], or wakes the consumer if it cannot.
-    pub fn push_deferred_quiet(&self, job: T) -> Result<(), Closed<T>> {
+    pub(crate) fn push_deferred_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, true, false)
     }
 
@@ -114,19 +114,19 @@ impl<T> JobQueue<T> {
     }
 
     /// Wakes the consumer if it sleeps, to look at what is queued.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.wake_locked(&mut self.lock());
     }
 
     /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         let state = self.lock();
         state.urgent.is_empty() && state.deferred.is_empty()
     }
 
     /// Puts writes taken but not committed back at the front of the queue, as urgent, and wakes
     /// the consumer. This works on a closed queue too: they were accepted before it closed.
-    pub fn requeue(&self, mut jobs: Vec<T>) {
+    pub(crate) fn requeue(&self, mut jobs: Vec<T>) {
         let mut state = self.lock();
         jobs.append(&mut state.urgent);
         state.urgent = jobs;
@@ -135,12 +135,12 @@ impl<T> JobQueue<T> {
 
     /// Takes up to `max` queued writes without waiting, urgent ones first; empty if none are
     /// queued.
-    pub fn take_now(&self, max: usize) -> Vec<T> {
+    pub(crate) fn take_now(&self, max: usize) -> Vec<T> {
         take_batch(&mut self.lock(), max)
     }
 
     /// Refuses further writes; what is queued is still handed out.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
         self.wake_locked(&mut state);
@@ -149,7 +149,7 @@ impl<T> JobQueue<T> {
     /// Waits until there is an urgent write, a deferred one has waited [`DEFER_LIMIT`], or the
     /// queue is closed, then takes up to `max` writes in the order they came within each kind,
     /// urgent ones first. `None` once the queue is closed and empty.
-    pub fn next_batch(&self, max: usize) -> Option<Vec<T>> {
+    pub(crate) fn next_batch(&self, max: usize) -> Option<Vec<T>> {
         let mut state = self.lock();
         loop {
             let deferred_due = state
@@ -215,6 +215,24 @@ mod tests {
 
     use super::*;
 
+    /// A consumer thread in `next_batch`, once it sleeps: what the test does next must wake it.
+    fn sleeping_consumer<T: Send + 'static>(
+        queue: &Arc<JobQueue<T>>,
+    ) -> std::thread::JoinHandle<Option<Vec<T>>> {
+        let consumer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.next_batch(10))
+        };
+        while queue.lock().sleep == Sleep::Awake {
+            assert!(
+                !consumer.is_finished(),
+                "the consumer returned instead of sleeping"
+            );
+            std::thread::yield_now();
+        }
+        consumer
+    }
+
     #[test]
     fn urgent_writes_come_first_and_take_deferred_ones_along() {
         let queue = JobQueue::default();
@@ -246,11 +264,7 @@ mod tests {
     #[test]
     fn an_urgent_write_wakes_a_sleeping_consumer() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push(7).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [7]);
     }
@@ -258,11 +272,7 @@ mod tests {
     #[test]
     fn a_deferred_write_wakes_a_consumer_sleeping_without_a_deadline() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_deferred(3).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [3]);
     }
@@ -270,13 +280,10 @@ mod tests {
     #[test]
     fn quiet_writes_leave_a_sleeping_consumer_asleep() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_quiet(1).unwrap();
         queue.push_deferred_quiet(2).unwrap();
+        // A wake-up that must not happen has nothing to wait on: give it time to show.
         std::thread::sleep(Duration::from_millis(20));
         assert!(!consumer.is_finished(), "woken by a quiet write");
         assert_eq!(queue.take_now(10), [1, 2]);
@@ -287,11 +294,7 @@ mod tests {
     #[test]
     fn a_deferred_write_wakes_a_consumer_that_sleeps_past_quiet_ones() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_deferred_quiet(1).unwrap();
         queue.push_deferred(2).unwrap();
         assert_eq!(consumer.join().unwrap().unwrap(), [1, 2]);
@@ -300,11 +303,7 @@ mod tests {
     #[test]
     fn waking_makes_a_sleeping_consumer_look_again() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.push_quiet(5).unwrap();
         queue.wake();
         assert_eq!(consumer.join().unwrap().unwrap(), [5]);
@@ -324,11 +323,7 @@ mod tests {
     #[test]
     fn requeued_writes_wake_a_sleeping_consumer() {
         let queue = Arc::new(JobQueue::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.requeue(vec![7]);
         assert_eq!(consumer.join().unwrap().unwrap(), [7]);
     }
@@ -359,11 +354,7 @@ mod tests {
     #[test]
     fn closing_wakes_a_sleeping_consumer() {
         let queue = Arc::new(JobQueue::<u8>::default());
-        let consumer = {
-            let queue = queue.clone();
-            std::thread::spawn(move || queue.next_batch(10))
-        };
-        std::thread::sleep(Duration::from_millis(20));
+        let consumer = sleeping_consumer(&queue);
         queue.close();
         assert_eq!(consumer.join().unwrap(), None);
     }

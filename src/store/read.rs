@@ -39,7 +39,7 @@ pub struct StoredRequest {
 
 impl StoredRequest {
     /// Where it was forwarded, without the request's own path: the TARGET to send it to again.
-    pub fn forward_base(&self) -> Option<String> {
+    pub(crate) fn forward_base(&self) -> Option<String> {
         let url = self.forward_target.as_deref()?;
         Some(crate::target::forward_base(url, &self.summary.path).to_string())
     }
@@ -143,7 +143,7 @@ impl StoreReader {
     }
 
     /// The request whose id is exactly `id` (one index look-up; no prefix matching).
-    pub fn get_exact(&self, full_id: &str) -> anyhow::Result<Option<StoredRequest>> {
+    pub(crate) fn get_exact(&self, full_id: &str) -> anyhow::Result<Option<StoredRequest>> {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, a.status, a.headers, a.body
              FROM {FROM_REQUESTS} WHERE r.id = ?1"
@@ -176,7 +176,7 @@ impl StoreReader {
 
     /// Whether the stored answer of request `full_id` is only the first bytes of a larger one
     /// (`listen --max-stored-answer`).
-    pub fn answer_truncated(&self, full_id: &str) -> anyhow::Result<bool> {
+    pub(crate) fn answer_truncated(&self, full_id: &str) -> anyhow::Result<bool> {
         let truncated: Option<bool> = self
             .conn
             .prepare_cached(

@@ -124,13 +124,17 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Brings the store up to the newest schema, refusing a store written by a newer build.
-pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     migrate_with(conn, MIGRATIONS, "the store")
 }
 
 /// Applies `migrations` (oldest first, tracked in `PRAGMA user_version`) that `conn` lacks, each
 /// in its own transaction; refuses a database (named `what` in the error) from a newer build.
-pub fn migrate_with(conn: &mut Connection, migrations: &[&str], what: &str) -> anyhow::Result<()> {
+pub(crate) fn migrate_with(
+    conn: &mut Connection,
+    migrations: &[&str],
+    what: &str,
+) -> anyhow::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > migrations.len() {
         anyhow::bail!(

@@ -17,7 +17,7 @@ use crate::signature::Verdict;
 pub(super) const MAX_BATCH: usize = 256;
 
 /// Called with a write's outcome once its transaction has committed (or failed).
-pub type OnCommit = Box<dyn FnOnce(Result<(), WriteError>) + Send>;
+pub(crate) type OnCommit = Box<dyn FnOnce(Result<(), WriteError>) + Send>;
 
 /// One write, with what to do once its outcome is known.
 pub(super) struct Job {

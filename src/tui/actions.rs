@@ -10,19 +10,19 @@ use crate::fixture::Fixture;
 use crate::store::StoredRequest;
 
 /// `s`: the fixture file for `stored`, credential headers redacted as in every export.
-pub fn fixture_json(stored: &StoredRequest) -> Result<String, String> {
+pub(crate) fn fixture_json(stored: &StoredRequest) -> Result<String, String> {
     Ok(Fixture::from_stored(stored).redacted().to_json_pretty())
 }
 
 /// The OSC 52 sequence that puts `text` on the clipboard of the terminal (and of the machine the
 /// terminal runs on, over SSH). Inside tmux it needs `set -g set-clipboard on`.
-pub fn osc52(text: &str) -> String {
+pub(crate) fn osc52(text: &str) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     format!("\x1b]52;c;{encoded}\x07")
 }
 
 /// Writes `contents` to a new file at `path` (creating its directory), refusing to overwrite.
-pub fn save_new_file(path: &Path, contents: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn save_new_file(path: &Path, contents: &str) -> std::io::Result<PathBuf> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -36,7 +36,7 @@ pub fn save_new_file(path: &Path, contents: &str) -> std::io::Result<PathBuf> {
 }
 
 /// The editor to run: `$VISUAL`, else `$EDITOR`, else `vi`.
-pub fn editor_command() -> String {
+pub(crate) fn editor_command() -> String {
     ["VISUAL", "EDITOR"]
         .into_iter()
         .filter_map(std::env::var_os)
@@ -47,7 +47,7 @@ pub fn editor_command() -> String {
 
 /// Writes `body` to a private temporary file, runs the editor on it (through the shell, so
 /// `EDITOR="code --wait"` works) and reads it back. The terminal must be handed over already.
-pub fn edit_in_editor(id: &str, body: &[u8], extension: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn edit_in_editor(id: &str, body: &[u8], extension: &str) -> Result<Vec<u8>, String> {
     let dir = std::env::temp_dir();
     let path = dir.join(format!(
         "webhook-dev-{id}-{}.{extension}",
@@ -91,7 +91,7 @@ pub fn edit_in_editor(id: &str, body: &[u8], extension: &str) -> Result<Vec<u8>,
 }
 
 /// Compresses `bytes` with gzip (for an edited body that was sent gzip-encoded).
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).expect("writing to memory");
     encoder.finish().expect("writing to memory")

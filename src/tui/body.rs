@@ -13,15 +13,15 @@ use crate::model::find_header;
 use crate::output::human_size;
 
 /// The most bytes shown as text, pretty JSON or a form.
-pub const MAX_TEXT: usize = MAX_DECODED;
+pub(crate) const MAX_TEXT: usize = MAX_DECODED;
 /// The most bytes shown as a hex dump.
-pub const MAX_HEX: usize = 64 * 1024;
+pub(crate) const MAX_HEX: usize = 64 * 1024;
 
 pub use crate::content::{decode, Decoded, MAX_DECODED};
 
 /// What a body turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Nothing.
     Empty,
     /// Valid JSON.
@@ -35,8 +35,9 @@ pub enum Kind {
 }
 
 /// A body ready to draw.
-pub struct BodyView {
-    /// What it is.
+pub(crate) struct BodyView {
+    /// What it is (the note names it too).
+    #[cfg(test)]
     pub kind: Kind,
     /// A one-line description: size, kind, decoding, truncation, repeated keys.
     pub note: String,
@@ -45,7 +46,7 @@ pub struct BodyView {
 }
 
 /// Makes text safe and tab-free for one line of the screen.
-pub fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return text.to_string();
     }
@@ -68,7 +69,7 @@ fn is_form(headers: &[(String, Vec<u8>)]) -> bool {
 }
 
 /// The display of a body sent with `headers`.
-pub fn view(t: &Theme, headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
+pub(crate) fn view(t: &Theme, headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
     let decoded = decode(headers, body);
     let bytes: &[u8] = &decoded.bytes;
     let mut notes = vec![human_size(body.len() as u64)];
@@ -126,6 +127,7 @@ pub fn view(t: &Theme, headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
     };
     notes.insert(1, kind_name);
     BodyView {
+        #[cfg(test)]
         kind,
         note: notes.join(", "),
         lines,
@@ -133,7 +135,7 @@ pub fn view(t: &Theme, headers: &[(String, Vec<u8>)], body: &[u8]) -> BodyView {
 }
 
 /// Plain lines, made inert.
-pub fn text_lines(text: &str) -> Vec<DocLine> {
+pub(crate) fn text_lines(text: &str) -> Vec<DocLine> {
     text.split('\n')
         .map(|line| DocLine::plain(clean(line.strip_suffix('\r').unwrap_or(line)), Style::new()))
         .collect()
@@ -165,7 +167,7 @@ fn form_lines(t: &Theme, text: &str) -> Vec<DocLine> {
 
 /// Pretty, coloured JSON from the body's own tokens, with the paths of repeated keys (their
 /// lines are flagged); `None` when `bytes` is not JSON or too large.
-pub fn json_lines(t: &Theme, bytes: &[u8]) -> Option<(Vec<DocLine>, Vec<String>)> {
+pub(crate) fn json_lines(t: &Theme, bytes: &[u8]) -> Option<(Vec<DocLine>, Vec<String>)> {
     if bytes.len() > MAX_TEXT {
         return None;
     }
@@ -205,7 +207,7 @@ fn dim() -> Style {
 }
 
 /// `00000000  7b 22 61 22 ...  |{"a"...|`, 16 bytes a line.
-pub fn hex_lines(bytes: &[u8]) -> Vec<Line<'static>> {
+pub(crate) fn hex_lines(bytes: &[u8]) -> Vec<Line<'static>> {
     bytes
         .chunks(16)
         .enumerate()

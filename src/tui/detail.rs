@@ -10,7 +10,6 @@ use super::history::Loaded;
 use super::theme::{self, Theme};
 use crate::diff::{self, ChangeKind, LineTag, PayloadDiff};
 use crate::inert;
-use crate::output::human_size;
 use crate::signature::Status;
 
 /// The most characters of one JSON value shown in a diff line.
@@ -29,7 +28,7 @@ fn label(name: &str) -> Span<'static> {
 }
 
 /// Formats an RFC 3339 time in the inspector's time zone, with milliseconds.
-pub fn local_time(rfc3339: &str, offset: FixedOffset) -> String {
+pub(crate) fn local_time(rfc3339: &str, offset: FixedOffset) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| {
             t.with_timezone(&offset)
@@ -63,7 +62,12 @@ fn body_section(t: &Theme, out: &mut Doc, headers: &[(String, Vec<u8>)], bytes: 
 
 /// The Request tab: request line, facts, headers, body. For a replay, `edits` says what differs
 /// from its original (when that is still stored).
-pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset, edits: Option<&[&str]>) -> Doc {
+pub(crate) fn request_tab(
+    t: &Theme,
+    loaded: &Loaded,
+    offset: FixedOffset,
+    edits: Option<&[&str]>,
+) -> Doc {
     let stored = &loaded.stored;
     let s = &stored.summary;
     let mut out = Doc::from(vec![Line::from(vec![
@@ -106,7 +110,7 @@ pub fn request_tab(t: &Theme, loaded: &Loaded, offset: FixedOffset, edits: Optio
 }
 
 /// The Response tab: how forwarding went, then the answer the sender got.
-pub fn response_tab(t: &Theme, loaded: &Loaded) -> Doc {
+pub(crate) fn response_tab(t: &Theme, loaded: &Loaded) -> Doc {
     let stored = &loaded.stored;
     let mut out = Doc::default();
     match &stored.summary.forward {
@@ -200,7 +204,7 @@ pub fn response_tab(t: &Theme, loaded: &Loaded) -> Doc {
 }
 
 /// Signature badge text.
-pub fn verdict_text(status: Status) -> &'static str {
+pub(crate) fn verdict_text(status: Status) -> &'static str {
     match status {
         Status::Verified => "✓ verified",
         Status::Invalid => "✗ invalid",
@@ -212,7 +216,7 @@ pub fn verdict_text(status: Status) -> &'static str {
 
 /// The Signature tab: verdict, reason, profile, schema check, the signature headers, and how `R`
 /// would re-sign (the profile, or why it cannot).
-pub fn signature_tab(t: &Theme, loaded: &Loaded, resigner: Result<String, String>) -> Doc {
+pub(crate) fn signature_tab(t: &Theme, loaded: &Loaded, resigner: Result<String, String>) -> Doc {
     let s = &loaded.stored.summary;
     let badge = verdict_text(s.signature.status);
     let mut out = Doc::default();
@@ -343,7 +347,7 @@ fn hunks(t: &Theme, out: &mut Doc, hunks: &[diff::Hunk]) {
 }
 
 /// The Diff tab's lines for a computed diff between `old` (the base) and `new` (the selection).
-pub fn diff_lines(
+pub(crate) fn diff_lines(
     t: &Theme,
     title: &str,
     old: &Loaded,
@@ -446,12 +450,7 @@ pub fn diff_lines(
     out
 }
 
-/// Size text for lists.
-pub fn size(bytes: u64) -> String {
-    human_size(bytes)
-}
-
 /// `inert` for one-line strings, re-exported for the widgets.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     clean(&inert::line(text))
 }

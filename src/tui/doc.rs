@@ -29,7 +29,7 @@ pub struct DocLine {
 
 impl DocLine {
     /// A line of one style.
-    pub fn plain(text: String, style: Style) -> DocLine {
+    pub(crate) fn plain(text: String, style: Style) -> DocLine {
         let end = text.len();
         DocLine {
             text,
@@ -38,7 +38,7 @@ impl DocLine {
     }
 
     /// A line of pretty JSON.
-    pub fn json(text: String) -> DocLine {
+    pub(crate) fn json(text: String) -> DocLine {
         DocLine {
             text,
             look: Look::Json,
@@ -109,7 +109,7 @@ impl From<Vec<Line<'static>>> for Doc {
 
 /// The byte offsets where the rows of `text` start when wrapped at `width` columns: after the
 /// last space that fits, or mid-word when a word is wider than a row.
-pub fn wrap_starts(text: &str, width: usize) -> Vec<usize> {
+pub(crate) fn wrap_starts(text: &str, width: usize) -> Vec<usize> {
     let width = width.max(1);
     let mut starts = vec![0];
     let mut used = 0;
@@ -142,13 +142,13 @@ pub fn wrap_starts(text: &str, width: usize) -> Vec<usize> {
 
 impl Doc {
     /// Adds a line.
-    pub fn push(&mut self, line: impl Into<DocLine>) {
+    pub(crate) fn push(&mut self, line: impl Into<DocLine>) {
         self.lines.push(line.into());
         self.rows = RowMap::default();
     }
 
     /// Adds lines.
-    pub fn extend(&mut self, lines: impl IntoIterator<Item = DocLine>) {
+    pub(crate) fn extend(&mut self, lines: impl IntoIterator<Item = DocLine>) {
         self.lines.extend(lines);
         self.rows = RowMap::default();
     }
@@ -159,7 +159,7 @@ impl Doc {
     }
 
     /// Lays the document out for `width` columns, wrapped or not (kept until either changes).
-    pub fn lay_out(&mut self, width: u16, wrap: bool) {
+    pub(crate) fn lay_out(&mut self, width: u16, wrap: bool) {
         if self.rows.width == width && self.rows.wrap == wrap && !self.rows.starts.is_empty() {
             return;
         }
@@ -192,7 +192,7 @@ impl Doc {
     }
 
     /// The first row of logical line `line`.
-    pub fn row_of(&self, line: usize, byte: usize) -> usize {
+    pub(crate) fn row_of(&self, line: usize, byte: usize) -> usize {
         let key = (line as u32, byte as u32);
         self.rows
             .starts
@@ -203,7 +203,7 @@ impl Doc {
     /// Rows `first..first + height` as drawn `width` columns wide (`wrap` as laid out),
     /// scrolled `hscroll` columns sideways when not wrapped, with `search` matches marked.
     #[allow(clippy::too_many_arguments)]
-    pub fn render(
+    pub(crate) fn render(
         &self,
         theme: &Theme,
         first: usize,
@@ -249,7 +249,7 @@ impl Doc {
     }
 
     /// Finds `query` (ASCII case ignored) in every line.
-    pub fn search(&self, query: &str) -> Search {
+    pub(crate) fn search(&self, query: &str) -> Search {
         let needle = query.to_ascii_lowercase();
         let mut matches = Vec::new();
         if !needle.is_empty() {
@@ -270,7 +270,7 @@ impl Doc {
     }
 
     /// The widest line, in columns (for sideways scrolling).
-    pub fn max_width(&self) -> usize {
+    pub(crate) fn max_width(&self) -> usize {
         self.lines
             .iter()
             .map(|l| unicode_width::UnicodeWidthStr::width(l.text.as_str()))
@@ -372,7 +372,7 @@ fn slice(text: &str, runs: &[(usize, Style)], range: Range<usize>) -> Line<'stat
 }
 
 /// The colour runs of one line of pretty JSON: each run ends at the byte offset given.
-pub fn json_runs(t: &Theme, line: &str) -> Vec<(usize, Style)> {
+pub(crate) fn json_runs(t: &Theme, line: &str) -> Vec<(usize, Style)> {
     let mut runs = Vec::new();
     let bytes = line.as_bytes();
     let mut i = 0;

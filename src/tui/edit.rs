@@ -20,7 +20,7 @@ const HELP: &str =
 
 /// What a replay sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Draft {
+pub(crate) struct Draft {
     /// The method.
     pub method: String,
     /// Path and query.
@@ -33,7 +33,7 @@ pub struct Draft {
 
 impl Draft {
     /// The request as it was captured.
-    pub fn of(stored: &StoredRequest) -> Draft {
+    pub(crate) fn of(stored: &StoredRequest) -> Draft {
         Draft {
             method: stored.summary.method.clone(),
             path: stored.summary.path.clone(),
@@ -45,7 +45,7 @@ impl Draft {
 
 /// The file the editor opens for `stored` whose body, decoded for display, is `body`; `None` when
 /// part of it is not text (binary body or header value).
-pub fn message(stored: &StoredRequest, body: &[u8]) -> Option<String> {
+pub(crate) fn message(stored: &StoredRequest, body: &[u8]) -> Option<String> {
     let body = match json_text::pretty_text(body) {
         Some(pretty) => pretty,
         None => std::str::from_utf8(body).ok()?.to_string(),
@@ -65,7 +65,7 @@ pub fn message(stored: &StoredRequest, body: &[u8]) -> Option<String> {
 /// Reads back an edited [`message`] of `stored` (whose decoded body is `decoded`). An untouched
 /// body keeps its bytes; an edited JSON body is sent compact again when the original was.
 /// `encode` re-applies the original content encoding.
-pub fn parse(
+pub(crate) fn parse(
     text: &str,
     stored: &StoredRequest,
     decoded: &[u8],
@@ -127,7 +127,7 @@ pub fn parse(
 
 /// What an edit changed between `original` and its replay `replay`: any of "request line",
 /// "headers", "body" (signature headers and the length are not edits).
-pub fn differences(original: &StoredRequest, replay: &StoredRequest) -> Vec<&'static str> {
+pub(crate) fn differences(original: &StoredRequest, replay: &StoredRequest) -> Vec<&'static str> {
     let kept = |headers: &HeaderList| -> Vec<(String, Vec<u8>)> {
         headers
             .iter()

@@ -32,7 +32,7 @@ use crate::target::Target;
 const TICK: Duration = Duration::from_millis(500);
 
 /// Where replays go.
-pub enum Replayer {
+pub(crate) enum Replayer {
     /// `listen`: through the running engine (stored, forwarded, shown as it arrives).
     Engine(Arc<Engine>),
     /// `inspect`: through engines made on demand, writing to the same store.
@@ -182,7 +182,7 @@ impl InputThread {
 }
 
 /// The message for a terminal event, if it means anything to the inspector.
-pub fn translate(event: Event) -> Option<Message> {
+pub(crate) fn translate(event: Event) -> Option<Message> {
     match event {
         Event::Key(key) if key.kind == KeyEventKind::Press => Some(Message::Key(key)),
         Event::Mouse(mouse) => match mouse.kind {
@@ -201,14 +201,14 @@ pub fn translate(event: Event) -> Option<Message> {
 
 impl Inspector {
     /// Draws with `theme`.
-    pub fn with_theme(mut self, theme: super::theme::Theme) -> Inspector {
+    pub(crate) fn with_theme(mut self, theme: super::theme::Theme) -> Inspector {
         self.app.theme = theme;
         self
     }
 }
 
 /// A running inspector.
-pub struct Inspector {
+pub(crate) struct Inspector {
     /// The state.
     pub app: App,
     /// Engine events: requests (listen) or replays having been recorded (inspect).
@@ -231,7 +231,7 @@ fn now_us() -> i64 {
 
 impl Inspector {
     /// Takes the terminal and runs until `q`; the terminal is restored however it ends.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub(crate) async fn run(self) -> anyhow::Result<()> {
         let Inspector {
             mut app,
             mut events,

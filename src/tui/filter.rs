@@ -11,7 +11,7 @@ use super::rows::Rows;
 
 /// A parsed filter; the empty filter matches everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Filter {
+pub(crate) struct Filter {
     terms: Vec<(bool, Term)>,
 }
 
@@ -63,7 +63,7 @@ fn sig_matches(rows: &Rows, i: usize, pattern: &str) -> bool {
 
 impl Filter {
     /// Parses the filter text.
-    pub fn parse(text: &str) -> Filter {
+    pub(crate) fn parse(text: &str) -> Filter {
         let terms = text
             .split_whitespace()
             .map(|word| {
@@ -91,7 +91,7 @@ impl Filter {
 
     /// The terms that look like `name:value` with a name the filter does not know, or a `sig:`
     /// value that is no signature status: they are searched as plain words.
-    pub fn unknown(&self) -> Vec<String> {
+    pub(crate) fn unknown(&self) -> Vec<String> {
         const STATUSES: &[&str] = &[
             "verified",
             "invalid",
@@ -122,13 +122,8 @@ impl Filter {
             .collect()
     }
 
-    /// True for the filter that lets everything through.
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
     /// Whether row `i` passes.
-    pub fn matches(&self, rows: &Rows, i: usize) -> bool {
+    pub(crate) fn matches(&self, rows: &Rows, i: usize) -> bool {
         self.terms.iter().all(|(negated, term)| {
             let hit = match term {
                 Term::Path(v) => contains(rows.path(i), v),

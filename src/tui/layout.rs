@@ -2,7 +2,6 @@
 //! scrolling and clicks) and the drawing.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
 
 /// Terminals at least this tall keep a few list rows above the detail.
 const SPLIT_MIN_HEIGHT: u16 = 30;
@@ -11,7 +10,7 @@ const SPLIT_LIST_ROWS: u16 = 8;
 
 /// Where each part goes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Areas {
+pub(crate) struct Areas {
     /// Session, counts, sparkline.
     pub header: Rect,
     /// The request list, its column titles on the first line.
@@ -25,7 +24,7 @@ pub struct Areas {
 }
 
 /// Splits `area` for the list alone, or for the detail (with a few list rows when tall enough).
-pub fn split(area: Rect, detail_shown: bool) -> Areas {
+pub(crate) fn split(area: Rect, detail_shown: bool) -> Areas {
     let [header, body, status] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(0),
@@ -59,14 +58,6 @@ pub fn split(area: Rect, detail_shown: bool) -> Areas {
 }
 
 /// The width a tab titled `title` takes in the tab bar, with the gap after it.
-pub fn tab_width(title: &str) -> u16 {
+pub(crate) fn tab_width(title: &str) -> u16 {
     title.chars().count() as u16 + 5
-}
-
-/// How many screen rows `line` takes when wrapped at `width` columns.
-pub fn wrapped_rows(line: &Line<'_>, width: u16) -> usize {
-    if width == 0 {
-        return 1;
-    }
-    line.width().div_ceil(width as usize).max(1)
 }

@@ -5,20 +5,20 @@
 //! changing anything, and [`event_loop`] wires the terminal, the engine and the effects together.
 //! The engine knows nothing of this module: the inspector consumes its events and reads the store.
 
-pub mod actions;
+pub(crate) mod actions;
 pub mod app;
-pub mod body;
-pub mod detail;
-pub mod doc;
-pub mod edit;
-pub mod event_loop;
-pub mod filter;
+pub(crate) mod body;
+pub(crate) mod detail;
+pub(crate) mod doc;
+pub(crate) mod edit;
+pub(crate) mod event_loop;
+pub(crate) mod filter;
 pub mod history;
-pub mod layout;
+pub(crate) mod layout;
 pub mod message;
 pub mod rows;
-pub mod terminal;
-pub mod theme;
+pub(crate) mod terminal;
+pub(crate) mod theme;
 pub mod ui;
 
 use std::path::Path;
@@ -36,13 +36,13 @@ use history::StoreHistory;
 use rows::Rows;
 
 /// The file in the store directory that takes warnings while the inspector owns the terminal.
-pub const LOG_FILE: &str = "inspector.log";
+pub(crate) const LOG_FILE: &str = "inspector.log";
 
 /// The inspector for `listen`: the stored history first, then the engine's requests live, and
 /// what other processes record in the store meanwhile. Call before the capture server starts
 /// accepting, so no request falls between the two. `checks` (from `--profile`, `--secret`,
 /// `--config`) give `R` its secret; `stop_accepting` stops the server when quitting begins.
-pub fn for_listen(
+pub(crate) fn for_listen(
     store_dir: &Path,
     engine: Arc<Engine>,
     events: mpsc::UnboundedReceiver<EngineEvent>,
@@ -71,7 +71,7 @@ pub fn for_listen(
 
 /// The inspector for `inspect`: the stored history, and whatever others record meanwhile.
 /// Replays go to `forward`, else to each request's recorded target, checked with `checks`.
-pub fn for_inspect(
+pub(crate) fn for_inspect(
     store_dir: &Path,
     forward: Option<Target>,
     timeout: Duration,

@@ -47,23 +47,23 @@ const REFUSED: u8 = 16;
 
 impl Row {
     /// Whether the request was forwarded.
-    pub fn forwarded(&self) -> bool {
+    pub(crate) fn forwarded(&self) -> bool {
         self.flags & FORWARDED != 0
     }
 
     /// Whether forwarding failed outright (no answer from the handler).
-    pub fn forward_error(&self) -> bool {
+    pub(crate) fn forward_error(&self) -> bool {
         self.flags & FORWARD_ERROR != 0
     }
 
     /// A failed delivery: no answer, or an answer other than 2xx/3xx.
-    pub fn forward_failed(&self) -> bool {
+    pub(crate) fn forward_failed(&self) -> bool {
         self.refused()
             || self.forwarded() && (self.forward_error() || !(200..400).contains(&self.fwd_status))
     }
 
     /// Refused before its body was read (e.g. 413, too large): never reached the handler.
-    pub fn refused(&self) -> bool {
+    pub(crate) fn refused(&self) -> bool {
         self.flags & REFUSED != 0
     }
 
@@ -73,12 +73,12 @@ impl Row {
     }
 
     /// The body or the answer departs from the event's schema.
-    pub fn schema_problems(&self) -> bool {
+    pub(crate) fn schema_problems(&self) -> bool {
         self.flags & SCHEMA_PROBLEMS != 0
     }
 
     /// A signature that was checked and did not verify.
-    pub fn signature_failed(&self) -> bool {
+    pub(crate) fn signature_failed(&self) -> bool {
         matches!(
             self.sig,
             Status::Invalid | Status::Expired | Status::Missing
@@ -150,7 +150,7 @@ impl Default for Rows {
 
 /// The fields of one row, as read from the store or an engine event.
 #[derive(Clone, Copy, Debug)]
-pub struct NewRow<'a> {
+pub(crate) struct NewRow<'a> {
     /// Request id.
     pub id: &'a str,
     /// Microseconds since the epoch.
@@ -178,7 +178,7 @@ pub struct NewRow<'a> {
 }
 
 /// Parses an RFC 3339 time into microseconds since the epoch (0 when unparseable).
-pub fn parse_time_us(text: &str) -> i64 {
+pub(crate) fn parse_time_us(text: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_micros())
         .unwrap_or(0)
@@ -197,13 +197,13 @@ impl Rows {
     }
 
     /// Room for `n` more rows.
-    pub fn reserve(&mut self, n: usize) {
+    pub(crate) fn reserve(&mut self, n: usize) {
         self.rows.reserve(n);
         self.ids.reserve(n * 30);
     }
 
     /// Adds a row at the end.
-    pub fn push(&mut self, new: NewRow<'_>) {
+    pub(crate) fn push(&mut self, new: NewRow<'_>) {
         self.ids.push_str(new.id);
         let (fwd_status, fwd_ms, flags) = match new.forward {
             Some((status, ms, error)) => (
@@ -265,7 +265,7 @@ impl Rows {
     }
 
     /// Adds a pending row for a request that has arrived and is not answered yet.
-    pub fn push_arrived(&mut self, s: &RequestSummary) {
+    pub(crate) fn push_arrived(&mut self, s: &RequestSummary) {
         self.push(NewRow {
             pending: true,
             ..Self::new_row(s)
@@ -273,7 +273,7 @@ impl Rows {
     }
 
     /// Completes row `i` (pending until now) in place with the answered request's summary.
-    pub fn complete(&mut self, i: usize, s: &RequestSummary) {
+    pub(crate) fn complete(&mut self, i: usize, s: &RequestSummary) {
         let old = self.rows[i];
         self.count(&old, -1);
         let new = Self::new_row(s);
@@ -353,7 +353,7 @@ impl Rows {
     }
 
     /// All rows.
-    pub fn all(&self) -> &[Row] {
+    pub(crate) fn all(&self) -> &[Row] {
         &self.rows
     }
 
@@ -368,17 +368,17 @@ impl Rows {
     }
 
     /// The method of row `i`.
-    pub fn method(&self, i: usize) -> &str {
+    pub(crate) fn method(&self, i: usize) -> &str {
         self.strings.get(self.rows[i].method)
     }
 
     /// The path of row `i`.
-    pub fn path(&self, i: usize) -> &str {
+    pub(crate) fn path(&self, i: usize) -> &str {
         self.strings.get(self.rows[i].path)
     }
 
     /// The event type of row `i`.
-    pub fn event_type(&self, i: usize) -> Option<&str> {
+    pub(crate) fn event_type(&self, i: usize) -> Option<&str> {
         match self.rows[i].event {
             0 => None,
             e => Some(self.strings.get(e)),
@@ -394,12 +394,13 @@ impl Rows {
     }
 
     /// The row with id `id` (newest first: replays and diffs mostly look at recent rows).
-    pub fn find(&self, id: &str) -> Option<usize> {
+    #[cfg(test)]
+    pub(crate) fn find(&self, id: &str) -> Option<usize> {
         (0..self.rows.len()).rev().find(|&i| self.id(i) == id)
     }
 
     /// The row with id `id` among the last `within` rows.
-    pub fn find_recent(&self, id: &str, within: usize) -> Option<usize> {
+    pub(crate) fn find_recent(&self, id: &str, within: usize) -> Option<usize> {
         let len = self.rows.len();
         (len.saturating_sub(within)..len)
             .rev()
@@ -408,7 +409,7 @@ impl Rows {
 
     /// Whether rows `a` and `b` are "the same kind" of request: the same event type, or the same
     /// path when neither has one.
-    pub fn same_kind(&self, a: usize, b: usize) -> bool {
+    pub(crate) fn same_kind(&self, a: usize, b: usize) -> bool {
         match (self.rows[a].event, self.rows[b].event) {
             (0, 0) => self.rows[a].path == self.rows[b].path,
             (x, y) => x == y,

@@ -22,7 +22,7 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
 
 /// Owns the terminal while the inspector runs; dropping it restores the terminal.
-pub struct TerminalGuard {
+pub(crate) struct TerminalGuard {
     log: Option<PathBuf>,
 }
 
@@ -40,7 +40,7 @@ fn take_over() -> io::Result<()> {
 
 /// Gives the terminal back: cooked mode, main screen, cursor shown, mouse released, stderr
 /// back. Safe to call at any time, any number of times.
-pub fn restore() {
+pub(crate) fn restore() {
     stderr::restore();
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
@@ -68,7 +68,7 @@ fn install_panic_hook() {
 impl TerminalGuard {
     /// Switches to raw mode and the alternate screen, capturing the mouse; stderr goes to
     /// `log` (appended) when it is a terminal.
-    pub fn enter(log: Option<&Path>) -> io::Result<TerminalGuard> {
+    pub(crate) fn enter(log: Option<&Path>) -> io::Result<TerminalGuard> {
         install_panic_hook();
         let log = match log {
             Some(path) if io::stderr().is_terminal() => {
@@ -82,26 +82,21 @@ impl TerminalGuard {
     }
 
     /// Hands the terminal back for a while (to run an editor).
-    pub fn suspend(&self) {
+    pub(crate) fn suspend(&self) {
         restore();
     }
 
     /// Takes the terminal again after [`TerminalGuard::suspend`].
-    pub fn resume(&self) -> io::Result<()> {
+    pub(crate) fn resume(&self) -> io::Result<()> {
         if let Some(path) = &self.log {
             let _ = stderr::redirect(path);
         }
         take_over()
     }
-
-    /// Where warnings were logged while the inspector ran.
-    pub fn log_path(&self) -> Option<&Path> {
-        self.log.as_deref()
-    }
 }
 
 /// Stops this process as Ctrl-Z does in a shell (SIGTSTP); returns once it is continued (`fg`).
-pub fn stop_this_process() {
+pub(crate) fn stop_this_process() {
     #[cfg(unix)]
     // SAFETY: raising a signal in this process has no memory-safety preconditions.
     #[allow(unsafe_code)]
@@ -111,7 +106,7 @@ pub fn stop_this_process() {
 }
 
 /// Turns mouse reporting on or off (off lets the terminal select text).
-pub fn capture_mouse(on: bool) -> io::Result<()> {
+pub(crate) fn capture_mouse(on: bool) -> io::Result<()> {
     if on {
         execute!(io::stdout(), EnableMouseCapture)
     } else {
@@ -126,6 +121,8 @@ impl Drop for TerminalGuard {
 }
 
 #[cfg(unix)]
+// Pointing fd 2 elsewhere and back needs dup/dup2, which std does not offer.
+#[allow(unsafe_code)]
 mod stderr {
     use std::os::fd::AsRawFd as _;
     use std::path::Path;
@@ -134,7 +131,7 @@ mod stderr {
     static SAVED: AtomicI32 = AtomicI32::new(-1);
 
     /// Points fd 2 at `path` (appending), keeping the original to put back.
-    pub fn redirect(path: &Path) -> std::io::Result<()> {
+    pub(crate) fn redirect(path: &Path) -> std::io::Result<()> {
         if SAVED.load(Ordering::SeqCst) >= 0 {
             return Ok(());
         }
@@ -156,7 +153,7 @@ mod stderr {
     }
 
     /// Puts the original stderr back.
-    pub fn restore() {
+    pub(crate) fn restore() {
         let saved = SAVED.swap(-1, Ordering::SeqCst);
         if saved >= 0 {
             // SAFETY: `saved` came from dup in `redirect` and is closed only here.
@@ -172,9 +169,9 @@ mod stderr {
 mod stderr {
     use std::path::Path;
 
-    pub fn redirect(_path: &Path) -> std::io::Result<()> {
+    pub(crate) fn redirect(_path: &Path) -> std::io::Result<()> {
         Err(std::io::Error::other("not supported"))
     }
 
-    pub fn restore() {}
+    pub(crate) fn restore() {}
 }

@@ -77,15 +77,15 @@ pub enum Palette {
 }
 
 /// Bold: the same in every palette.
-pub const STRONG: Style = Style::new().add_modifier(Modifier::BOLD);
+pub(crate) const STRONG: Style = Style::new().add_modifier(Modifier::BOLD);
 /// Dim: the same in every palette.
-pub const DIM: Style = Style::new().add_modifier(Modifier::DIM);
+pub(crate) const DIM: Style = Style::new().add_modifier(Modifier::DIM);
 const REVERSED: Style = Style::new().add_modifier(Modifier::REVERSED);
 
 impl Theme {
     /// The palette asked for with `--theme`, else the config file's, else `mono` when `NO_COLOR`
     /// is set, else `dark`.
-    pub fn choose(flag: Option<Palette>, config: Option<Palette>) -> Theme {
+    pub(crate) fn choose(flag: Option<Palette>, config: Option<Palette>) -> Theme {
         let palette = flag.or(config).unwrap_or_else(|| {
             if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
                 Palette::Mono
@@ -97,7 +97,7 @@ impl Theme {
     }
 
     /// The styles of `palette`.
-    pub fn of(palette: Palette) -> Theme {
+    pub(crate) fn of(palette: Palette) -> Theme {
         match palette {
             Palette::Dark => Theme::dark(),
             Palette::Light => Theme::light(),
@@ -106,7 +106,7 @@ impl Theme {
     }
 
     /// For dark terminal backgrounds.
-    pub fn dark() -> Theme {
+    pub(crate) fn dark() -> Theme {
         let fg = |c: Color| Style::new().fg(c);
         Theme {
             brand: Style::new()
@@ -122,7 +122,7 @@ impl Theme {
     }
 
     /// For light terminal backgrounds: no yellow or cyan text, no light grey.
-    pub fn light() -> Theme {
+    pub(crate) fn light() -> Theme {
         let fg = |c: Color| Style::new().fg(c);
         let accent = fg(Color::Blue);
         let warn = fg(Color::Indexed(130));
@@ -138,7 +138,7 @@ impl Theme {
     }
 
     /// No colours at all (`NO_COLOR`): roles are told apart by bold, dim, reverse and underline.
-    pub fn mono() -> Theme {
+    pub(crate) fn mono() -> Theme {
         let underlined = Style::new().add_modifier(Modifier::UNDERLINED);
         Theme {
             brand: REVERSED.add_modifier(Modifier::BOLD),
@@ -200,7 +200,7 @@ impl Theme {
     }
 
     /// The style of a signature verdict.
-    pub fn verdict(&self, status: Status) -> Style {
+    pub(crate) fn verdict(&self, status: Status) -> Style {
         match status {
             Status::Verified => self.ok,
             Status::Invalid | Status::Missing => self.bad,
@@ -210,7 +210,7 @@ impl Theme {
     }
 
     /// `ok` or `bad`.
-    pub fn outcome(&self, ok: bool) -> Style {
+    pub(crate) fn outcome(&self, ok: bool) -> Style {
         if ok {
             self.ok
         } else {

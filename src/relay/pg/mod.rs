@@ -28,20 +28,20 @@ use super::queue::Forgotten;
 use crate::store::decode_headers;
 use crate::store::{WriteError, Writer};
 pub use schema::SCHEMA_VERSION;
-pub use writer::{InsertError, Inserted};
+pub(crate) use writer::{InsertError, Inserted};
 
 /// The NOTIFY channel that says a channel's queue grew (payload: the channel).
 const QUEUE_NOTICE: &str = "wd_queue";
 /// The NOTIFY channel that says an answer waits in `wd_answers` (payload: the request id).
 const ANSWER_NOTICE: &str = "wd_answers";
 /// How often instances look at the database without being told to.
-pub const POLL: Duration = Duration::from_secs(1);
+pub(crate) const POLL: Duration = Duration::from_secs(1);
 /// A listener session whose instance has not refreshed its channel's row for this long is gone.
 const OWNER_FRESH_SECS: f64 = 3.0;
 
 /// What a provider waiting for a request learns, from this instance or another one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Settled {
+pub(crate) enum Settled {
     /// The listener stored it and answered.
     Answered(WireResponse),
     /// The listener stored it without an answer for the provider.
@@ -53,7 +53,7 @@ pub enum Settled {
 }
 
 /// A request taken from the queue for delivery.
-pub struct Claimed {
+pub(crate) struct Claimed {
     /// Its place in its channel's order.
     pub seq: i64,
     /// The request, `redelivery` set when it was handed out before.
@@ -63,7 +63,7 @@ pub struct Claimed {
 }
 
 /// Taking a channel for a listener session.
-pub enum Claim {
+pub(crate) enum Claim {
     /// The session delivers the channel now; `queued` requests wait.
     Claimed {
         /// Requests in the channel's queue.
@@ -79,7 +79,7 @@ pub enum Claim {
 }
 
 /// Whether a listener session still delivers its channel.
-pub enum Ownership {
+pub(crate) enum Ownership {
     /// It does (and the claim is refreshed).
     Held,
     /// A newer listener, maybe on another instance, took the channel over.
@@ -90,7 +90,7 @@ pub enum Ownership {
 
 /// A cheap-to-clone handle on the shared queue.
 #[derive(Clone)]
-pub struct PgQueue {
+pub(crate) struct PgQueue {
     inner: Arc<Inner>,
 }
 
@@ -155,7 +155,7 @@ impl PgQueue {
     /// (an empty name: any channel may have).
     /// With `sslmode=require` in the URL, the connections use TLS, trusting the Mozilla roots
     /// and the certificates in `ca`.
-    pub async fn connect(
+    pub(crate) async fn connect(
         url: &str,
         ca: Option<&std::path::Path>,
         wake: mpsc::UnboundedSender<String>,
@@ -222,7 +222,7 @@ impl PgQueue {
     }
 
     /// Records that channel `name` exists.
-    pub async fn open_channel(&self, name: &str) -> Result<(), WriteError> {
+    pub(crate) async fn open_channel(&self, name: &str) -> Result<(), WriteError> {
         let client = self.client().await?;
         client
             .execute(
@@ -235,7 +235,7 @@ impl PgQueue {
     }
 
     /// Whether channel `name` exists.
-    pub async fn channel_exists(&self, name: &str) -> Result<bool, WriteError> {
+    pub(crate) async fn channel_exists(&self, name: &str) -> Result<bool, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt("SELECT 1 FROM wd_channels WHERE name = $1", &[&name])
@@ -247,7 +247,7 @@ impl PgQueue {
     /// Queues `request` for `channel` behind everything queued there before, unless the channel
     /// holds `max_queue` requests already; with `create`, a channel that does not exist is made.
     /// Resolves once committed.
-    pub async fn insert(
+    pub(crate) async fn insert(
         &self,
         channel: &str,
         request: Arc<WireRequest>,
@@ -273,14 +273,14 @@ impl PgQueue {
     }
 
     /// Starts waiting for the answer to request `id` (before it is queued, so none is missed).
-    pub fn expect_answer(&self, id: &str) -> oneshot::Receiver<Settled> {
+    pub(crate) fn expect_answer(&self, id: &str) -> oneshot::Receiver<Settled> {
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.waiting).insert(id.to_string(), tx);
         rx
     }
 
     /// Stops waiting for the answer to `id`.
-    pub fn forget_answer(&self, id: &str) {
+    pub(crate) fn forget_answer(&self, id: &str) {
         lock(&self.inner.waiting).remove(id);
     }
 
@@ -303,7 +303,7 @@ impl PgQueue {
     }
 
     /// Whether a listener session, on any instance, delivers `channel` now.
-    pub async fn listener_connected(&self, channel: &str) -> Result<bool, WriteError> {
+    pub(crate) async fn listener_connected(&self, channel: &str) -> Result<bool, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -319,7 +319,7 @@ impl PgQueue {
 
     /// Makes session `session` of this instance the one that delivers `channel`, unless a live
     /// `--no-takeover` session holds it.
-    pub async fn claim(
+    pub(crate) async fn claim(
         &self,
         channel: &str,
         session: u64,
@@ -368,7 +368,7 @@ impl PgQueue {
     }
 
     /// Refreshes session `session`'s hold on `channel`, or says why it has none any more.
-    pub async fn still_owner(&self, channel: &str, session: u64) -> Result<Ownership, WriteError> {
+    pub(crate) async fn still_owner(&self, channel: &str, session: u64) -> Result<Ownership, WriteError> {
         let client = self.client().await?;
         let refreshed = client
             .execute(
@@ -400,7 +400,7 @@ impl PgQueue {
     }
 
     /// Session `session` no longer delivers `channel` (if it still did).
-    pub async fn release(&self, channel: &str, session: u64) -> Result<(), WriteError> {
+    pub(crate) async fn release(&self, channel: &str, session: u64) -> Result<(), WriteError> {
         let client = self.client().await?;
         client
             .execute(
@@ -415,7 +415,7 @@ impl PgQueue {
 
     /// Takes up to `limit` requests of `channel` after `after`, oldest first, counting the
     /// delivery attempt.
-    pub async fn next(
+    pub(crate) async fn next(
         &self,
         channel: &str,
         after: i64,
@@ -440,7 +440,7 @@ impl PgQueue {
     }
 
     /// The request at `seq` of `channel`, if still queued, counting the delivery attempt.
-    pub async fn again(&self, channel: &str, seq: i64) -> Result<Option<Claimed>, WriteError> {
+    pub(crate) async fn again(&self, channel: &str, seq: i64) -> Result<Option<Claimed>, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -456,7 +456,7 @@ impl PgQueue {
 
     /// The listener is done with request `id` (`seq` of `channel`): it leaves the queue when
     /// `stored`, and its provider, if one waits here or on another instance, learns `outcome`.
-    pub fn settle(&self, channel: &str, seq: i64, id: &str, stored: bool, outcome: Settled) {
+    pub(crate) fn settle(&self, channel: &str, seq: i64, id: &str, stored: bool, outcome: Settled) {
         let answer = match self.answer_here(id, outcome) {
             Ok(()) => None,
             Err(outcome) => Some((id.to_string(), outcome)),
@@ -471,7 +471,7 @@ impl PgQueue {
     }
 
     /// Tells a provider waiting for `id`, here or elsewhere, that it will get no answer now.
-    pub fn tell_offline(&self, id: &str) {
+    pub(crate) fn tell_offline(&self, id: &str) {
         if let Err(outcome) = self.answer_here(id, Settled::Offline) {
             let _ = self.inner.acks.send(acks::AckJob {
                 delete: None,
@@ -481,7 +481,7 @@ impl PgQueue {
     }
 
     /// Requests queued, all channels together.
-    pub async fn queued(&self) -> Result<u64, WriteError> {
+    pub(crate) async fn queued(&self) -> Result<u64, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_one(
@@ -494,7 +494,7 @@ impl PgQueue {
     }
 
     /// Body and header bytes queued, all channels together.
-    pub async fn queued_bytes(&self) -> Result<u64, WriteError> {
+    pub(crate) async fn queued_bytes(&self) -> Result<u64, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_one(
@@ -506,21 +506,8 @@ impl PgQueue {
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
-    /// Requests queued for `channel`.
-    pub async fn queued_for(&self, channel: &str) -> Result<u64, WriteError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT queued FROM wd_channels WHERE name = $1",
-                &[&channel],
-            )
-            .await
-            .map_err(db_error)?;
-        Ok(row.map_or(0, |r| r.get::<_, i64>(0).max(0) as u64))
-    }
-
     /// Removes channel `name` and its queued requests.
-    pub async fn forget(&self, name: &str) -> Result<Forgotten, WriteError> {
+    pub(crate) async fn forget(&self, name: &str) -> Result<Forgotten, WriteError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let requests = tx
@@ -537,7 +524,7 @@ impl PgQueue {
     }
 
     /// Stops the background tasks (what was committed stays committed).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         for task in lock(&self.inner.tasks).drain(..) {
             task.abort();
         }

@@ -49,7 +49,7 @@ pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 const MIGRATION_LOCK: i64 = 0x7764_6576_7175_6575;
 
 /// Brings the schema to [`SCHEMA_VERSION`]; refuses a database migrated by a newer build.
-pub async fn migrate(client: &mut Client) -> anyhow::Result<()> {
+pub(crate) async fn migrate(client: &mut Client) -> anyhow::Result<()> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;

@@ -17,7 +17,7 @@ const MAX_BATCH: usize = 256;
 
 /// A committed insert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Inserted {
+pub(crate) struct Inserted {
     /// Its place in its channel's order.
     pub seq: i64,
     /// A listener session delivers the channel now, so the provider may wait for its answer.
@@ -26,7 +26,7 @@ pub struct Inserted {
 
 /// Why a request was not queued.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum InsertError {
+pub(crate) enum InsertError {
     /// The channel does not exist (any more).
     #[error("the channel does not exist")]
     NoChannel,

@@ -212,7 +212,7 @@ impl Relay {
 
     /// Drops the in-memory state of channels idle for `idle_eviction`: nothing queued, no listener,
     /// nobody holding it. Their existence stays (it is on disk). Returns how many were dropped.
-    pub fn evict_idle(&self) -> usize {
+    pub(crate) fn evict_idle(&self) -> usize {
         let idle = self.inner.config.idle_eviction;
         let now = Instant::now();
         let mut channels = lock(&self.inner.channels);

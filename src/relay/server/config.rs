@@ -91,7 +91,7 @@ impl RelayConfig {
     }
 
     /// Checks the settings against each other and the protocol.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
         token::check_secret(&self.secret)?;
         if !(200..=299).contains(&self.offline_status) {
             anyhow::bail!(

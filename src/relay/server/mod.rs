@@ -171,7 +171,7 @@ impl Relay {
     /// Opens the relay over the PostgreSQL queue at `url`, shared with every other instance
     /// started with the same database and secret.
     /// `ca`: see [`PgQueue::connect`].
-    pub async fn open_shared(
+    pub(crate) async fn open_shared(
         config: RelayConfig,
         url: &str,
         ca: Option<&Path>,
@@ -206,16 +206,11 @@ impl Relay {
     }
 
     /// The shared PostgreSQL queue, when the relay runs over one.
-    pub fn shared_queue(&self) -> Option<&PgQueue> {
+    pub(crate) fn shared_queue(&self) -> Option<&PgQueue> {
         match &self.inner.backend {
             Backend::Postgres(queue) => Some(queue),
             Backend::Sqlite(_) => None,
         }
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &RelayConfig {
-        &self.inner.config
     }
 
     /// How many requests wait in the queue, all channels together.
@@ -224,11 +219,6 @@ impl Relay {
             .values()
             .map(|c| lock(&c.state).queued as u64)
             .sum()
-    }
-
-    /// The body and header bytes queued, all channels together (bounded by `max_queue_bytes`).
-    pub fn queued_bytes(&self) -> u64 {
-        self.inner.queued_bytes.load(Ordering::SeqCst)
     }
 
     /// How many connections are not yet authenticated.

@@ -18,7 +18,7 @@ use crate::tui::message::Effect;
 
 /// How `R` would re-sign `stored` with `checks` (the routes of `--profile`, `--secret` and
 /// `--config`), by the one policy ([`choose_resigner`]). The error says what to start with.
-pub fn resigner_for(
+pub(crate) fn resigner_for(
     checks: Option<&Checks>,
     stored: &StoredRequest,
 ) -> Result<(String, Resigner), String> {
@@ -302,7 +302,7 @@ impl App {
 
 /// The head and body of a replay of `loaded` sending `draft` (the original, or an edit of it):
 /// the length fixed up, linked to the original, and re-signed when a signer is given.
-pub fn build_replay(
+pub(crate) fn build_replay(
     loaded: &Loaded,
     draft: Draft,
     resigner: Option<&Resigner>,

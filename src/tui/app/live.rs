@@ -131,7 +131,7 @@ impl App {
     }
 
     /// What quitting waits for: the requests in flight, oldest first, with their age.
-    pub fn waiting_for(&self) -> String {
+    pub(crate) fn waiting_for(&self) -> String {
         let mut waiting: Vec<usize> = self.pending.values().copied().collect();
         waiting.sort_unstable();
         let shown: Vec<String> = waiting

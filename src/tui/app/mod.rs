@@ -25,13 +25,14 @@ use super::theme::Theme;
 use crate::checks::Checks;
 use crate::engine::EngineEvent;
 
-pub use effects::{build_replay, resigner_for, MAX_COPY};
+pub(crate) use effects::resigner_for;
+pub use effects::MAX_COPY;
 
 /// How long a status message stays.
 const STATUS_US: i64 = 8_000_000;
 
 /// How many status messages the log keeps.
-pub const LOG_SIZE: usize = 500;
+pub(crate) const LOG_SIZE: usize = 500;
 
 /// What is drawn over the screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,10 +67,10 @@ pub enum Tab {
 
 impl Tab {
     /// All tabs, in order.
-    pub const ALL: [Tab; 4] = [Tab::Request, Tab::Response, Tab::Signature, Tab::Diff];
+    pub(crate) const ALL: [Tab; 4] = [Tab::Request, Tab::Response, Tab::Signature, Tab::Diff];
 
     /// The tab's title.
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Tab::Request => "Request",
             Tab::Response => "Response",
@@ -89,7 +90,7 @@ impl Tab {
 
 /// What the Diff tab compares the selection with.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DiffMode {
+pub(crate) enum DiffMode {
     /// The request marked with `m`.
     Marked,
     /// The previous request of the same event type (same path when there is none).
@@ -302,7 +303,7 @@ impl App {
     }
 
     /// The row index (into `rows`) of the selection.
-    pub fn selected_row(&self) -> Option<usize> {
+    pub(crate) fn selected_row(&self) -> Option<usize> {
         self.selected.map(|s| self.view[s] as usize)
     }
 

@@ -10,7 +10,7 @@ use crate::tui::detail::one_line;
 use crate::tui::theme;
 
 /// Requests in each of the last `seconds` seconds up to `app.now_us`, oldest first.
-pub fn per_second(app: &App, seconds: usize) -> Vec<u64> {
+pub(crate) fn per_second(app: &App, seconds: usize) -> Vec<u64> {
     let mut buckets = vec![0u64; seconds];
     if seconds == 0 {
         return buckets;
@@ -34,7 +34,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Draws the header.
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+pub(crate) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let t = &app.theme;
     let session = &app.session;
     let mut first = vec![Span::styled(" webhook-dev ", t.brand)];
@@ -154,7 +154,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
 
 /// An id shortened for narrow places: a `req_` + ULID id keeps the end of its random part
 /// (`req_…7QX3M2KD`), since ids received in the same millisecond share their first 10 characters.
-pub fn short_id(id: &str) -> String {
+pub(crate) fn short_id(id: &str) -> String {
     let clean = one_line(id);
     match clean.strip_prefix("req_") {
         Some(ulid) if ulid.len() == 26 && ulid.is_ascii() => format!("req_…{}", &ulid[18..]),

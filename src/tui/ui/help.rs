@@ -11,7 +11,7 @@ use crate::tui::detail::one_line;
 use crate::tui::theme::{self, Theme};
 
 /// Every key, grouped.
-pub const KEYS: &[(&str, &str)] = &[
+pub(crate) const KEYS: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move the selection (detail: scroll)"),
     ("PgUp PgDn", "a page up or down"),
     ("Ctrl-D Ctrl-U", "half a page down or up"),
@@ -157,7 +157,7 @@ fn message_lines(app: &App) -> Vec<Line<'static>> {
 }
 
 /// Draws the overlay that is open, if any.
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+pub(crate) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     match app.overlay {
         Some(Overlay::Help) => draw_box(
             frame,

@@ -50,7 +50,7 @@ fn time(app: &App, micros: i64, wide: bool) -> String {
 }
 
 /// `text` cut to `width` columns, ending in `…` when cut.
-pub fn fit(text: &str, width: usize) -> String {
+pub(crate) fn fit(text: &str, width: usize) -> String {
     use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
     if text.width() <= width {
         return text.to_string();
@@ -112,7 +112,7 @@ fn empty_message(app: &App) -> Vec<Line<'static>> {
 }
 
 /// Draws the list into `area` (first line: column titles).
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+pub(crate) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let t = &app.theme;
     let wide = area.width >= 110;
     let height = area.height.saturating_sub(1) as usize;

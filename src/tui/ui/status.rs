@@ -27,7 +27,7 @@ fn hints(t: &Theme, pairs: &[(&'static str, &'static str)], width: u16) -> Vec<S
 }
 
 /// Draws the status line.
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+pub(crate) fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let t = &app.theme;
     let line = if let Some(input) = &app.input {
         let (prompt, help) = match input.kind {

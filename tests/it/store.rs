@@ -1,0 +1,208 @@
+//! The store's write paths: commits made by the caller, by the writer thread, and on close.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use webhook_dev::model::{CapturedRequest, RecordedResponse};
+use webhook_dev::signature;
+use webhook_dev::store::{CommitOn, Durability, Store, StoreReader};
+
+use crate::support::eventually::eventually;
+
+fn request(n: u32) -> Arc<CapturedRequest> {
+    Arc::new(CapturedRequest {
+        id: format!("req_{n:026}"),
+        received_at: chrono::Utc::now(),
+        peer: None,
+        method: "POST".into(),
+        path: format!("/store/{n}"),
+        headers: vec![("content-type".into(), b"application/json".to_vec())],
+        body: Bytes::from(format!("{{\"n\":{n}}}")),
+        replay_of: None,
+    })
+}
+
+fn insert(
+    store: &Store,
+    n: u32,
+    on: CommitOn,
+) -> impl std::future::Future<Output = Result<(), webhook_dev::store::WriteError>> {
+    store.insert_request(
+        request(n),
+        signature::unchecked(&Vec::new()),
+        None,
+        None,
+        on,
+    )
+}
+
+async fn count_reaches(dir: &std::path::Path, n: u64) {
+    let reader = StoreReader::open(dir).unwrap();
+    let stored = eventually(Duration::from_secs(5), || reader.count().unwrap() >= n).await;
+    assert!(stored, "{n} requests stored");
+}
+
+#[tokio::test]
+async fn a_write_whose_caller_gives_up_before_committing_it_is_still_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    // Let the writer thread go to sleep on its empty queue first.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(insert(&store, 1, CommitOn::Caller));
+    count_reaches(dir.path(), 1).await;
+}
+
+#[tokio::test]
+async fn an_answer_deferred_by_a_lone_caller_is_committed_without_another_write() {
+    for durability in [Durability::Process, Durability::Power] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), durability).unwrap();
+        insert(&store, 1, CommitOn::Caller).await.unwrap();
+        let (done, committed) = tokio::sync::oneshot::channel();
+        store.record_response(
+            request(1).id.clone(),
+            RecordedResponse::plain(202, "later"),
+            None,
+            None,
+            CommitOn::Caller,
+            move |outcome| {
+                let _ = done.send(outcome.is_ok());
+            },
+        );
+        let committed = tokio::time::timeout(Duration::from_secs(5), committed).await;
+        assert_eq!(
+            committed.ok().and_then(Result::ok),
+            Some(true),
+            "{durability:?}"
+        );
+        let stored = StoreReader::open(dir.path())
+            .unwrap()
+            .get(&request(1).id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.response.unwrap().status, 202);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_closes_at_once_both_return_once_everything_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    let writes: Vec<_> = (0..200)
+        .map(|n| {
+            let on = if n % 2 == 0 {
+                CommitOn::Writer
+            } else {
+                CommitOn::Caller
+            };
+            tokio::spawn(insert(&store, n, on))
+        })
+        .collect();
+    let closes: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            let dir = dir.path().to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                store.close();
+                StoreReader::open(&dir).unwrap().count().unwrap()
+            })
+        })
+        .collect();
+    let mut accepted: u64 = 0;
+    for write in writes {
+        match write.await.unwrap() {
+            Ok(()) => accepted += 1,
+            Err(err) => assert!(
+                matches!(err, webhook_dev::store::WriteError::Closed(_)),
+                "{err}"
+            ),
+        }
+    }
+    for close in closes {
+        assert_eq!(close.await.unwrap(), accepted, "a close returned early");
+    }
+}
+
+#[tokio::test]
+async fn writes_after_close_are_refused_as_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    let closing = store.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .unwrap();
+    for on in [CommitOn::Caller, CommitOn::Writer] {
+        let refused = insert(&store, 1, on).await.unwrap_err();
+        assert!(
+            matches!(refused, webhook_dev::store::WriteError::Closed(_)),
+            "{refused}"
+        );
+    }
+}
+
+/// A store written before answers had a table of their own (schema version 2) keeps every request
+/// and every answer through the migration.
+#[test]
+fn a_store_of_schema_version_two_keeps_its_requests_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(webhook_dev::store::db_path(dir.path())).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE requests (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, received_at TEXT NOT NULL,
+                peer TEXT, method TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+                event_type TEXT, sig_status TEXT NOT NULL, sig_profile TEXT, sig_reason TEXT,
+                replay_of TEXT, resp_status INTEGER, fwd_target TEXT, fwd_status INTEGER,
+                fwd_duration_ms REAL, fwd_error TEXT, schema_report TEXT, headers BLOB NOT NULL,
+                body BLOB NOT NULL, resp_headers BLOB, resp_body BLOB);
+             CREATE TABLE deliveries (
+                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+                event_type TEXT, target TEXT NOT NULL, status TEXT NOT NULL,
+                attempt_count INTEGER NOT NULL, response_status_code INTEGER, response_body TEXT,
+                error_message TEXT, created_at TEXT NOT NULL, request_id TEXT, source_id TEXT);
+             INSERT INTO requests (id, received_at, method, path, size, sig_status, headers, body,
+                resp_status, fwd_target, fwd_status, fwd_duration_ms, resp_headers, resp_body)
+             VALUES ('req_01KBQ0000000000000000000A1', '2026-12-05T10:00:00.000000Z', 'POST',
+                '/answered', 2, 'unchecked', X'', CAST('{}' AS BLOB), 201,
+                'http://localhost:3000/answered', 201, 1.5, X'', CAST('{\"ok\":true}' AS BLOB));
+             INSERT INTO requests (id, received_at, method, path, size, sig_status, headers, body,
+                schema_report)
+             VALUES ('req_01KBQ0000000000000000000A2', '2026-12-05T10:00:01.000000Z', 'POST',
+                '/unanswered', 2, 'unchecked', X'', CAST('{}' AS BLOB),
+                '{\"event\":\"x\",\"problems\":[]}');
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    Store::open(dir.path(), Durability::Process)
+        .unwrap()
+        .close();
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let listed = reader.list(None).unwrap();
+    assert_eq!(listed.len(), 2);
+    let answered = reader
+        .get("req_01KBQ0000000000000000000A1")
+        .unwrap()
+        .unwrap();
+    let response = answered
+        .response
+        .expect("the answer survived the migration");
+    assert_eq!(response.status, 201);
+    assert_eq!(response.body.as_ref(), br#"{"ok":true}"#);
+    let forward = answered.summary.forward.expect("its forward too");
+    assert_eq!(forward.status, Some(201));
+    assert_eq!(
+        answered.forward_target.as_deref(),
+        Some("http://localhost:3000/answered")
+    );
+    let unanswered = reader
+        .get("req_01KBQ0000000000000000000A2")
+        .unwrap()
+        .unwrap();
+    assert!(unanswered.response.is_none() && unanswered.summary.forward.is_none());
+    assert_eq!(
+        unanswered.summary.schema.unwrap().event.as_deref(),
+        Some("x")
+    );
+}
