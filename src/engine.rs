@@ -264,11 +264,7 @@ impl RequestHead {
 
 impl Engine {
     /// An engine writing to `store` and reporting on `events`.
-    pub fn new(
-        store: Store,
-        config: EngineConfig,
-        events: impl Into<EventSink>,
-    ) -> Self {
+    pub fn new(store: Store, config: EngineConfig, events: impl Into<EventSink>) -> Self {
         Self {
             store,
             config,
@@ -342,7 +338,11 @@ impl Engine {
     /// Like [`Engine::handle`], returning the whole exchange with the whole answer (up to
     /// [`crate::forward::MAX_ANSWER_BYTES`]), or the store error that kept the request from being
     /// accepted. The store keeps the answer only up to its cap.
-    pub(crate) async fn process(&self, head: RequestHead, body: Bytes) -> Result<Exchange, WriteError> {
+    pub(crate) async fn process(
+        &self,
+        head: RequestHead,
+        body: Bytes,
+    ) -> Result<Exchange, WriteError> {
         let (mut exchange, rest) = self.process_streaming(head, body).await?;
         if let Some(rest) = rest {
             match rest.collect(crate::forward::MAX_ANSWER_BYTES).await {

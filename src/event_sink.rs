@@ -79,6 +79,9 @@ mod tests {
         assert_eq!(queue.next_batch(8).map(|b| b.events.len()), Some(2));
         let reader = std::thread::spawn(move || queue.next_batch(8).is_none());
         drop(another);
-        assert!(reader.join().unwrap(), "the queue ends once no sink is left");
+        assert!(
+            reader.join().unwrap(),
+            "the queue ends once no sink is left"
+        );
     }
 }

@@ -57,7 +57,7 @@ pub(crate) enum Replayer {
 }
 
 impl Replayer {
-    fn engine_for(&mut self, recorded: Option<&str>, path: &str) -> Result<Arc<Engine>, String> {
+    fn engine_for(&mut self, recorded_base: Option<&str>) -> Result<Arc<Engine>, String> {
         match self {
             Replayer::Engine(engine) => Ok(engine.clone()),
             Replayer::Store {
@@ -70,13 +70,11 @@ impl Replayer {
                 engines,
                 events,
             } => {
-                let target = match (forward.as_ref(), recorded) {
+                let target = match (forward.as_ref(), recorded_base) {
                     (Some(target), _) => target.clone(),
-                    (None, Some(url)) => {
-                        crate::target::forward_base(url, path)
-                            .parse::<Target>()
-                            .map_err(|e| format!("cannot replay to the recorded target: {e}"))?
-                    }
+                    (None, Some(base)) => base
+                        .parse::<Target>()
+                        .map_err(|e| format!("cannot replay to the recorded target: {e}"))?,
                     (None, None) => {
                         return Err("no forward target: start inspect with --forward TARGET".into())
                     }
@@ -380,10 +378,10 @@ fn carry_out(
             original,
             mut head,
             body,
-            recorded_target,
+            recorded_base,
             label,
             edited,
-        } => match replayer.engine_for(recorded_target.as_deref(), &head.path) {
+        } => match replayer.engine_for(recorded_base.as_deref()) {
             Ok(engine) => {
                 let results = results.clone();
                 tokio::spawn(async move {

@@ -79,8 +79,9 @@ pub enum Effect {
         head: Box<RequestHead>,
         /// The body.
         body: Bytes,
-        /// The URL the original was forwarded to, for when the inspector has no target.
-        recorded_target: Option<String>,
+        /// Where the original was forwarded, without its path (an edit may change the path),
+        /// for when the inspector has no target.
+        recorded_base: Option<String>,
         /// How to describe it: "replay", "re-signed replay", "edited replay".
         label: &'static str,
         /// The user edited it (`e`): the inspector marks the new request.

@@ -300,7 +300,7 @@ fn r_replays_as_is_linked_to_the_original() {
         original,
         head,
         body,
-        recorded_target,
+        recorded_base,
         label,
         edited,
     }] = effects.as_slice()
@@ -328,10 +328,7 @@ fn r_replays_as_is_linked_to_the_original() {
             .collect::<Vec<_>>()
     );
     assert!(body.starts_with(b"{\"type\""));
-    assert_eq!(
-        recorded_target.as_deref(),
-        Some("http://localhost:3000/webhooks/avara")
-    );
+    assert_eq!(recorded_base.as_deref(), Some("http://localhost:3000"));
     assert_eq!(*label, "replay");
     assert!(status(&app).contains("sending replay"));
 }
@@ -453,12 +450,18 @@ fn e_edits_the_request_as_pretty_json_then_replays_the_edited_copy() {
         body,
         label,
         edited,
+        recorded_base,
         ..
     }] = effects.as_slice()
     else {
         panic!("{effects:?}")
     };
     assert!(*edited);
+    assert_eq!(
+        recorded_base.as_deref(),
+        Some("http://localhost:3000"),
+        "the edited path is sent to the recorded target's base, not appended to the old path"
+    );
     let sent = br#"{"type":"report.delivered","data":{"report_id":"r2","is_critical":false}}"#;
     assert_eq!(body.as_ref(), sent, "compact like the original");
     assert_eq!(head.path, "/webhooks/avara?edited=1");

@@ -368,7 +368,11 @@ impl PgQueue {
     }
 
     /// Refreshes session `session`'s hold on `channel`, or says why it has none any more.
-    pub(crate) async fn still_owner(&self, channel: &str, session: u64) -> Result<Ownership, WriteError> {
+    pub(crate) async fn still_owner(
+        &self,
+        channel: &str,
+        session: u64,
+    ) -> Result<Ownership, WriteError> {
         let client = self.client().await?;
         let refreshed = client
             .execute(
@@ -440,7 +444,11 @@ impl PgQueue {
     }
 
     /// The request at `seq` of `channel`, if still queued, counting the delivery attempt.
-    pub(crate) async fn again(&self, channel: &str, seq: i64) -> Result<Option<Claimed>, WriteError> {
+    pub(crate) async fn again(
+        &self,
+        channel: &str,
+        seq: i64,
+    ) -> Result<Option<Claimed>, WriteError> {
         let client = self.client().await?;
         let row = client
             .query_opt(

@@ -130,7 +130,10 @@ impl App {
                     original: loaded.stored.summary.id.clone(),
                     head: Box::new(head),
                     body,
-                    recorded_target: loaded.forward_target.clone(),
+                    recorded_base: loaded
+                        .forward_target
+                        .as_deref()
+                        .map(|url| forward_base(url, &loaded.stored.summary.path).to_string()),
                     label,
                     edited,
                 }]
