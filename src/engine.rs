@@ -61,55 +61,6 @@ pub enum EngineEvent {
     Relay(RelayState),
 }
 
-impl EngineEvent {
-    /// The NDJSON line for `listen --json`, without its newline.
-    pub(crate) fn to_json_line(&self) -> String {
-        match self {
-            EngineEvent::Request(summary) => serde_json::to_string(&RequestLine {
-                event: "request",
-                summary,
-            })
-            .expect("a summary always serializes"),
-            _ => self.to_json().to_string(),
-        }
-    }
-
-    /// The NDJSON object for `listen --json`.
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        match self {
-            EngineEvent::Listening {
-                addr,
-                forward,
-                store,
-            } => serde_json::json!({
-                "event": "listening",
-                "addr": addr.to_string(),
-                "forward": forward,
-                "store": store,
-            }),
-            EngineEvent::Request(summary) => serde_json::to_value(RequestLine {
-                event: "request",
-                summary,
-            })
-            .expect("a summary always serializes"),
-            EngineEvent::Arrived(summary) => serde_json::to_value(RequestLine {
-                event: "arrived",
-                summary,
-            })
-            .expect("a summary always serializes"),
-            EngineEvent::Relay(state) => state.to_json(),
-        }
-    }
-}
-
-/// A request's NDJSON line: `"event": "request"` first, then the summary's fields.
-#[derive(serde::Serialize)]
-struct RequestLine<'a> {
-    event: &'static str,
-    #[serde(flatten)]
-    summary: &'a RequestSummary,
-}
-
 /// The answer given when there is no forward target: `--respond STATUS[:BODY]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FixedAnswer {
@@ -530,36 +481,6 @@ mod tests {
         assert_eq!(t.answer("x").headers[0].1, b"text/plain; charset=utf-8");
         assert!("abc".parse::<FixedAnswer>().is_err());
         assert!("100".parse::<FixedAnswer>().is_err());
-    }
-
-    #[test]
-    fn a_request_line_starts_with_the_event_and_matches_the_json_object() {
-        let summary = RequestSummary {
-            id: "req_1".into(),
-            received_at: "2026-11-25T15:00:00.000000Z".into(),
-            method: "POST".into(),
-            path: "/hooks".into(),
-            size: 2,
-            event_type: None,
-            signature: signature::unchecked(&Vec::new()),
-            forward: None,
-            replay_of: None,
-            schema: None,
-        };
-        let event = EngineEvent::Request(Box::new(summary));
-        let line = event.to_json_line();
-        assert!(
-            line.starts_with(r#"{"event":"request","id":"req_1","#),
-            "{line}"
-        );
-        assert!(
-            !line.contains("replay_of"),
-            "absent fields stay absent: {line}"
-        );
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
-            event.to_json()
-        );
     }
 
     #[test]

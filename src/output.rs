@@ -59,7 +59,7 @@ pub fn spawn_printer(mode: Mode, buffer: usize) -> std::io::Result<(EventQueue, 
                         continue;
                     }
                     match mode {
-                        Mode::Json => text.push_str(&event.to_json_line()),
+                        Mode::Json => text.push_str(&json_line(event)),
                         Mode::Human { colour } => text.push_str(&human_event(event, colour)),
                     }
                     text.push('\n');
@@ -107,6 +107,37 @@ fn dropped_line(count: u64, mode: Mode) -> String {
             "webhook-dev: {count} request line(s) not printed: stdout was not keeping up (every request is stored: `webhook-dev requests list`)"
         ),
     }
+}
+
+/// The NDJSON line for `listen --json`, without its newline.
+fn json_line(event: &EngineEvent) -> String {
+    let request_line = |event: &'static str, summary: &RequestSummary| {
+        serde_json::to_string(&RequestLine { event, summary }).expect("a summary always serializes")
+    };
+    match event {
+        EngineEvent::Listening {
+            addr,
+            forward,
+            store,
+        } => serde_json::json!({
+            "event": "listening",
+            "addr": addr.to_string(),
+            "forward": forward,
+            "store": store,
+        })
+        .to_string(),
+        EngineEvent::Request(summary) => request_line("request", summary),
+        EngineEvent::Arrived(summary) => request_line("arrived", summary),
+        EngineEvent::Relay(state) => state.to_json().to_string(),
+    }
+}
+
+/// A request's NDJSON line: `"event"` first, then the summary's fields.
+#[derive(serde::Serialize)]
+struct RequestLine<'a> {
+    event: &'static str,
+    #[serde(flatten)]
+    summary: &'a RequestSummary,
 }
 
 fn human_event(event: &EngineEvent, colour: bool) -> String {
@@ -257,6 +288,35 @@ pub fn human_line(summary: &RequestSummary, colour: bool, with_id: bool) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_line_starts_with_the_event_and_matches_the_json_object() {
+        let summary = RequestSummary {
+            id: "req_1".into(),
+            received_at: "2026-11-25T15:00:00.000000Z".into(),
+            method: "POST".into(),
+            path: "/hooks".into(),
+            size: 2,
+            event_type: None,
+            signature: crate::signature::unchecked(&Vec::new()),
+            forward: None,
+            replay_of: None,
+            schema: None,
+        };
+        let event = EngineEvent::Request(Box::new(summary));
+        let line = json_line(&event);
+        assert!(
+            line.starts_with(r#"{"event":"request","id":"req_1","#),
+            "{line}"
+        );
+        assert!(
+            !line.contains("replay_of"),
+            "absent fields stay absent: {line}"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["path"], "/hooks");
+        assert_eq!(parsed["signature"]["status"], "unchecked");
+    }
 
     #[test]
     fn durations_read_naturally() {
