@@ -34,7 +34,7 @@ impl Mode {
 
 /// How long the printer lets lines gather after writing some: under load it then wakes a few
 /// hundred times a second instead of once per request, and a line is late by at most this much.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+const GATHER: Duration = Duration::from_millis(2);
 
 /// Prints events on a thread of its own until the queue closes (when the engine holding its
 /// sink is gone), writing whatever has queued up in one go. A terminal paused with Ctrl-S, or a
