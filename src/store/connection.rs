@@ -142,10 +142,9 @@ pub(super) struct PendingCommit {
 }
 
 impl PendingCommit {
-    /// Lets the other ready tasks run first (the forward that was just started, other requests
-    /// queuing theirs), then commits what is queued.
+    /// Commits what is queued. The caller lets the forward go first (the engine yields before
+    /// it queues the write), so nothing here waits for the runtime again.
     pub(crate) async fn commit(mut self) {
-        tokio::task::yield_now().await;
         if let Some(shared) = self.shared.take() {
             shared.commit_queued();
         }
