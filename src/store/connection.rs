@@ -82,8 +82,9 @@ impl SharedConnection {
         }
     }
 
-    /// Queues a write nobody waits on without waking the writer thread; it rides along with the
-    /// next commit, or is committed on the runtime after [`DEFER_LIMIT`].
+    /// Queues a write nobody waits on without waking the writer thread; it is committed on the
+    /// runtime after [`DEFER_LIMIT`], with the others queued by then (or earlier, with a batch
+    /// of the writer thread's).
     pub(crate) fn defer_here(&self, job: Job) {
         let queued = if self.flushes {
             self.jobs.push_deferred_quiet(job)
@@ -100,8 +101,11 @@ impl SharedConnection {
     /// Commits one batch of what is queued on this thread, if the connection is free; never
     /// waits, neither for the writer thread nor for another process's lock on the store. What is
     /// left — the rest of a backlog, a batch another process's lock kept out — is the writer
-    /// thread's, which is woken for it.
-    pub(crate) fn commit_queued(&self) {
+    /// thread's, which is woken for it. With [`Deferred::UntilDue`] the writes nobody waits on
+    /// (answers) stay queued until they are due, so a lone request's commit, which its sender
+    /// waits for, writes only the request; the answers then share one commit a few
+    /// milliseconds later.
+    pub(crate) fn commit_queued(&self, deferred: Deferred) {
         if self.checkpoint_waiting.load(Ordering::Acquire) {
             return self.jobs.wake();
         }
@@ -111,7 +115,10 @@ impl SharedConnection {
             Err(TryLockError::WouldBlock) => return self.jobs.wake(),
         };
         if let Some(conn) = guard.as_mut() {
-            let batch = self.jobs.take_now(MAX_BATCH);
+            let batch = match deferred {
+                Deferred::Along => self.jobs.take_now(MAX_BATCH),
+                Deferred::UntilDue => self.jobs.take_urgent_now(MAX_BATCH),
+            };
             if !batch.is_empty() {
                 if let Err(locked_out) = commit_unless_locked(conn, batch) {
                     // Put back before letting go of the connection, so that `close` finds it.
@@ -120,7 +127,11 @@ impl SharedConnection {
             }
         }
         drop(guard);
-        if !self.jobs.is_empty() {
+        let left_for_the_writer = match deferred {
+            Deferred::Along => !self.jobs.is_empty(),
+            Deferred::UntilDue => self.jobs.has_urgent(),
+        };
+        if left_for_the_writer {
             self.jobs.wake();
         }
     }
@@ -135,6 +146,15 @@ impl SharedConnection {
     }
 }
 
+/// Whether a commit on the caller's thread takes the writes nobody waits on along.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deferred {
+    /// All that is queued.
+    Along,
+    /// Only once the oldest of them is due.
+    UntilDue,
+}
+
 /// A write queued by [`SharedConnection::queue_here`] and not yet committed. Dropped before
 /// [`PendingCommit::commit`] (its request was cancelled), it hands the write to the writer thread.
 pub(super) struct PendingCommit {
@@ -146,7 +166,7 @@ impl PendingCommit {
     /// it queues the write), so nothing here waits for the runtime again.
     pub(crate) async fn commit(mut self) {
         if let Some(shared) = self.shared.take() {
-            shared.commit_queued();
+            shared.commit_queued(Deferred::UntilDue);
         }
     }
 }
@@ -166,7 +186,9 @@ async fn flush_deferred(shared: Weak<SharedConnection>, deferred: Arc<Notify>) {
         deferred.notified().await;
         tokio::time::sleep(DEFER_LIMIT).await;
         match shared.upgrade() {
-            Some(shared) if !shared.closed.load(Ordering::Acquire) => shared.commit_queued(),
+            Some(shared) if !shared.closed.load(Ordering::Acquire) => {
+                shared.commit_queued(Deferred::Along)
+            }
             _ => return,
         }
     }

@@ -285,8 +285,8 @@ impl Store {
     }
 
     /// Queues the answer a request got (the request must already be stored); `on_commit` runs
-    /// once the answer is committed, or with the error. Nobody waits on it, so it shares the
-    /// next commit, a few milliseconds later at most.
+    /// once the answer is committed, or with the error. Nobody waits on it, so it shares a
+    /// commit with other writes, a few milliseconds later at most.
     pub fn record_response(
         &self,
         request_id: String,

@@ -1,7 +1,8 @@
 //! The writer's queue. A write someone is waiting on wakes the writer at once; a write nobody
-//! waits on (the answer a request got) rides along with the next commit, or is committed after
-//! [`DEFER_LIMIT`] at the latest. Under load every commit then holds both kinds, and a lone request
-//! costs one commit and one wake-up instead of two.
+//! waits on (the answer a request got) rides along with the writer's next batch, or is committed
+//! after [`DEFER_LIMIT`] at the latest. Under load every commit then holds both kinds; a lone
+//! request commits on its own thread without the answers queued before it
+//! ([`JobQueue::take_urgent_now`]), which then share one commit.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -124,6 +125,11 @@ impl<T> JobQueue<T> {
         state.urgent.is_empty() && state.deferred.is_empty()
     }
 
+    /// Whether a write someone waits on is queued.
+    pub(crate) fn has_urgent(&self) -> bool {
+        !self.lock().urgent.is_empty()
+    }
+
     /// Puts writes taken but not committed back at the front of the queue, as urgent, and wakes
     /// the consumer. This works on a closed queue too: they were accepted before it closed.
     pub(crate) fn requeue(&self, mut jobs: Vec<T>) {
@@ -137,6 +143,20 @@ impl<T> JobQueue<T> {
     /// queued.
     pub(crate) fn take_now(&self, max: usize) -> Vec<T> {
         take_batch(&mut self.lock(), max)
+    }
+
+    /// Takes up to `max` queued writes someone waits on without waiting, and the deferred ones
+    /// only once the oldest of them has waited [`DEFER_LIMIT`].
+    pub(crate) fn take_urgent_now(&self, max: usize) -> Vec<T> {
+        let mut state = self.lock();
+        let due = state
+            .deferred_since
+            .is_some_and(|since| since.elapsed() >= DEFER_LIMIT);
+        if due {
+            take_batch(&mut state, max)
+        } else {
+            take_front(&mut state.urgent, max)
+        }
     }
 
     /// Refuses further writes; what is queued is still handed out.
@@ -231,6 +251,19 @@ mod tests {
             std::thread::yield_now();
         }
         consumer
+    }
+
+    #[test]
+    fn taking_urgent_writes_leaves_deferred_ones_until_they_are_due() {
+        let queue = JobQueue::default();
+        queue.push_deferred_quiet("answer 1").unwrap();
+        queue.push_quiet("request 2").unwrap();
+        assert_eq!(queue.take_urgent_now(10), ["request 2"]);
+        assert!(!queue.has_urgent());
+        assert!(!queue.is_empty(), "the answer waits for its own commit");
+        queue.push_quiet("request 3").unwrap();
+        std::thread::sleep(DEFER_LIMIT);
+        assert_eq!(queue.take_urgent_now(10), ["request 3", "answer 1"]);
     }
 
     #[test]
