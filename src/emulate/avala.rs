@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::db::{Cursor, Page};
 use super::deliveries::EmulatedDelivery;
 use super::http::{is_http_url, ApiRequest, Reply};
-use super::subscriptions::Subscription;
+use super::subscriptions::{Changes, Subscription};
 use super::Emulator;
 use crate::delivery::DeliveryStatus;
 use crate::model::format_time;
@@ -249,16 +249,9 @@ async fn list_deliveries(emu: &Emulator, req: &ApiRequest, host: &str) -> anyhow
     ))
 }
 
-/// The fields a create or update may set, checked before anything is stored.
-#[derive(Default)]
-struct Fields {
-    target_url: Option<String>,
-    events: Option<Vec<String>>,
-    is_active: Option<bool>,
-    secret: Option<String>,
-}
-
-fn read_fields(emu: &Emulator, req: &ApiRequest, creating: bool) -> Result<Fields, Reply> {
+/// Reads the fields a create or update may set (Avala's wire names), checked before anything is
+/// stored.
+fn read_fields(emu: &Emulator, req: &ApiRequest, creating: bool) -> Result<Changes, Reply> {
     let body = req
         .json()
         .map_err(|e| detail(400, format!("JSON parse error - {e}")))?;
@@ -269,7 +262,7 @@ fn read_fields(emu: &Emulator, req: &ApiRequest, creating: bool) -> Result<Field
         )]));
     };
     let mut errors = Vec::new();
-    let mut fields = Fields::default();
+    let mut fields = Changes::default();
     match body.get("target_url") {
         None if creating => errors.push(("target_url", "This field is required.".into())),
         None => {}
@@ -371,19 +364,7 @@ async fn update(emu: &Emulator, req: &ApiRequest, uid: &str) -> anyhow::Result<R
         Ok(fields) => fields,
         Err(reply) => return Ok(reply),
     };
-    if let Some(url) = fields.target_url {
-        sub.target_url = url;
-    }
-    if let Some(events) = fields.events {
-        sub.events = events;
-    }
-    if let Some(active) = fields.is_active {
-        sub.is_active = active;
-    }
-    if let Some(secret) = fields.secret {
-        sub.secret = Secret::new(secret);
-    }
-    sub.updated_at = format_time(&Utc::now());
+    sub.apply(fields, format_time(&Utc::now()));
     emu.db.update_subscription(sub.clone()).await?;
     Ok(Reply::json(200, webhook_json(&sub)))
 }

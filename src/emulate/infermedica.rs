@@ -8,7 +8,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use super::http::{is_http_url, ApiRequest, Reply};
-use super::subscriptions::Subscription;
+use super::subscriptions::{Changes, Subscription};
 use super::Emulator;
 use crate::model::format_time;
 use crate::signature::Secret;
@@ -106,14 +106,9 @@ fn unknown_path() -> Reply {
     )
 }
 
-#[derive(Default)]
-struct Fields {
-    url: Option<String>,
-    token: Option<String>,
-    events: Option<Vec<String>>,
-}
-
-fn read_fields(emu: &Emulator, req: &ApiRequest, creating: bool) -> Result<Fields, Reply> {
+/// Reads the fields a create or update may set (Infermedica's wire names), checked before
+/// anything is stored.
+fn read_fields(emu: &Emulator, req: &ApiRequest, creating: bool) -> Result<Changes, Reply> {
     let body = req
         .json()
         .map_err(|e| invalid(vec![("", format!("the body is not valid JSON: {e}"))]))?;
@@ -121,18 +116,18 @@ fn read_fields(emu: &Emulator, req: &ApiRequest, creating: bool) -> Result<Field
         return Err(invalid(vec![("", "the body must be a JSON object".into())]));
     };
     let mut problems = Vec::new();
-    let mut fields = Fields::default();
+    let mut fields = Changes::default();
     match body.get("url") {
         None if creating => problems.push(("url", "field required".into())),
         None => {}
-        Some(Value::String(url)) if is_http_url(url) => fields.url = Some(url.clone()),
+        Some(Value::String(url)) if is_http_url(url) => fields.target_url = Some(url.clone()),
         Some(other) => problems.push(("url", format!("{other} is not an http:// or https:// URL"))),
     }
     match body.get("authorization_token") {
         None if creating => problems.push(("authorization_token", "field required".into())),
         None => {}
         Some(Value::String(token)) if !token.trim().is_empty() => {
-            fields.token = Some(token.clone())
+            fields.secret = Some(token.clone())
         }
         Some(_) => problems.push(("authorization_token", "must be a non-empty string".into())),
     }
@@ -183,10 +178,10 @@ async fn create(emu: &Emulator, req: &ApiRequest) -> anyhow::Result<Reply> {
     let now = format_time(&Utc::now());
     let sub = Subscription {
         id: crate::providers::uuid(&mut rand::rng(), false),
-        target_url: fields.url.expect("required on create"),
+        target_url: fields.target_url.expect("required on create"),
         events: fields.events.expect("required on create"),
         is_active: true,
-        secret: Secret::new(fields.token.expect("required on create")),
+        secret: Secret::new(fields.secret.expect("required on create")),
         created_at: now.clone(),
         updated_at: now,
     };
@@ -204,17 +199,8 @@ async fn update(emu: &Emulator, req: &ApiRequest, id: &str) -> anyhow::Result<Re
         Ok(fields) => fields,
         Err(reply) => return Ok(reply),
     };
-    let token_set = fields.token.is_some();
-    if let Some(url) = fields.url {
-        sub.target_url = url;
-    }
-    if let Some(events) = fields.events {
-        sub.events = events;
-    }
-    if let Some(token) = fields.token {
-        sub.secret = Secret::new(token);
-    }
-    sub.updated_at = format_time(&Utc::now());
+    let token_set = fields.secret.is_some();
+    sub.apply(fields, format_time(&Utc::now()));
     emu.db.update_subscription(sub.clone()).await?;
     Ok(Reply::json(200, config_json(&sub, token_set)))
 }

@@ -24,7 +24,38 @@ pub struct Subscription {
     pub updated_at: String,
 }
 
+/// What a create or update request set, in the emulator's own names: each provider reads its
+/// wire names into it.
+#[derive(Default)]
+pub struct Changes {
+    /// Where events are to be sent.
+    pub target_url: Option<String>,
+    /// The event types to receive.
+    pub events: Option<Vec<String>>,
+    /// Whether events are to be sent.
+    pub is_active: Option<bool>,
+    /// The signing secret or authorization token.
+    pub secret: Option<String>,
+}
+
 impl Subscription {
+    /// Applies what an update set, stamped `now`.
+    pub fn apply(&mut self, changes: Changes, now: String) {
+        if let Some(url) = changes.target_url {
+            self.target_url = url;
+        }
+        if let Some(events) = changes.events {
+            self.events = events;
+        }
+        if let Some(active) = changes.is_active {
+            self.is_active = active;
+        }
+        if let Some(secret) = changes.secret {
+            self.secret = Secret::new(secret);
+        }
+        self.updated_at = now;
+    }
+
     /// Whether it receives `event` now.
     pub fn receives(&self, event: &str) -> bool {
         self.is_active && self.events.iter().any(|e| e == event)
