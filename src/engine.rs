@@ -391,18 +391,11 @@ impl Engine {
         if !self.arrivals {
             return;
         }
-        self.emit(EngineEvent::Arrived(Box::new(RequestSummary {
-            id: request.id.clone(),
-            received_at: crate::model::format_time(&request.received_at),
-            method: request.method.clone(),
-            path: request.path.clone(),
-            size: request.body.len() as u64,
-            event_type: findings.event_type.clone(),
-            signature: findings.signature.clone(),
-            forward: None,
-            replay_of: request.replay_of.clone(),
-            schema: None,
-        })));
+        self.emit(EngineEvent::Arrived(Box::new(RequestSummary::arrived(
+            request,
+            findings.event_type.clone(),
+            findings.signature.clone(),
+        ))));
     }
 
     /// Records a request that was refused before its body was read (e.g. too large), so the

@@ -4,7 +4,9 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{round_ms, Exchange, ForwardOutcome, RecordedResponse, SchemaReport};
+use crate::model::{
+    round_ms, CapturedRequest, Exchange, ForwardOutcome, RecordedResponse, SchemaReport,
+};
 use crate::signature::Verdict;
 
 /// One line of `requests list --json` and the body of a `request` event.
@@ -58,18 +60,34 @@ impl From<&ForwardOutcome> for ForwardSummary {
 impl RequestSummary {
     /// The summary of a handled exchange.
     pub fn from_exchange(exchange: &Exchange) -> Self {
-        let request = &exchange.request;
+        Self {
+            forward: exchange.forward.as_ref().map(ForwardSummary::from),
+            schema: exchange.schema.clone(),
+            ..Self::arrived(
+                &exchange.request,
+                exchange.event_type.clone(),
+                exchange.signature.clone(),
+            )
+        }
+    }
+
+    /// The summary of a request that has arrived and is not answered yet.
+    pub fn arrived(
+        request: &CapturedRequest,
+        event_type: Option<String>,
+        signature: Verdict,
+    ) -> Self {
         Self {
             id: request.id.clone(),
             received_at: crate::model::format_time(&request.received_at),
             method: request.method.clone(),
             path: request.path.clone(),
             size: request.body.len() as u64,
-            event_type: exchange.event_type.clone(),
-            signature: exchange.signature.clone(),
-            forward: exchange.forward.as_ref().map(ForwardSummary::from),
+            event_type,
+            signature,
+            forward: None,
             replay_of: request.replay_of.clone(),
-            schema: exchange.schema.clone(),
+            schema: None,
         }
     }
 }
