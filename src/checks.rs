@@ -98,15 +98,15 @@ impl Checks {
         }
     }
 
-    /// Verifies the signature and finds the event type and schema problems of a request.
-    pub(crate) fn examine(
-        &self,
-        path: &str,
+    /// Verifies the signature and finds the event type and schema problems of a request that
+    /// took `route` (see [`Checks::route_for`]).
+    pub(crate) fn examine<'a>(
+        &'a self,
+        route: Option<&'a Route>,
         headers: &Headers,
         body: &[u8],
         now_unix: i64,
-    ) -> Findings<'_> {
-        let route = self.route_for(path);
+    ) -> Findings<'a> {
         let profile = self.profile_for(route, headers);
         let signature = match (route, profile) {
             (Some(Route { secret: Some(secret), .. }), Some(profile)) => {
@@ -213,7 +213,7 @@ mod tests {
             vec![Route::everywhere(Some("avala".into()), None)],
         )
         .unwrap();
-        let findings = checks.examine("/", &[], b"{}", 0);
+        let findings = checks.examine(checks.route_for("/"), &[], b"{}", 0);
         assert_eq!(findings.signature.status, Status::Unchecked);
         assert!(findings.signature.reason.unwrap().contains("--secret"));
     }

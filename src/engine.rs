@@ -318,10 +318,8 @@ impl Engine {
     ) -> Result<(Exchange, Option<AnswerRest>), WriteError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
         let request = self.capture(head, body);
-        let forwarder = self
-            .config
-            .checks
-            .route_for(&request.path)
+        let route = self.config.checks.route_for(&request.path);
+        let forwarder = route
             .and_then(|route| route.forwarder.as_ref())
             .or(self.config.forwarder.as_ref());
         // The request is examined and its commit made while the handler works on it: the forward
@@ -329,7 +327,7 @@ impl Engine {
         let examined_and_stored = async {
             tokio::task::yield_now().await;
             let findings = self.config.checks.examine(
-                &request.path,
+                route,
                 &request.headers,
                 &request.body,
                 Utc::now().timestamp(),

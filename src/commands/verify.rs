@@ -35,7 +35,12 @@ pub fn run(store_dir: &Path, args: VerifyArgs) -> anyhow::Result<()> {
         Some(t) if !args.now => t.with_timezone(&Utc),
         _ => Utc::now(),
     };
-    let findings = checks.examine(&head.path, &head.headers, &body, at.timestamp());
+    let findings = checks.examine(
+        checks.route_for(&head.path),
+        &head.headers,
+        &body,
+        at.timestamp(),
+    );
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(
