@@ -164,7 +164,7 @@ pub(super) struct PendingCommit {
 impl PendingCommit {
     /// Commits what is queued. The caller lets the forward go first (the engine yields before
     /// it queues the write), so nothing here waits for the runtime again.
-    pub(crate) async fn commit(mut self) {
+    pub(crate) fn commit(mut self) {
         if let Some(shared) = self.shared.take() {
             shared.commit_queued(Deferred::UntilDue);
         }

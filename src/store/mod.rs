@@ -255,7 +255,7 @@ impl Store {
         };
         async move {
             if let Some(pending) = here {
-                pending.commit().await;
+                pending.commit();
             }
             outcome
                 .await
