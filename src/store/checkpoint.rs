@@ -2,8 +2,10 @@
 //! flushes a checkpoint needs never sit between a request and its answer; keeps the WAL from
 //! growing under unbroken load; and gives the disk space of a grown WAL back once writes stop.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -27,6 +29,78 @@ const WAL_KEPT: u64 = 64 * 1024 * 1024;
 /// commits go on stalled them for tens of milliseconds (measured), so truncation waits for a
 /// quiet moment.
 const CATCH_UP_ABOVE: i64 = 4 * 1024 * 1024;
+
+/// How often the committing connection looks at the WAL's size ([`WalGuard`]).
+const GUARD_EVERY: Duration = Duration::from_millis(50);
+
+/// A WAL file growing past this means the checkpointer has fallen far behind ([`WalGuard`]);
+/// with it keeping up the WAL stays near what a few intervals write (20–35 MB measured at full
+/// load).
+const GUARD_ABOVE: u64 = 128 * 1024 * 1024;
+
+/// Bounds the WAL when the checkpointer thread falls behind.
+///
+/// The checkpointer keeps the WAL small only while it gets the CPU: on a machine busy with other
+/// work (a build beside a storm of webhooks) it may not run for seconds while commits go on, and
+/// the WAL then grows with everything written. The connection that commits looks at the WAL's
+/// size now and then; once the file has grown past [`GUARD_ABOVE`] since it last looked, it
+/// copies the WAL into the database and truncates it itself, with commits waiting (tens of
+/// milliseconds, which the checkpointer avoids while it keeps up). Should a reader keep part of
+/// the WAL in use, what it can copy is copied, and the guard tries again as the file grows.
+pub(super) struct WalGuard {
+    wal: Option<PathBuf>,
+    above: u64,
+    every: Duration,
+    started: Instant,
+    /// When to look next, in milliseconds since `started`.
+    next_look: AtomicU64,
+    /// The WAL's size when last looked at.
+    last_len: AtomicU64,
+}
+
+impl WalGuard {
+    /// A guard for the WAL of the database `conn` is open on.
+    pub(super) fn for_connection(conn: &Connection) -> Self {
+        Self::with(conn, GUARD_ABOVE, GUARD_EVERY)
+    }
+
+    fn with(conn: &Connection, above: u64, every: Duration) -> Self {
+        Self {
+            wal: conn.path().map(|db| PathBuf::from(format!("{db}-wal"))),
+            above,
+            every,
+            started: Instant::now(),
+            next_look: AtomicU64::new(0),
+            last_len: AtomicU64::new(0),
+        }
+    }
+
+    /// Called by whoever holds the writing connection `conn`, after a commit.
+    pub(super) fn after_commit(&self, conn: &Connection) {
+        let now = self.started.elapsed().as_millis() as u64;
+        if now < self.next_look.load(Ordering::Relaxed) {
+            return;
+        }
+        self.next_look
+            .store(now + self.every.as_millis() as u64, Ordering::Relaxed);
+        let Some(len) = self
+            .wal
+            .as_ref()
+            .and_then(|wal| std::fs::metadata(wal).ok())
+            .map(|meta| meta.len())
+        else {
+            return;
+        };
+        let before = self.last_len.swap(len, Ordering::Relaxed);
+        if len > self.above && len > before {
+            tracing::warn!(
+                "the store's WAL has grown to {} MB: the checkpoint thread is behind (is the machine busy?); copying it into the database now",
+                len / (1024 * 1024)
+            );
+            super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
+        }
+    }
+}
 
 /// How the checkpointer paces itself.
 struct Pace {
@@ -134,6 +208,45 @@ mod tests {
 
     fn wal_size(db: &std::path::Path) -> u64 {
         std::fs::metadata(format!("{}-wal", db.display())).map_or(0, |m| m.len())
+    }
+
+    /// The largest the WAL grows over 2,000 commits of 4 kB each (about 8 MB) with no
+    /// checkpointer running, guarded above 1 MB or not at all.
+    fn largest_wal_without_checkpointer(guard_above: Option<u64>) -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let writer = Connection::open(&db).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
+        let guard = guard_above.map(|above| WalGuard::with(&writer, above, Duration::ZERO));
+        let mut largest = 0;
+        for _ in 0..2000 {
+            writer
+                .execute("INSERT INTO t (b) VALUES (?1)", [vec![7u8; 4000]])
+                .unwrap();
+            if let Some(guard) = &guard {
+                guard.after_commit(&writer);
+            }
+            largest = largest.max(wal_size(&db));
+        }
+        let count: i64 = writer
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 2000);
+        largest
+    }
+
+    #[test]
+    fn with_the_checkpointer_behind_the_committing_connection_bounds_the_wal() {
+        let unguarded = largest_wal_without_checkpointer(None);
+        assert!(unguarded > 8_000_000, "the WAL grew to {unguarded} only");
+        let guarded = largest_wal_without_checkpointer(Some(1024 * 1024));
+        // Past the bound by at most what one commit adds before the guard looks.
+        assert!(
+            guarded < 1024 * 1024 + 3 * 4096,
+            "the WAL grew to {guarded}"
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
+use super::checkpoint::WalGuard;
 use super::queue::{JobQueue, DEFER_LIMIT};
-use super::writer::{commit_all, commit_unless_locked, Job, MAX_BATCH};
+use super::writer::{commit_all, commit_batch, commit_unless_locked, Job, MAX_BATCH};
 use super::{WriteError, Writer};
 
 /// The writing connection (`None` once closed) and the queue of writes for it.
@@ -25,6 +26,8 @@ pub(super) struct SharedConnection {
     deferred: Arc<Notify>,
     /// Whether that task runs.
     flushes: bool,
+    /// Copies the WAL into the database when the checkpointer has fallen far behind.
+    wal_guard: WalGuard,
 }
 
 impl SharedConnection {
@@ -40,6 +43,7 @@ impl SharedConnection {
             .filter(|_| callers_commit);
         let deferred = Arc::new(Notify::new());
         let shared = Arc::new(SharedConnection {
+            wal_guard: WalGuard::for_connection(&conn),
             conn: Mutex::new(Some(conn)),
             closed: AtomicBool::new(false),
             checkpoint_waiting: AtomicBool::new(false),
@@ -120,9 +124,10 @@ impl SharedConnection {
                 Deferred::UntilDue => self.jobs.take_urgent_now(MAX_BATCH),
             };
             if !batch.is_empty() {
-                if let Err(locked_out) = commit_unless_locked(conn, batch) {
+                match commit_unless_locked(conn, batch) {
+                    Ok(()) => self.wal_guard.after_commit(conn),
                     // Put back before letting go of the connection, so that `close` finds it.
-                    self.jobs.requeue(locked_out);
+                    Err(locked_out) => self.jobs.requeue(locked_out),
                 }
             }
         }
@@ -134,6 +139,12 @@ impl SharedConnection {
         if left_for_the_writer {
             self.jobs.wake();
         }
+    }
+
+    /// Commits `batch` on `conn`, held by the writer thread through [`SharedConnection::lock`].
+    pub(crate) fn commit_batch(&self, conn: &Connection, batch: Vec<Job>) {
+        commit_batch(conn, batch);
+        self.wal_guard.after_commit(conn);
     }
 
     /// Commits whatever is still queued and closes the connection.

@@ -54,7 +54,7 @@ pub(super) fn run(shared: Arc<SharedConnection>, jobs: Arc<JobQueue<Job>>) {
     let _fails_the_rest_if_it_panics = FailOnPanic(&jobs);
     while let Some(batch) = jobs.next_batch(MAX_BATCH) {
         match shared.lock().as_ref() {
-            Some(conn) => commit_batch(conn, batch),
+            Some(conn) => shared.commit_batch(conn, batch),
             None => fail_closed(batch),
         }
     }
@@ -114,7 +114,7 @@ pub(super) fn commit_unless_locked(conn: &Connection, batch: Vec<Job>) -> Result
     }
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+pub(super) fn commit_batch(conn: &Connection, batch: Vec<Job>) {
     match run_cached(conn, "BEGIN IMMEDIATE") {
         Ok(()) => apply_and_commit(conn, batch),
         Err(err) => fail_all(batch, &err.to_string()),
