@@ -112,7 +112,10 @@ impl RecordedResponse {
             hyper::StatusCode::from_u16(self.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
         let headers = response.headers_mut();
         for (name, value) in self.headers {
-            if FRAMING.contains(&name.to_ascii_lowercase().as_str()) {
+            if FRAMING
+                .iter()
+                .any(|framing| name.eq_ignore_ascii_case(framing))
+            {
                 continue;
             }
             if let (Ok(name), Ok(value)) = (

@@ -63,18 +63,19 @@ impl Target {
 
     /// The full URI for a request path (path and query as received).
     pub fn uri_for(&self, path_and_query: &str) -> String {
-        let path = if path_and_query.starts_with('/') {
-            path_and_query.to_string()
-        } else {
-            format!("/{path_and_query}")
-        };
-        format!(
-            "{}://{}{}{}",
-            self.scheme(),
-            self.authority,
-            self.base_path,
-            path
-        )
+        let scheme = self.scheme();
+        let mut uri = String::with_capacity(
+            scheme.len() + 4 + self.authority.len() + self.base_path.len() + path_and_query.len(),
+        );
+        uri.push_str(scheme);
+        uri.push_str("://");
+        uri.push_str(&self.authority);
+        uri.push_str(&self.base_path);
+        if !path_and_query.starts_with('/') {
+            uri.push('/');
+        }
+        uri.push_str(path_and_query);
+        uri
     }
 }
 
