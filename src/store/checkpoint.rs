@@ -45,12 +45,15 @@ const GUARD_ABOVE: u64 = 128 * 1024 * 1024;
 /// the WAL then grows with everything written. The connection that commits looks at the WAL's
 /// size now and then; once the file has grown past [`GUARD_ABOVE`] since it last looked, it
 /// copies the WAL into the database and truncates it itself, with commits waiting (tens of
-/// milliseconds, which the checkpointer avoids while it keeps up). Should a reader keep part of
-/// the WAL in use, what it can copy is copied, and the guard tries again as the file grows.
+/// milliseconds, which the checkpointer avoids while it keeps up; longer when it has to wait for
+/// the starved checkpointer to finish a checkpoint it began). Should a reader keep part of the
+/// WAL in use, what can be copied is, and the guard tries again as the file grows.
 pub(super) struct WalGuard {
     wal: Option<PathBuf>,
     above: u64,
     every: Duration,
+    /// How long the writer thread waits, at most, for the WAL to be let go of.
+    wait_at_most: Duration,
     started: Instant,
     /// When to look next, in milliseconds since `started`.
     next_look: AtomicU64,
@@ -61,22 +64,25 @@ pub(super) struct WalGuard {
 impl WalGuard {
     /// A guard for the WAL of the database `conn` is open on.
     pub(super) fn for_connection(conn: &Connection) -> Self {
-        Self::with(conn, GUARD_ABOVE, GUARD_EVERY)
+        Self::with(conn, GUARD_ABOVE, GUARD_EVERY, super::BUSY_TIMEOUT)
     }
 
-    fn with(conn: &Connection, above: u64, every: Duration) -> Self {
+    fn with(conn: &Connection, above: u64, every: Duration, wait_at_most: Duration) -> Self {
         Self {
             wal: conn.path().map(|db| PathBuf::from(format!("{db}-wal"))),
             above,
             every,
+            wait_at_most,
             started: Instant::now(),
             next_look: AtomicU64::new(0),
             last_len: AtomicU64::new(0),
         }
     }
 
-    /// Called by whoever holds the writing connection `conn`, after a commit.
-    pub(super) fn after_commit(&self, conn: &Connection) {
+    /// Called by whoever holds the writing connection `conn`, after a commit. The writer thread
+    /// may wait for the checkpointer or a reader to let go of the WAL (up to the store's lock
+    /// timeout: the WAL cannot grow meanwhile); a thread serving connections only tries.
+    pub(super) fn after_commit(&self, conn: &Connection, waits: Waits) {
         let now = self.started.elapsed().as_millis() as u64;
         if now < self.next_look.load(Ordering::Relaxed) {
             return;
@@ -97,9 +103,23 @@ impl WalGuard {
                 "the store's WAL has grown to {} MB: the checkpoint thread is behind (is the machine busy?); copying it into the database now",
                 len / (1024 * 1024)
             );
-            super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
+            match waits {
+                Waits::ForLocks => truncate_waiting(conn, self.wait_at_most),
+                Waits::Never => {
+                    super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
+                }
+            }
         }
     }
+}
+
+/// Whether the connection's holder may wait for locks ([`WalGuard::after_commit`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Waits {
+    /// The writer thread: nobody waits on it but the writes it holds.
+    ForLocks,
+    /// A thread serving connections.
+    Never,
 }
 
 /// How the checkpointer paces itself.
@@ -183,6 +203,28 @@ fn catch_up(conn: &Connection, frames: i64, page_size: i64, small: i64, hold: &H
     });
 }
 
+/// Copies the WAL into the database and truncates it, retrying for at most `limit` while it
+/// cannot: SQLite does not wait for another connection's checkpoint to end (the checkpointer's,
+/// which may be starved of CPU mid-way), only for readers.
+fn truncate_waiting(conn: &Connection, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let blocked = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            row.get::<_, i64>(0)
+        });
+        match blocked {
+            Ok(0) => return,
+            Ok(_) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(1)),
+            Ok(_) => {
+                return tracing::warn!(
+                    "the store's WAL could not be truncated within {limit:?}: the checkpoint thread or another process reading the store holds it"
+                )
+            }
+            Err(err) => return tracing::warn!("store checkpoint (TRUNCATE) failed: {err}"),
+        }
+    }
+}
+
 /// Truncates the WAL, unless a commit is under way: then the next quiet interval tries again.
 fn truncate_unless_busy(conn: &Connection) {
     super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
@@ -219,14 +261,15 @@ mod tests {
         writer.pragma_update(None, "journal_mode", "WAL").unwrap();
         writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         writer.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
-        let guard = guard_above.map(|above| WalGuard::with(&writer, above, Duration::ZERO));
+        let guard =
+            guard_above.map(|above| WalGuard::with(&writer, above, Duration::ZERO, Duration::ZERO));
         let mut largest = 0;
         for _ in 0..2000 {
             writer
                 .execute("INSERT INTO t (b) VALUES (?1)", [vec![7u8; 4000]])
                 .unwrap();
             if let Some(guard) = &guard {
-                guard.after_commit(&writer);
+                guard.after_commit(&writer, Waits::ForLocks);
             }
             largest = largest.max(wal_size(&db));
         }
@@ -247,6 +290,65 @@ mod tests {
             guarded < 1024 * 1024 + 3 * 4096,
             "the WAL grew to {guarded}"
         );
+    }
+
+    /// A reader in another thread holding a snapshot of the store at `db`, until told to let go.
+    fn reader_holding_a_snapshot(
+        db: &std::path::Path,
+    ) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+        let (reading, read) = std::sync::mpsc::channel();
+        let (let_go, told) = std::sync::mpsc::channel::<()>();
+        let db = db.to_path_buf();
+        let reader = std::thread::spawn(move || {
+            let reader = Connection::open(&db).unwrap();
+            reader.execute_batch("BEGIN").unwrap();
+            let _: i64 = reader
+                .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+                .unwrap();
+            reading.send(()).unwrap();
+            let _ = told.recv();
+            reader.execute_batch("COMMIT").unwrap();
+        });
+        read.recv().unwrap();
+        (let_go, reader)
+    }
+
+    #[test]
+    fn the_writer_waits_for_a_reader_to_let_go_of_the_wal_then_truncates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let writer = Connection::open(&db).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
+        let insert_some = || {
+            for _ in 0..10 {
+                writer
+                    .execute("INSERT INTO t (b) VALUES (?1)", [vec![7u8; 4000]])
+                    .unwrap();
+            }
+        };
+        let guard = || WalGuard::with(&writer, 4096, Duration::ZERO, Duration::from_secs(5));
+
+        // A thread serving connections never waits: with a reader there, the WAL stays.
+        insert_some();
+        let (let_go, reader) = reader_holding_a_snapshot(&db);
+        insert_some();
+        let started = Instant::now();
+        guard().after_commit(&writer, Waits::Never);
+        assert!(started.elapsed() < Duration::from_millis(200));
+        assert!(wal_size(&db) > 0);
+
+        // The writer thread waits until the reader lets go, then truncates it.
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let_go.send(()).unwrap();
+        });
+        guard().after_commit(&writer, Waits::ForLocks);
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        assert_eq!(wal_size(&db), 0);
+        letting_go.join().unwrap();
+        reader.join().unwrap();
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
-use super::checkpoint::WalGuard;
+use super::checkpoint::{Waits, WalGuard};
 use super::queue::{JobQueue, DEFER_LIMIT};
 use super::writer::{commit_all, commit_batch, commit_unless_locked, Job, MAX_BATCH};
 use super::{WriteError, Writer};
@@ -125,7 +125,7 @@ impl SharedConnection {
             };
             if !batch.is_empty() {
                 match commit_unless_locked(conn, batch) {
-                    Ok(()) => self.wal_guard.after_commit(conn),
+                    Ok(()) => self.wal_guard.after_commit(conn, Waits::Never),
                     // Put back before letting go of the connection, so that `close` finds it.
                     Err(locked_out) => self.jobs.requeue(locked_out),
                 }
@@ -144,7 +144,7 @@ impl SharedConnection {
     /// Commits `batch` on `conn`, held by the writer thread through [`SharedConnection::lock`].
     pub(crate) fn commit_batch(&self, conn: &Connection, batch: Vec<Job>) {
         commit_batch(conn, batch);
-        self.wal_guard.after_commit(conn);
+        self.wal_guard.after_commit(conn, Waits::ForLocks);
     }
 
     /// Commits whatever is still queued and closes the connection.

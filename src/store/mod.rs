@@ -123,7 +123,7 @@ pub fn db_path(dir: &Path) -> PathBuf {
 }
 
 /// How long a write waits for a lock another process holds on the store.
-const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs `work` on `conn` with SQLite giving up at once on a lock another process holds, instead
 /// of waiting up to [`BUSY_TIMEOUT`]; `None`, without running it, if that cannot be set.
