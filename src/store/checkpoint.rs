@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, InterruptHandle};
 
 /// Runs the given work while no commit can begin (it holds the writing connection).
 pub(super) type HoldWrites = Box<dyn Fn(&mut dyn FnMut()) + Send>;
@@ -54,6 +54,8 @@ pub(super) struct WalGuard {
     every: Duration,
     /// How long the writer thread waits, at most, for the WAL to be let go of.
     wait_at_most: Duration,
+    /// Stops the checkpoint thread's checkpoint, which may be starved of CPU half-way.
+    checkpointer: Option<InterruptHandle>,
     started: Instant,
     /// When to look next, in milliseconds since `started`.
     next_look: AtomicU64,
@@ -62,9 +64,13 @@ pub(super) struct WalGuard {
 }
 
 impl WalGuard {
-    /// A guard for the WAL of the database `conn` is open on.
-    pub(super) fn for_connection(conn: &Connection) -> Self {
-        Self::with(conn, GUARD_ABOVE, GUARD_EVERY, super::BUSY_TIMEOUT)
+    /// A guard for the WAL of the database `conn` is open on, checkpointed by the connection
+    /// `checkpointer` interrupts.
+    pub(super) fn for_connection(conn: &Connection, checkpointer: InterruptHandle) -> Self {
+        Self {
+            checkpointer: Some(checkpointer),
+            ..Self::with(conn, GUARD_ABOVE, GUARD_EVERY, super::BUSY_TIMEOUT)
+        }
     }
 
     fn with(conn: &Connection, above: u64, every: Duration, wait_at_most: Duration) -> Self {
@@ -73,6 +79,7 @@ impl WalGuard {
             above,
             every,
             wait_at_most,
+            checkpointer: None,
             started: Instant::now(),
             next_look: AtomicU64::new(0),
             last_len: AtomicU64::new(0),
@@ -104,7 +111,9 @@ impl WalGuard {
                 len / (1024 * 1024)
             );
             match waits {
-                Waits::ForLocks => truncate_waiting(conn, self.wait_at_most),
+                Waits::ForLocks => {
+                    truncate_waiting(conn, self.wait_at_most, self.checkpointer.as_ref())
+                }
                 Waits::Never => {
                     super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
                 }
@@ -204,11 +213,15 @@ fn catch_up(conn: &Connection, frames: i64, page_size: i64, small: i64, hold: &H
 }
 
 /// Copies the WAL into the database and truncates it, retrying for at most `limit` while it
-/// cannot: SQLite does not wait for another connection's checkpoint to end (the checkpointer's,
-/// which may be starved of CPU mid-way), only for readers.
-fn truncate_waiting(conn: &Connection, limit: Duration) {
+/// cannot. SQLite does not wait for another connection's checkpoint to end, only for readers: the
+/// checkpoint thread's, which may be starved of CPU half-way, is interrupted, which takes it a
+/// moment where finishing could take seconds.
+fn truncate_waiting(conn: &Connection, limit: Duration, checkpointer: Option<&InterruptHandle>) {
     let started = Instant::now();
     loop {
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.interrupt();
+        }
         let blocked = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
             row.get::<_, i64>(0)
         });
@@ -236,7 +249,13 @@ fn checkpoint(conn: &Connection, mode: &str) -> Option<(i64, i64)> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
         Ok((row.get(1)?, row.get(2)?))
     })
-    .inspect_err(|err| tracing::warn!("store checkpoint ({mode}) failed: {err}"))
+    .inspect_err(|err| match err.sqlite_error_code() {
+        // The writer interrupted it to truncate the WAL itself (`WalGuard`).
+        Some(rusqlite::ErrorCode::OperationInterrupted) => {
+            tracing::debug!("store checkpoint ({mode}) interrupted")
+        }
+        _ => tracing::warn!("store checkpoint ({mode}) failed: {err}"),
+    })
     .ok()
 }
 

@@ -31,19 +31,21 @@ pub(super) struct SharedConnection {
 }
 
 impl SharedConnection {
-    /// Shares `conn`. With `callers_commit` and within a tokio runtime, also starts the task that
-    /// commits deferred writes callers left behind once they have waited [`DEFER_LIMIT`].
+    /// Shares `conn`, whose commits `wal_guard` follows. With `callers_commit` and within a tokio
+    /// runtime, also starts the task that commits deferred writes callers left behind once they
+    /// have waited [`DEFER_LIMIT`].
     pub(crate) fn new(
         conn: Connection,
         jobs: Arc<JobQueue<Job>>,
         callers_commit: bool,
+        wal_guard: WalGuard,
     ) -> Arc<SharedConnection> {
         let runtime = tokio::runtime::Handle::try_current()
             .ok()
             .filter(|_| callers_commit);
         let deferred = Arc::new(Notify::new());
         let shared = Arc::new(SharedConnection {
-            wal_guard: WalGuard::for_connection(&conn),
+            wal_guard,
             conn: Mutex::new(Some(conn)),
             closed: AtomicBool::new(false),
             checkpoint_waiting: AtomicBool::new(false),

@@ -173,7 +173,9 @@ impl Store {
         checkpoint_conn.pragma_update(None, "synchronous", synchronous)?;
         let jobs = Arc::new(JobQueue::default());
         let callers_commit = durability == Durability::Process;
-        let conn = SharedConnection::new(conn, jobs.clone(), callers_commit);
+        let guard =
+            checkpoint::WalGuard::for_connection(&conn, checkpoint_conn.get_interrupt_handle());
+        let conn = SharedConnection::new(conn, jobs.clone(), callers_commit, guard);
         let writer = {
             let (conn, jobs) = (conn.clone(), jobs.clone());
             std::thread::Builder::new()
