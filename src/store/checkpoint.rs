@@ -271,22 +271,33 @@ mod tests {
         std::fs::metadata(format!("{}-wal", db.display())).map_or(0, |m| m.len())
     }
 
-    /// The largest the WAL grows over 2,000 commits of 4 kB each (about 8 MB) with no
-    /// checkpointer running, guarded above 1 MB or not at all.
-    fn largest_wal_without_checkpointer(guard_above: Option<u64>) -> u64 {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("db");
+    /// A database in `dir` in WAL mode that only the tests checkpoint, with a table `t` of blobs.
+    fn wal_database(dir: &std::path::Path) -> (PathBuf, Connection) {
+        let db = dir.join("db");
         let writer = Connection::open(&db).unwrap();
         writer.pragma_update(None, "journal_mode", "WAL").unwrap();
         writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         writer.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
+        (db, writer)
+    }
+
+    /// Commits a row of 4,000 bytes.
+    fn insert(writer: &Connection) {
+        writer
+            .execute("INSERT INTO t (b) VALUES (?1)", [vec![7u8; 4000]])
+            .unwrap();
+    }
+
+    /// The largest the WAL grows over 2,000 commits of 4 kB each (about 8 MB) with no
+    /// checkpointer running, guarded above 1 MB or not at all.
+    fn largest_wal_without_checkpointer(guard_above: Option<u64>) -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, writer) = wal_database(dir.path());
         let guard =
             guard_above.map(|above| WalGuard::with(&writer, above, Duration::ZERO, Duration::ZERO));
         let mut largest = 0;
         for _ in 0..2000 {
-            writer
-                .execute("INSERT INTO t (b) VALUES (?1)", [vec![7u8; 4000]])
-                .unwrap();
+            insert(&writer);
             if let Some(guard) = &guard {
                 guard.after_commit(&writer, Waits::ForLocks);
             }
@@ -335,16 +346,10 @@ mod tests {
     #[test]
     fn the_writer_waits_for_a_reader_to_let_go_of_the_wal_then_truncates_it() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("db");
-        let writer = Connection::open(&db).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
+        let (db, writer) = wal_database(dir.path());
         let insert_some = || {
             for _ in 0..10 {
-                writer
-                    .execute("INSERT INTO t (b) VALUES (?1)", [vec![7u8; 4000]])
-                    .unwrap();
+                insert(&writer);
             }
         };
         let guard = || WalGuard::with(&writer, 4096, Duration::ZERO, Duration::from_secs(5));
@@ -373,19 +378,10 @@ mod tests {
     #[test]
     fn a_grown_wal_is_truncated_once_writes_stop_and_not_before() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("db");
-        let writer = Connection::open(&db).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
-        let insert = || {
-            writer
-                .execute("INSERT INTO t (b) VALUES (?1)", [vec![7u8; 4000]])
-                .unwrap()
-        };
+        let (db, writer) = wal_database(dir.path());
         // A burst grows the WAL past what is kept.
         for _ in 0..300 {
-            insert();
+            insert(&writer);
         }
         let (stop, stopped) = std::sync::mpsc::channel();
         let checkpointer = Connection::open(&db).unwrap();
@@ -400,7 +396,7 @@ mod tests {
         // Writes go on, never quiet for a whole interval: the file is left alone.
         let mut smallest = u64::MAX;
         for _ in 0..40 {
-            insert();
+            insert(&writer);
             std::thread::sleep(Duration::from_millis(5));
             smallest = smallest.min(wal_size(&db));
         }
@@ -408,7 +404,7 @@ mod tests {
         // Quiet: within a few intervals the file is given back.
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(wal_size(&db), 0);
-        insert();
+        insert(&writer);
         stop.send(()).unwrap();
         checkpoints.join().unwrap();
         let count: i64 = writer
