@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::forward::Forwarder;
 use crate::model::SchemaReport;
 use crate::providers::{Catalog, Profile};
-use crate::signature::{self, Headers, Secret, Status, Verdict};
+use crate::signature::{self, Headers, Secret, Verdict};
 
 /// A path prefix and what applies to requests below it.
 #[derive(Clone, Debug)]
@@ -109,25 +109,34 @@ impl Checks {
     ) -> Findings<'a> {
         let profile = self.profile_for(route, headers);
         let signature = match (route, profile) {
-            (Some(Route { secret: Some(secret), .. }), Some(profile)) => {
-                signature::verify(&profile.name, &profile.scheme, headers, body, secret, now_unix)
-            }
-            (Some(Route { secret: Some(_), profile: None, .. }), None) => Verdict {
-                status: Status::Missing,
-                profile: None,
-                reason: Some(
-                    "no signature headers of any known scheme; with a secret but no --profile the scheme is detected from the headers"
-                        .into(),
-                ),
-            },
-            (Some(Route { profile: Some(_), .. }), Some(profile)) => Verdict {
-                status: Status::Unchecked,
-                profile: Some(profile.name.clone()),
-                reason: Some(format!(
-                    "profile {} has no secret configured: pass --secret (a literal, env:VAR or file:PATH)",
-                    profile.name
-                )),
-            },
+            (
+                Some(Route {
+                    secret: Some(secret),
+                    ..
+                }),
+                Some(profile),
+            ) => signature::verify(
+                &profile.name,
+                &profile.scheme,
+                headers,
+                body,
+                secret,
+                now_unix,
+            ),
+            (
+                Some(Route {
+                    secret: Some(_),
+                    profile: None,
+                    ..
+                }),
+                None,
+            ) => signature::no_scheme_found(),
+            (
+                Some(Route {
+                    profile: Some(_), ..
+                }),
+                Some(profile),
+            ) => signature::no_secret_for(&profile.name),
             _ => signature::unchecked(headers),
         };
         let check = profile.map(|p| (p, p.check_event(headers, body)));
@@ -173,6 +182,7 @@ impl Findings<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::Status;
 
     #[test]
     fn the_longest_matching_prefix_wins_on_segment_boundaries() {

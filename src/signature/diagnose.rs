@@ -51,6 +51,29 @@ pub fn unchecked(headers: &Headers) -> Verdict {
     }
 }
 
+/// The verdict on a request given a secret but no profile, whose headers name no known scheme.
+pub(crate) fn no_scheme_found() -> Verdict {
+    Verdict {
+        status: Status::Missing,
+        profile: None,
+        reason: Some(
+            "no signature headers of any known scheme; with a secret but no --profile the scheme is detected from the headers"
+                .into(),
+        ),
+    }
+}
+
+/// The verdict on a request for `profile` when no secret is configured for it.
+pub(crate) fn no_secret_for(profile: &str) -> Verdict {
+    Verdict {
+        status: Status::Unchecked,
+        profile: Some(profile.to_owned()),
+        reason: Some(format!(
+            "profile {profile} has no secret configured: pass --secret (a literal, env:VAR or file:PATH)"
+        )),
+    }
+}
+
 /// "this request carries Stripe-Signature; the profile is github" when the request has
 /// signature headers of a scheme other than the one checked (whose headers are `own`).
 pub(crate) fn wrong_profile_hint(profile: &str, headers: &Headers, own: &[&str]) -> Option<String> {

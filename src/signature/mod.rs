@@ -20,8 +20,8 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use crate::model::{Status, Verdict};
-pub(crate) use diagnose::detect;
 pub use diagnose::unchecked;
+pub(crate) use diagnose::{detect, no_scheme_found, no_secret_for};
 pub use secret::Secret;
 
 /// Request headers: name lower-cased, raw value bytes, in arrival order, repeats kept.
