@@ -105,6 +105,7 @@ mod tests {
             body: Bytes::copy_from_slice(body),
             response: None,
             forward_target: None,
+            answer_truncated: false,
         }
     }
 

@@ -27,7 +27,7 @@ pub fn run(store_dir: &Path, command: RequestsCommand) -> anyhow::Result<()> {
             let stored = reader
                 .get(&id)?
                 .ok_or_else(|| anyhow::anyhow!("no request {id:?} in {}", store_dir.display()))?;
-            let truncated = reader.answer_truncated(&stored.summary.id)?;
+            let truncated = stored.answer_truncated;
             if json {
                 let mut detail = serde_json::to_value(stored.to_detail())?;
                 if let Some(response) = detail.get_mut("response").and_then(|r| r.as_object_mut()) {

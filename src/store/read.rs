@@ -35,6 +35,9 @@ pub struct StoredRequest {
     pub response: Option<RecordedResponse>,
     /// The URL it was forwarded to, if it was.
     pub forward_target: Option<String>,
+    /// Whether the stored answer is only the first bytes of a larger one
+    /// (`listen --max-stored-answer`); the sender got all of it.
+    pub answer_truncated: bool,
 }
 
 impl StoredRequest {
@@ -145,7 +148,8 @@ impl StoreReader {
     /// The request whose id is exactly `id` (one index look-up; no prefix matching).
     pub(crate) fn get_exact(&self, full_id: &str) -> anyhow::Result<Option<StoredRequest>> {
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, a.status, a.headers, a.body
+            "SELECT {SUMMARY_COLUMNS}, r.peer, r.headers, r.body, a.status, a.headers, a.body,
+                a.truncated
              FROM {FROM_REQUESTS} WHERE r.id = ?1"
         );
         let stored = self
@@ -168,24 +172,11 @@ impl StoreReader {
                     body: Bytes::from(row.get::<_, Vec<u8>>(17)?),
                     response,
                     forward_target: row.get(9)?,
+                    answer_truncated: row.get::<_, Option<bool>>(21)?.unwrap_or(false),
                 })
             })
             .optional()?;
         Ok(stored)
-    }
-
-    /// Whether the stored answer of request `full_id` is only the first bytes of a larger one
-    /// (`listen --max-stored-answer`).
-    pub(crate) fn answer_truncated(&self, full_id: &str) -> anyhow::Result<bool> {
-        let truncated: Option<bool> = self
-            .conn
-            .prepare_cached(
-                "SELECT a.truncated FROM answers a JOIN requests r ON a.request_seq = r.seq
-                 WHERE r.id = ?1",
-            )?
-            .query_row(params![full_id], |row| row.get(0))
-            .optional()?;
-        Ok(truncated.unwrap_or(false))
     }
 
     /// Deliveries, oldest first, optionally only those with `status`.

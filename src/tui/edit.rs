@@ -177,6 +177,7 @@ mod tests {
             body: Bytes::from_static(body),
             response: None,
             forward_target: None,
+            answer_truncated: false,
         }
     }
 

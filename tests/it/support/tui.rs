@@ -98,6 +98,7 @@ impl Req {
             forward_target: self
                 .forward
                 .map(|_| format!("http://localhost:3000{}", self.path)),
+            answer_truncated: false,
         }
     }
 }
