@@ -44,9 +44,9 @@ const GUARD_ABOVE: u64 = 128 * 1024 * 1024;
 /// work (a build beside a storm of webhooks) it may not run for seconds while commits go on, and
 /// the WAL then grows with everything written. The connection that commits looks at the WAL's
 /// size now and then; once the file has grown past [`GUARD_ABOVE`] since it last looked, it
-/// copies the WAL into the database and truncates it itself, with commits waiting (tens of
-/// milliseconds, which the checkpointer avoids while it keeps up; longer when it has to wait for
-/// the starved checkpointer to finish a checkpoint it began). Should a reader keep part of the
+/// interrupts the checkpoint the starved thread may have begun, then copies the WAL into the
+/// database and truncates it itself, with commits waiting (up to about a second at full load
+/// measured, which the checkpointer avoids while it keeps up). Should a reader keep part of the
 /// WAL in use, what can be copied is, and the guard tries again as the file grows.
 pub(super) struct WalGuard {
     wal: Option<PathBuf>,
