@@ -10,9 +10,8 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
+use crate::handler_pool::{HandlerPool, PoolError};
 use crate::handler_tls::{HandlerTls, LocalhostBothFamilies};
 
 use crate::model::{CapturedRequest, ForwardOutcome, HeaderList, RecordedResponse};
@@ -44,7 +43,7 @@ type Connector = HttpsConnector<HttpConnector<LocalhostBothFamilies>>;
 /// A pooled HTTP or HTTPS client bound to one target.
 #[derive(Clone)]
 pub struct Forwarder {
-    client: Client<Connector, Full<Bytes>>,
+    pool: Arc<HandlerPool<Connector>>,
     target: Target,
     timeout: Duration,
     answer_cap: usize,
@@ -201,11 +200,13 @@ impl Forwarder {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let origin = hyper::Uri::builder()
+            .scheme(if target.is_https() { "https" } else { "http" })
+            .authority(target.authority())
+            .path_and_query("/")
+            .build()?;
         Ok(Self {
-            client,
+            pool: Arc::new(HandlerPool::new(connector, origin)),
             target,
             timeout,
             answer_cap: STORED_ANSWER_BYTES,
@@ -273,11 +274,11 @@ impl Forwarder {
         let outgoing = self
             .build(request, url)
             .map_err(|e| ForwardError::Unsendable(e.to_string()))?;
-        let answer = self
-            .client
-            .request(outgoing)
+        let (answer, connection) = self
+            .pool
+            .send(outgoing)
             .await
-            .map_err(|e| ForwardError::from_client(&e))?;
+            .map_err(ForwardError::from_pool)?;
         let (parts, mut body) = answer.into_parts();
         let mut read = BytesMut::new();
         let mut over_cap = false;
@@ -290,6 +291,9 @@ impl Forwarder {
                     break;
                 }
             }
+        }
+        if !over_cap {
+            connection.release();
         }
         let (body, rest) = if over_cap {
             let beyond = read.split_off(self.answer_cap).freeze();
@@ -320,7 +324,12 @@ impl Forwarder {
             .map_err(|e| anyhow::anyhow!("{url:?} is not a URL that can be sent: {e}"))?;
         let mut outgoing = Request::new(Full::new(request.body.clone()));
         *outgoing.method_mut() = method;
-        *outgoing.uri_mut() = uri;
+        // The connection is to the target already: the request line names the path alone.
+        *outgoing.uri_mut() = hyper::Uri::from(
+            uri.path_and_query()
+                .cloned()
+                .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/")),
+        );
         let headers = outgoing.headers_mut();
         let mut original_host = None;
         let mut forwarded_for = None;
@@ -398,8 +407,16 @@ pub(crate) enum ForwardError {
 }
 
 impl ForwardError {
-    /// Classifies a client error by its causes, not by their wording.
-    fn from_client(error: &hyper_util::client::legacy::Error) -> ForwardError {
+    fn from_pool(error: PoolError) -> ForwardError {
+        match error {
+            PoolError::Connect(cause) => Self::classify(&*cause, true),
+            PoolError::Send(cause) => Self::classify(&cause, false),
+        }
+    }
+
+    /// Classifies an error by its causes, not by their wording; `connecting` when it came
+    /// from making the connection.
+    fn classify(error: &(dyn std::error::Error + 'static), connecting: bool) -> ForwardError {
         let mut innermost: &dyn std::error::Error = error;
         let mut untrusted = false;
         let mut refused = false;
@@ -420,7 +437,7 @@ impl ForwardError {
             ForwardError::Untrusted(text)
         } else if refused {
             ForwardError::Refused(text)
-        } else if error.is_connect() {
+        } else if connecting {
             ForwardError::Connect(text)
         } else {
             ForwardError::BrokenAnswer(text)

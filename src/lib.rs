@@ -23,6 +23,7 @@ pub(crate) mod export;
 pub mod fd_limit;
 pub(crate) mod fixture;
 pub mod forward;
+pub(crate) mod handler_pool;
 pub(crate) mod handler_tls;
 pub(crate) mod har;
 pub(crate) mod http_edge;
