@@ -2,7 +2,7 @@
 //! flushes a checkpoint needs never sit between a request and its answer; keeps the WAL from
 //! growing under unbroken load; and gives the disk space of a grown WAL back once writes stop.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -75,7 +75,7 @@ impl WalGuard {
 
     fn with(conn: &Connection, above: u64, every: Duration, wait_at_most: Duration) -> Self {
         Self {
-            wal: conn.path().map(|db| PathBuf::from(format!("{db}-wal"))),
+            wal: wal_path(conn),
             above,
             every,
             wait_at_most,
@@ -96,12 +96,7 @@ impl WalGuard {
         }
         self.next_look
             .store(now + self.every.as_millis() as u64, Ordering::Relaxed);
-        let Some(len) = self
-            .wal
-            .as_ref()
-            .and_then(|wal| std::fs::metadata(wal).ok())
-            .map(|meta| meta.len())
-        else {
+        let Some(len) = wal_len(self.wal.as_deref()) else {
             return;
         };
         let before = self.last_len.swap(len, Ordering::Relaxed);
@@ -114,9 +109,7 @@ impl WalGuard {
                 Waits::ForLocks => {
                     truncate_waiting(conn, self.wait_at_most, self.checkpointer.as_ref())
                 }
-                Waits::Never => {
-                    super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
-                }
+                Waits::Never => truncate_unless_busy(conn),
             }
         }
     }
@@ -150,7 +143,7 @@ pub(super) fn run(conn: Connection, stop: Receiver<()>, hold_writes: HoldWrites)
 }
 
 fn run_with(conn: Connection, stop: Receiver<()>, pace: &Pace, hold_writes: &HoldWrites) {
-    let wal = conn.path().map(|db| format!("{db}-wal"));
+    let wal = wal_path(&conn);
     let page_size: i64 = conn
         .query_row("PRAGMA page_size", [], |row| row.get(0))
         .unwrap_or(4096);
@@ -158,7 +151,7 @@ fn run_with(conn: Connection, stop: Receiver<()>, pace: &Pace, hold_writes: &Hol
     let mut wait = pace.interval;
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(wait) {
         wait = pace.interval;
-        let Some((frames, copied)) = checkpoint(&conn, "PASSIVE") else {
+        let Some(Checkpointed { frames, copied, .. }) = checkpoint(&conn, "PASSIVE") else {
             continue;
         };
         // `frames` counts from the WAL's last start over; commits may have added more since.
@@ -178,11 +171,7 @@ fn run_with(conn: Connection, stop: Receiver<()>, pace: &Pace, hold_writes: &Hol
             .ok();
         let quiet = frames == copied && version.is_some() && version == version_before;
         version_before = version;
-        let size = wal
-            .as_ref()
-            .and_then(|wal| std::fs::metadata(wal).ok())
-            .map_or(0, |meta| meta.len());
-        if quiet && size > pace.wal_kept {
+        if quiet && wal_len(wal.as_deref()).unwrap_or(0) > pace.wal_kept {
             truncate_unless_busy(&conn);
         }
     }
@@ -196,7 +185,7 @@ fn run_with(conn: Connection, stop: Receiver<()>, pace: &Pace, hold_writes: &Hol
 fn catch_up(conn: &Connection, frames: i64, page_size: i64, small: i64, hold: &HoldWrites) {
     let mut before = frames;
     for _ in 0..8 {
-        let Some((now, _)) = checkpoint(conn, "PASSIVE") else {
+        let Some(Checkpointed { frames: now, .. }) = checkpoint(conn, "PASSIVE") else {
             return;
         };
         if now < before {
@@ -222,18 +211,16 @@ fn truncate_waiting(conn: &Connection, limit: Duration, checkpointer: Option<&In
         if let Some(checkpointer) = checkpointer {
             checkpointer.interrupt();
         }
-        let blocked = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-            row.get::<_, i64>(0)
-        });
-        match blocked {
-            Ok(0) => return,
-            Ok(_) if started.elapsed() < limit => std::thread::sleep(Duration::from_millis(1)),
-            Ok(_) => {
+        match checkpoint(conn, "TRUNCATE") {
+            Some(Checkpointed { blocked: true, .. }) if started.elapsed() < limit => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Some(Checkpointed { blocked: true, .. }) => {
                 return tracing::warn!(
                     "the store's WAL could not be truncated within {limit:?}: the checkpoint thread or another process reading the store holds it"
                 )
             }
-            Err(err) => return tracing::warn!("store checkpoint (TRUNCATE) failed: {err}"),
+            _ => return,
         }
     }
 }
@@ -243,11 +230,34 @@ fn truncate_unless_busy(conn: &Connection) {
     super::without_waiting_for_locks(conn, || checkpoint(conn, "TRUNCATE"));
 }
 
-/// Runs a checkpoint; the frames in the WAL and the frames copied into the database, unless it
-/// failed.
-fn checkpoint(conn: &Connection, mode: &str) -> Option<(i64, i64)> {
+/// The WAL file of the database `conn` is open on (none for an in-memory one).
+fn wal_path(conn: &Connection) -> Option<PathBuf> {
+    conn.path().map(|db| PathBuf::from(format!("{db}-wal")))
+}
+
+/// The size of the WAL file, if there is one.
+fn wal_len(wal: Option<&Path>) -> Option<u64> {
+    std::fs::metadata(wal?).ok().map(|meta| meta.len())
+}
+
+/// What a checkpoint did.
+struct Checkpointed {
+    /// A RESTART or TRUNCATE checkpoint could not finish: another connection holds the WAL.
+    blocked: bool,
+    /// The frames in the WAL.
+    frames: i64,
+    /// The frames copied into the database.
+    copied: i64,
+}
+
+/// Runs a checkpoint; what it did, unless it failed.
+fn checkpoint(conn: &Connection, mode: &str) -> Option<Checkpointed> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-        Ok((row.get(1)?, row.get(2)?))
+        Ok(Checkpointed {
+            blocked: row.get::<_, i64>(0)? != 0,
+            frames: row.get(1)?,
+            copied: row.get(2)?,
+        })
     })
     .inspect_err(|err| match err.sqlite_error_code() {
         // The writer interrupted it to truncate the WAL itself (`WalGuard`).
