@@ -108,14 +108,10 @@ impl Checks {
         now_unix: i64,
     ) -> Findings<'a> {
         let profile = self.profile_for(route, headers);
-        let signature = match (route, profile) {
-            (
-                Some(Route {
-                    secret: Some(secret),
-                    ..
-                }),
-                Some(profile),
-            ) => signature::verify(
+        let secret = route.and_then(|route| route.secret.as_ref());
+        let profile_named = route.is_some_and(|route| route.profile.is_some());
+        let signature = match (secret, profile) {
+            (Some(secret), Some(profile)) => signature::verify(
                 &profile.name,
                 &profile.scheme,
                 headers,
@@ -123,20 +119,8 @@ impl Checks {
                 secret,
                 now_unix,
             ),
-            (
-                Some(Route {
-                    secret: Some(_),
-                    profile: None,
-                    ..
-                }),
-                None,
-            ) => signature::no_scheme_found(),
-            (
-                Some(Route {
-                    profile: Some(_), ..
-                }),
-                Some(profile),
-            ) => signature::no_secret_for(&profile.name),
+            (Some(_), None) if !profile_named => signature::no_scheme_found(),
+            (None, Some(profile)) if profile_named => signature::no_secret_for(&profile.name),
             _ => signature::unchecked(headers),
         };
         let check = profile.map(|p| (p, p.check_event(headers, body)));
