@@ -201,7 +201,7 @@ impl Forwarder {
             .enable_http1()
             .wrap_connector(http);
         let origin = hyper::Uri::builder()
-            .scheme(if target.is_https() { "https" } else { "http" })
+            .scheme(target.scheme())
             .authority(target.authority())
             .path_and_query("/")
             .build()?;

@@ -44,7 +44,8 @@ impl Target {
         self.secure
     }
 
-    fn scheme(&self) -> &'static str {
+    /// `https` or `http`.
+    pub(crate) fn scheme(&self) -> &'static str {
         if self.secure {
             "https"
         } else {
