@@ -32,7 +32,7 @@ use crate::forward::{AnswerRest, Forwarded, Forwarder};
 use crate::model::{CapturedRequest, Exchange, HeaderList, RecordedResponse};
 use crate::relay_state::RelayState;
 use crate::signature;
-use crate::store::{CommitOn, Store, WriteError};
+use crate::store::{CommitOn, RequestRow, Store, WriteError};
 use crate::summary::RequestSummary;
 
 /// How the signature reason of a request refused before its body was read begins.
@@ -353,10 +353,13 @@ impl Engine {
             }
             None => (examined_and_stored.await, None),
         };
-        if let Err(err) = stored {
-            tracing::error!(id = %request.id, "request not stored: {err}");
-            return Err(err);
-        }
+        let row = match stored {
+            Ok(row) => row,
+            Err(err) => {
+                tracing::error!(id = %request.id, "request not stored: {err}");
+                return Err(err);
+            }
+        };
         let (response, forward, rest) = match forwarded {
             Some(Forwarded {
                 response,
@@ -380,7 +383,7 @@ impl Engine {
             response,
             schema,
         };
-        self.finish(&exchange, commit_on);
+        self.finish(&exchange, row, commit_on);
         Ok((exchange, rest))
     }
 
@@ -410,14 +413,17 @@ impl Engine {
             "{REFUSED_REASON} {} before its body was read",
             response.status
         ));
-        if let Err(err) = self
+        let row = match self
             .store
             .insert_request(request.clone(), signature.clone(), None, None, commit_on)
             .await
         {
-            tracing::error!(id = %request.id, "refused request not stored: {err}");
-            return Err(err);
-        }
+            Ok(row) => row,
+            Err(err) => {
+                tracing::error!(id = %request.id, "refused request not stored: {err}");
+                return Err(err);
+            }
+        };
         self.finish(
             &Exchange {
                 request,
@@ -427,13 +433,15 @@ impl Engine {
                 response: response.clone(),
                 schema: None,
             },
+            row,
             commit_on,
         );
         Ok(response)
     }
 
-    /// Queues the answer for the store and, once it is committed, tells consumers.
-    fn finish(&self, exchange: &Exchange, on: CommitOn) {
+    /// Queues the answer to the request stored as `row` and, once it is committed, tells
+    /// consumers.
+    fn finish(&self, exchange: &Exchange, row: RequestRow, on: CommitOn) {
         let events = self.events.clone();
         let answer_schema = exchange
             .schema
@@ -441,7 +449,7 @@ impl Engine {
             .filter(|report| !report.answer_problems.is_empty());
         let summary = Box::new(RequestSummary::from_exchange(exchange));
         self.store.record_response(
-            exchange.request.id.clone(),
+            row,
             exchange.response.clone(),
             exchange.forward.clone(),
             answer_schema,

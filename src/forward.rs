@@ -364,7 +364,7 @@ impl Forwarder {
             if !chain.is_empty() {
                 chain.extend_from_slice(b", ");
             }
-            chain.extend_from_slice(peer.ip().to_string().as_bytes());
+            crate::addr_text::push_ip(peer.ip(), &mut chain);
             headers.insert("x-forwarded-for", HeaderValue::from_bytes(&chain)?);
         } else if let Some(chain) = forwarded_for {
             headers.insert("x-forwarded-for", HeaderValue::from_bytes(chain)?);

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod addr_text;
 pub mod capture;
 pub mod checks;
 pub mod cli;

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::checkpoint::{Waits, WalGuard};
 use super::queue::{JobQueue, DEFER_LIMIT};
+use super::wakes::Wakes;
 use super::writer::{commit_all, commit_batch, commit_unless_locked, Job, MAX_BATCH};
 use super::{WriteError, Writer};
 
@@ -28,6 +29,8 @@ pub(super) struct SharedConnection {
     flushes: bool,
     /// Copies the WAL into the database when the checkpointer has fallen far behind.
     wal_guard: WalGuard,
+    /// Tells the callers waiting on the writer thread's batches.
+    wakes: Wakes,
 }
 
 impl SharedConnection {
@@ -40,12 +43,13 @@ impl SharedConnection {
         callers_commit: bool,
         wal_guard: WalGuard,
     ) -> Arc<SharedConnection> {
-        let runtime = tokio::runtime::Handle::try_current()
-            .ok()
-            .filter(|_| callers_commit);
+        let within = tokio::runtime::Handle::try_current().ok();
+        let wakes = Wakes::new(within.as_ref());
+        let runtime = within.filter(|_| callers_commit);
         let deferred = Arc::new(Notify::new());
         let shared = Arc::new(SharedConnection {
             wal_guard,
+            wakes,
             conn: Mutex::new(Some(conn)),
             closed: AtomicBool::new(false),
             checkpoint_waiting: AtomicBool::new(false),
@@ -81,7 +85,7 @@ impl SharedConnection {
     /// [`PendingCommit::commit`].
     pub(crate) fn queue_here(self: &Arc<Self>, job: Job) -> PendingCommit {
         if let Err(unsent) = self.jobs.push_quiet(job) {
-            (unsent.0.done)(Err(WriteError::Closed(Writer::Store)));
+            unsent.0.done.finish(Err(WriteError::Closed(Writer::Store)));
         }
         PendingCommit {
             shared: Some(self.clone()),
@@ -100,7 +104,7 @@ impl SharedConnection {
         match queued {
             Ok(()) if self.flushes => self.deferred.notify_one(),
             Ok(()) => {}
-            Err(unsent) => (unsent.0.done)(Err(WriteError::Closed(Writer::Store))),
+            Err(unsent) => unsent.0.done.finish(Err(WriteError::Closed(Writer::Store))),
         }
     }
 
@@ -145,7 +149,7 @@ impl SharedConnection {
 
     /// Commits `batch` on `conn`, held by the writer thread through [`SharedConnection::lock`].
     pub(crate) fn commit_batch(&self, conn: &Connection, batch: Vec<Job>) {
-        commit_batch(conn, batch);
+        commit_batch(conn, batch, Some(&self.wakes));
         self.wal_guard.after_commit(conn, Waits::ForLocks);
     }
 
@@ -156,6 +160,7 @@ impl SharedConnection {
         if let Some(conn) = self.lock().take() {
             commit_all(&conn, &self.jobs);
         }
+        self.wakes.close();
     }
 }
 

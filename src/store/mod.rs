@@ -11,10 +11,12 @@ pub(crate) mod private;
 mod queue;
 mod read;
 mod schema;
+mod wakes;
 mod write_error;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -36,7 +38,7 @@ use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 use connection::SharedConnection;
 use queue::JobQueue;
-use writer::{Job, OnCommit, Op};
+use writer::{Done, Job, OnCommit, Op};
 
 /// The database file inside the store directory.
 pub(crate) const DB_FILE: &str = "webhook-dev.sqlite3";
@@ -49,6 +51,10 @@ pub enum Durability {
     /// Also fsync'ed: survives power loss, at the cost of a disk flush per batch.
     Power,
 }
+
+/// A stored request's row, which its answer is recorded against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestRow(pub(crate) i64);
 
 /// Where a write is committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,12 +232,15 @@ impl Store {
 
     /// Queues a write nobody waits on; it waits (briefly) for another write to share its commit.
     fn submit_deferred(&self, op: Op, done: OnCommit, on: CommitOn) {
-        let job = Job { op, done };
+        let job = Job {
+            op,
+            done: Done::Call(done),
+        };
         if self.here(on) {
             return self.inner.conn.defer_here(job);
         }
         if let Err(unsent) = self.inner.jobs.push_deferred(job) {
-            (unsent.0.done)(Err(WriteError::Closed(Writer::Store)));
+            unsent.0.done.finish(Err(WriteError::Closed(Writer::Store)));
         }
     }
 
@@ -243,15 +252,13 @@ impl Store {
         let (done, outcome) = oneshot::channel();
         let job = Job {
             op,
-            done: Box::new(move |result| {
-                let _ = done.send(result);
-            }),
+            done: Done::Wake(done),
         };
         let here = if self.here(on) {
             Some(self.inner.conn.queue_here(job))
         } else {
             if let Err(unsent) = self.inner.jobs.push(job) {
-                (unsent.0.done)(Err(WriteError::Closed(Writer::Store)));
+                unsent.0.done.finish(Err(WriteError::Closed(Writer::Store)));
             }
             None
         };
@@ -265,8 +272,8 @@ impl Store {
         }
     }
 
-    /// Queues a captured request; the returned future resolves once it is committed. With
-    /// [`CommitOn::Caller`] the future makes the commit itself, when polled.
+    /// Queues a captured request; the returned future resolves to its row once it is committed.
+    /// With [`CommitOn::Caller`] the future makes the commit itself, when polled.
     pub fn insert_request(
         &self,
         request: Arc<CapturedRequest>,
@@ -274,16 +281,22 @@ impl Store {
         event_type: Option<String>,
         schema: Option<&SchemaReport>,
         on: CommitOn,
-    ) -> impl std::future::Future<Output = Result<(), WriteError>> {
-        self.submit_and_wait(
+    ) -> impl std::future::Future<Output = Result<RequestRow, WriteError>> {
+        let row = Arc::new(AtomicI64::new(0));
+        let committed = self.submit_and_wait(
             Op::InsertRequest {
                 request,
                 signature,
                 event_type,
                 schema: schema.map(schema_json),
+                row: row.clone(),
             },
             on,
-        )
+        );
+        async move {
+            committed.await?;
+            Ok(RequestRow(row.load(Ordering::Relaxed)))
+        }
     }
 
     /// Queues the answer a request got (the request must already be stored); `on_commit` runs
@@ -291,7 +304,7 @@ impl Store {
     /// commit with other writes, a few milliseconds later at most.
     pub fn record_response(
         &self,
-        request_id: String,
+        request: RequestRow,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
         schema: Option<&SchemaReport>,
@@ -300,7 +313,7 @@ impl Store {
     ) {
         self.submit_deferred(
             Op::RecordResponse {
-                request_id,
+                request,
                 response,
                 forward,
                 schema: schema.map(schema_json),

@@ -1,14 +1,16 @@
 //! The single writer thread: takes writes from a queue and commits them in batches (group commit).
 //! A caller's write is acknowledged only after the transaction that holds it has committed.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, CachedStatement, Connection};
 
 use super::codec::encode_headers;
 use super::connection::SharedConnection;
 use super::queue::JobQueue;
-use super::{without_waiting_for_locks, WriteError, Writer};
+use super::wakes::{Waiter, Wakes};
+use super::{without_waiting_for_locks, RequestRow, WriteError, Writer};
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
@@ -23,8 +25,27 @@ pub(crate) type OnCommit = Box<dyn FnOnce(Result<(), WriteError>) + Send>;
 pub(super) struct Job {
     /// The write.
     pub op: Op,
-    /// Called exactly once, after the transaction holding the write committed or failed.
-    pub done: OnCommit,
+    /// Done exactly once, after the transaction holding the write committed or failed.
+    pub done: Done,
+}
+
+/// What is done with a write's outcome.
+pub(super) enum Done {
+    /// A caller waits for it.
+    Wake(Waiter),
+    /// Nobody waits: this runs, on the thread that committed.
+    Call(OnCommit),
+}
+
+impl Done {
+    pub(super) fn finish(self, outcome: Result<(), WriteError>) {
+        match self {
+            Done::Wake(waiter) => {
+                let _ = waiter.send(outcome);
+            }
+            Done::Call(call) => call(outcome),
+        }
+    }
 }
 
 /// A write to the store.
@@ -36,10 +57,12 @@ pub(super) enum Op {
         event_type: Option<String>,
         /// The schema report as JSON.
         schema: Option<String>,
+        /// Set to the request's row once inserted.
+        row: Arc<AtomicI64>,
     },
     /// The answer a stored request got.
     RecordResponse {
-        request_id: String,
+        request: RequestRow,
         response: RecordedResponse,
         forward: Option<ForwardOutcome>,
         /// The schema report as JSON, when the answer changed it.
@@ -81,7 +104,7 @@ pub(super) fn commit_all(conn: &Connection, jobs: &JobQueue<Job>) {
         if batch.is_empty() {
             return;
         }
-        commit_batch(conn, batch);
+        commit_batch(conn, batch, None);
     }
 }
 
@@ -99,7 +122,7 @@ pub(super) fn commit_unless_locked(conn: &Connection, batch: Vec<Job>) -> Result
     };
     match begun {
         Ok(()) => {
-            apply_and_commit(conn, batch);
+            apply_and_commit(conn, batch, None);
             Ok(())
         }
         Err(rusqlite::Error::SqliteFailure(failure, _))
@@ -114,54 +137,105 @@ pub(super) fn commit_unless_locked(conn: &Connection, batch: Vec<Job>) -> Result
     }
 }
 
-pub(super) fn commit_batch(conn: &Connection, batch: Vec<Job>) {
+/// Commits `batch`, waiting for another process's lock on the store; the waiters of its writes
+/// hear of the outcome through `wakes` (directly when `None`).
+pub(super) fn commit_batch(conn: &Connection, batch: Vec<Job>, wakes: Option<&Wakes>) {
     match run_cached(conn, "BEGIN IMMEDIATE") {
-        Ok(()) => apply_and_commit(conn, batch),
+        Ok(()) => apply_and_commit(conn, batch, wakes),
         Err(err) => fail_all(batch, &err.to_string()),
     }
 }
 
 /// Applies a batch inside the transaction just begun and commits it.
-fn apply_and_commit(conn: &Connection, batch: Vec<Job>) {
+fn apply_and_commit(conn: &Connection, batch: Vec<Job>, wakes: Option<&Wakes>) {
+    let mut statements = Statements::new(conn);
     let results: Vec<Result<(), WriteError>> = batch
         .iter()
         .map(|job| {
-            apply(conn, &job.op).map_err(|e| WriteError::Write(Writer::Store, e.to_string()))
+            apply(&mut statements, &job.op)
+                .map_err(|e| WriteError::Write(Writer::Store, e.to_string()))
         })
         .collect();
+    drop(statements);
     if let Err(err) = run_cached(conn, "COMMIT") {
         if !conn.is_autocommit() {
             let _ = run_cached(conn, "ROLLBACK");
         }
         return fail_all(batch, &err.to_string());
     }
+    let mut waiters = Vec::new();
     for (job, result) in batch.into_iter().zip(results) {
-        (job.done)(result);
+        match job.done {
+            Done::Wake(waiter) if wakes.is_some() => waiters.push((waiter, result)),
+            done => done.finish(result),
+        }
+    }
+    if let Some(wakes) = wakes {
+        wakes.deliver(waiters);
     }
 }
 
 fn fail_closed(batch: Vec<Job>) {
     for job in batch {
-        (job.done)(Err(WriteError::Closed(Writer::Store)));
+        job.done.finish(Err(WriteError::Closed(Writer::Store)));
     }
 }
 
 fn fail_all(batch: Vec<Job>, error: &str) {
     tracing::error!("store commit failed: {error}");
     for job in batch {
-        (job.done)(Err(WriteError::Write(Writer::Store, error.to_string())));
+        job.done
+            .finish(Err(WriteError::Write(Writer::Store, error.to_string())));
     }
 }
 
-fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
+/// The statements one batch runs, each taken from the connection's cache once for the whole
+/// batch rather than once a write (a cache look-up and return hashes the statement's text).
+struct Statements<'conn> {
+    conn: &'conn Connection,
+    prepared: [Option<CachedStatement<'conn>>; 3],
+}
+
+#[derive(Clone, Copy)]
+enum Statement {
+    InsertRequest = 0,
+    RecordResponse = 1,
+    SaveDelivery = 2,
+}
+
+impl<'conn> Statements<'conn> {
+    fn new(conn: &'conn Connection) -> Self {
+        Self {
+            conn,
+            prepared: [None, None, None],
+        }
+    }
+
+    /// The statement `which`, whose text is `sql`.
+    fn get(
+        &mut self,
+        which: Statement,
+        sql: &str,
+    ) -> rusqlite::Result<&mut CachedStatement<'conn>> {
+        let slot = &mut self.prepared[which as usize];
+        match slot {
+            Some(statement) => Ok(statement),
+            None => Ok(slot.insert(self.conn.prepare_cached(sql)?)),
+        }
+    }
+}
+
+fn apply(statements: &mut Statements<'_>, op: &Op) -> rusqlite::Result<()> {
     match op {
         Op::InsertRequest {
             request,
             signature,
             event_type,
             schema,
+            row,
         } => {
-            let mut stmt = tx.prepare_cached(
+            let stmt = statements.get(
+                Statement::InsertRequest,
                 "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
                     event_type, sig_status, sig_profile, sig_reason, replay_of, schema_report)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -169,7 +243,7 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
             stmt.execute(params![
                 request.id,
                 crate::model::format_time(&request.received_at),
-                request.peer.map(|p| p.to_string()),
+                request.peer.map(crate::addr_text::socket_addr),
                 request.method,
                 request.path,
                 encode_headers(&request.headers),
@@ -182,20 +256,22 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
                 request.replay_of,
                 schema,
             ])?;
+            row.store(statements.conn.last_insert_rowid(), Ordering::Relaxed);
         }
         Op::RecordResponse {
-            request_id,
+            request,
             response,
             forward,
             schema,
         } => {
-            let mut stmt = tx.prepare_cached(
+            let stmt = statements.get(
+                Statement::RecordResponse,
                 "INSERT OR REPLACE INTO answers (request_seq, status, headers, body, fwd_target,
                     fwd_status, fwd_duration_ms, fwd_error, schema_report, truncated)
-                 SELECT seq, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM requests WHERE id = ?1",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            let updated = stmt.execute(params![
-                request_id,
+            stmt.execute(params![
+                request.0,
                 response.status,
                 encode_headers(&response.headers),
                 response.body.as_ref(),
@@ -206,12 +282,10 @@ fn apply(tx: &Connection, op: &Op) -> rusqlite::Result<()> {
                 schema,
                 forward.as_ref().is_some_and(|f| f.answer_truncated),
             ])?;
-            if updated == 0 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
         }
         Op::SaveDelivery(d) => {
-            let mut stmt = tx.prepare_cached(
+            let stmt = statements.get(
+                Statement::SaveDelivery,
                 "INSERT INTO deliveries (id, kind, event_type, target, status, attempt_count,
                     response_status_code, response_body, error_message, created_at, request_id, source_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use webhook_dev::model::{CapturedRequest, RecordedResponse};
 use webhook_dev::signature;
-use webhook_dev::store::{CommitOn, Durability, Store, StoreReader};
+use webhook_dev::store::{CommitOn, Durability, RequestRow, Store, StoreReader};
 
 use crate::support::eventually::eventually;
 
@@ -27,7 +27,7 @@ fn insert(
     store: &Store,
     n: u32,
     on: CommitOn,
-) -> impl std::future::Future<Output = Result<(), webhook_dev::store::WriteError>> {
+) -> impl std::future::Future<Output = Result<RequestRow, webhook_dev::store::WriteError>> {
     store.insert_request(
         request(n),
         signature::unchecked(&Vec::new()),
@@ -58,10 +58,10 @@ async fn an_answer_deferred_by_a_lone_caller_is_committed_without_another_write(
     for durability in [Durability::Process, Durability::Power] {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), durability).unwrap();
-        insert(&store, 1, CommitOn::Caller).await.unwrap();
+        let row = insert(&store, 1, CommitOn::Caller).await.unwrap();
         let (done, committed) = tokio::sync::oneshot::channel();
         store.record_response(
-            request(1).id.clone(),
+            row,
             RecordedResponse::plain(202, "later"),
             None,
             None,
@@ -112,7 +112,7 @@ async fn two_closes_at_once_both_return_once_everything_is_committed() {
     let mut accepted: u64 = 0;
     for write in writes {
         match write.await.unwrap() {
-            Ok(()) => accepted += 1,
+            Ok(_) => accepted += 1,
             Err(err) => assert!(
                 matches!(err, webhook_dev::store::WriteError::Closed(_)),
                 "{err}"
