@@ -195,6 +195,9 @@ pub struct RequestHead {
     pub headers: HeaderList,
     /// The request this one replays.
     pub replay_of: Option<String>,
+    /// The headers as hyper parsed them, when the request came in over HTTP here: the forward
+    /// is built from them rather than from `headers` (the same headers, parsed again).
+    pub wire: Option<hyper::HeaderMap>,
 }
 
 impl RequestHead {
@@ -317,6 +320,8 @@ impl Engine {
         body: Bytes,
     ) -> Result<(Exchange, Option<AnswerRest>), WriteError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
+        let mut head = head;
+        let wire = head.wire.take();
         let request = self.capture(head, body);
         let route = self.config.checks.route_for(&request.path);
         let forwarder = route
@@ -347,8 +352,10 @@ impl Engine {
         };
         let ((mut findings, stored), forwarded) = match forwarder {
             Some(forwarder) => {
-                let (forwarded, examined) =
-                    tokio::join!(forwarder.forward(&request), examined_and_stored);
+                let (forwarded, examined) = tokio::join!(
+                    forwarder.forward(&request, wire.as_ref()),
+                    examined_and_stored
+                );
                 (examined, Some(forwarded))
             }
             None => (examined_and_stored.await, None),

@@ -146,27 +146,102 @@ impl hyper::body::Body for Chain {
 
 /// Drops hop-by-hop headers, and any header the `Connection` header names.
 pub(crate) fn end_to_end_headers(headers: &[(String, Vec<u8>)]) -> HeaderList {
-    end_to_end(|| headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())))
-        .map(|(n, v)| (n.to_string(), v.to_vec()))
+    end_to_end(|| headers.iter())
+        .map(|header| (header.name().to_string(), header.value().to_vec()))
         .collect()
 }
 
-/// The end-to-end headers among those `headers()` iterates, borrowed: hop-by-hop ones, and any
-/// the `Connection` header names, left out.
-fn end_to_end<'a, I>(headers: impl Fn() -> I) -> impl Iterator<Item = (&'a str, &'a [u8])>
+/// A header's name and value, borrowed for `'a` from wherever the header list lives.
+trait Header<'a> {
+    fn name(&self) -> &'a str;
+    fn value(&self) -> &'a [u8];
+    /// The name and value as hyper sends them.
+    fn to_hyper(&self) -> anyhow::Result<(HeaderName, HeaderValue)>;
+}
+
+/// As hyper parsed it: sent as it is.
+impl<'a> Header<'a> for (&'a HeaderName, &'a HeaderValue) {
+    fn name(&self) -> &'a str {
+        self.0.as_str()
+    }
+    fn value(&self) -> &'a [u8] {
+        self.1.as_bytes()
+    }
+    fn to_hyper(&self) -> anyhow::Result<(HeaderName, HeaderValue)> {
+        Ok((self.0.clone(), self.1.clone()))
+    }
+}
+
+/// As stored (a replay, the relay, a fixture): checked and parsed again.
+impl<'a> Header<'a> for &'a (String, Vec<u8>) {
+    fn name(&self) -> &'a str {
+        &self.0
+    }
+    fn value(&self) -> &'a [u8] {
+        &self.1
+    }
+    fn to_hyper(&self) -> anyhow::Result<(HeaderName, HeaderValue)> {
+        Ok((
+            HeaderName::from_bytes(self.0.as_bytes())?,
+            HeaderValue::from_bytes(&self.1)?,
+        ))
+    }
+}
+
+/// The end-to-end headers among those `headers()` iterates: hop-by-hop ones, and any the
+/// `Connection` header names, left out.
+fn end_to_end<'a, H, I, F>(headers: F) -> impl Iterator<Item = H> + use<'a, H, I, F>
 where
-    I: Iterator<Item = (&'a str, &'a [u8])>,
+    H: Header<'a>,
+    I: Iterator<Item = H>,
+    F: Fn() -> I,
 {
     let named_by_connection: Vec<&[u8]> = headers()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(|&b| b == b',').map(<[u8]>::trim_ascii))
+        .filter(|header| header.name().eq_ignore_ascii_case("connection"))
+        .flat_map(|header| header.value().split(|&b| b == b',').map(<[u8]>::trim_ascii))
         .collect();
-    headers().filter(move |(n, _)| {
-        !HOP_BY_HOP.iter().any(|hop| n.eq_ignore_ascii_case(hop))
+    headers().filter(move |header| {
+        let name = header.name();
+        !HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop))
             && !named_by_connection
                 .iter()
-                .any(|named| named.eq_ignore_ascii_case(n.as_bytes()))
+                .any(|named| named.eq_ignore_ascii_case(name.as_bytes()))
     })
+}
+
+/// What a proxy rewrites, as the sender gave it.
+#[derive(Default)]
+struct SentThrough<'a> {
+    host: Option<&'a [u8]>,
+    forwarded_for: Option<&'a [u8]>,
+    forwarded_proto: Option<&'a [u8]>,
+}
+
+/// Appends the end-to-end headers of `headers()` to `outgoing` but those a proxy rewrites, which
+/// it returns, and `Content-Length` (that of the body actually sent, whatever a fixture or relay
+/// said).
+fn copy_end_to_end<'a, H, I>(
+    headers: impl Fn() -> I,
+    outgoing: &mut hyper::HeaderMap,
+) -> anyhow::Result<SentThrough<'a>>
+where
+    H: Header<'a>,
+    I: Iterator<Item = H>,
+{
+    let mut sent_through = SentThrough::default();
+    for header in end_to_end(headers) {
+        match header.name() {
+            "content-length" => {}
+            "host" => sent_through.host = Some(header.value()),
+            "x-forwarded-for" => sent_through.forwarded_for = Some(header.value()),
+            "x-forwarded-proto" => sent_through.forwarded_proto = Some(header.value()),
+            _ => {
+                let (name, value) = header.to_hyper()?;
+                outgoing.append(name, value);
+            }
+        }
+    }
+    Ok(sent_through)
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -224,11 +299,16 @@ impl Forwarder {
         &self.target
     }
 
-    /// Forwards `request`; a dead or slow handler becomes a 502 or 504 answer, never an error.
-    pub(crate) async fn forward(&self, request: &CapturedRequest) -> Forwarded {
+    /// Forwards `request`, whose headers hyper parsed into `wire` when it came in over HTTP here;
+    /// a dead or slow handler becomes a 502 or 504 answer, never an error.
+    pub(crate) async fn forward(
+        &self,
+        request: &CapturedRequest,
+        wire: Option<&hyper::HeaderMap>,
+    ) -> Forwarded {
         let url = self.target.uri_for(&request.path);
         let started = Instant::now();
-        let attempt = tokio::time::timeout(self.timeout, self.send(request, &url)).await;
+        let attempt = tokio::time::timeout(self.timeout, self.send(request, &url, wire)).await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         let (response, rest, error) = match attempt {
             Ok(Ok((response, rest))) => (response, rest, None),
@@ -270,9 +350,10 @@ impl Forwarder {
         &self,
         request: &CapturedRequest,
         url: &str,
+        wire: Option<&hyper::HeaderMap>,
     ) -> Result<(RecordedResponse, Option<AnswerRest>), ForwardError> {
         let outgoing = self
-            .build(request, url)
+            .build(request, url, wire)
             .map_err(|e| ForwardError::Unsendable(e.to_string()))?;
         let (answer, connection) = self
             .pool
@@ -303,20 +384,22 @@ impl Forwarder {
         };
         let response = RecordedResponse {
             status: parts.status.as_u16(),
-            headers: end_to_end(|| {
-                parts
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_bytes()))
-            })
-            .map(|(n, v)| (n.to_string(), v.to_vec()))
-            .collect(),
+            headers: end_to_end(|| parts.headers.iter())
+                .map(|header| (header.name().to_string(), header.value().to_vec()))
+                .collect(),
             body,
         };
         Ok((response, rest))
     }
 
-    fn build(&self, request: &CapturedRequest, url: &str) -> anyhow::Result<Request<Full<Bytes>>> {
+    /// The request to send; its headers are taken from `wire`, the headers hyper parsed off the
+    /// sender's request, when given (the same as the request's, without parsing each again).
+    fn build(
+        &self,
+        request: &CapturedRequest,
+        url: &str,
+        wire: Option<&hyper::HeaderMap>,
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let method = hyper::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| anyhow::anyhow!("{:?} is not an HTTP method", request.method))?;
         let uri: hyper::Uri = url
@@ -331,30 +414,15 @@ impl Forwarder {
                 .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/")),
         );
         let headers = outgoing.headers_mut();
-        let mut original_host = None;
-        let mut forwarded_for = None;
-        let mut forwarded_proto = None;
-        let end_to_end_headers = end_to_end(|| {
-            request
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_slice()))
-        });
-        for (name, value) in end_to_end_headers {
-            match name {
-                // The length is that of the body actually sent, whatever a fixture or relay said.
-                "content-length" => {}
-                "host" => original_host = Some(value),
-                "x-forwarded-for" => forwarded_for = Some(value),
-                "x-forwarded-proto" => forwarded_proto = Some(value),
-                _ => {
-                    headers.append(
-                        HeaderName::from_bytes(name.as_bytes())?,
-                        HeaderValue::from_bytes(value)?,
-                    );
-                }
-            }
-        }
+        headers.reserve(request.headers.len() + 4);
+        let SentThrough {
+            host: original_host,
+            forwarded_for,
+            forwarded_proto,
+        } = match wire {
+            Some(parsed) => copy_end_to_end(|| parsed.iter(), headers)?,
+            None => copy_end_to_end(|| request.headers.iter(), headers)?,
+        };
         headers.insert(
             hyper::header::HOST,
             HeaderValue::from_str(self.target.authority())?,
@@ -473,7 +541,7 @@ mod tests {
                 body: Bytes::new(),
                 replay_of: None,
             };
-            let forwarded = forwarder.forward(&request).await;
+            let forwarded = forwarder.forward(&request, None).await;
             assert_eq!(forwarded.response.status, 502);
             let error = forwarded.outcome.error.unwrap();
             assert!(
@@ -481,6 +549,68 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_request_is_built_alike_from_the_parsed_headers_and_from_the_stored_list() {
+        let forwarder = Forwarder::new("127.0.0.1:9".parse().unwrap(), Duration::from_secs(1));
+        let mut wire = hyper::HeaderMap::new();
+        for (name, value) in [
+            ("host", "hooks.example.test"),
+            ("content-type", "application/json"),
+            ("x-signature", "t=1,v1=abc"),
+            ("connection", "keep-alive, x-private"),
+            ("x-private", "1"),
+            ("content-length", "2"),
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-signature", "t=1,v1=def"),
+            ("transfer-encoding", "chunked"),
+            ("x-forwarded-proto", "https"),
+        ] {
+            wire.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let request = CapturedRequest {
+            id: "req_1".into(),
+            received_at: chrono::Utc::now(),
+            peer: Some("127.0.0.1:40000".parse().unwrap()),
+            method: "POST".into(),
+            path: "/hooks/x?y=1".into(),
+            headers: crate::http_edge::header_list(&wire),
+            body: Bytes::from_static(b"{}"),
+            replay_of: None,
+        };
+        let url = forwarder.target.uri_for(&request.path);
+        let from_wire = forwarder.build(&request, &url, Some(&wire)).unwrap();
+        let from_list = forwarder.build(&request, &url, None).unwrap();
+        let sent = |built: &Request<Full<Bytes>>| -> Vec<(String, Vec<u8>)> {
+            built
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        assert_eq!(sent(&from_wire), sent(&from_list));
+        assert_eq!(from_wire.uri(), from_list.uri());
+        let names: Vec<String> = sent(&from_wire).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "content-type",
+                "x-signature",
+                "x-signature",
+                "host",
+                "x-forwarded-for",
+                "x-forwarded-proto",
+                "x-forwarded-host"
+            ]
+        );
+        assert_eq!(
+            from_wire.headers()["x-forwarded-for"],
+            "203.0.113.9, 127.0.0.1"
+        );
     }
 
     #[test]
