@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use hyper::HeaderMap;
 
 use crate::checks::Checks;
 use crate::event_sink::EventSink;
@@ -195,9 +196,6 @@ pub struct RequestHead {
     pub headers: HeaderList,
     /// The request this one replays.
     pub replay_of: Option<String>,
-    /// The headers as hyper parsed them, when the request came in over HTTP here: the forward
-    /// is built from them rather than from `headers` (the same headers, parsed again).
-    pub wire: Option<hyper::HeaderMap>,
 }
 
 impl RequestHead {
@@ -273,8 +271,11 @@ impl Engine {
     /// Captures a request whose body has been read: stores it, forwards it (concurrently with the
     /// commit) and returns the answer for the sender — only once the request is durable. An answer
     /// larger than the store keeps comes with the rest still to stream.
-    pub(crate) async fn handle(&self, head: RequestHead, body: Bytes) -> Answer {
-        match self.process_streaming(head, body).await {
+    ///
+    /// `wire` holds the request's headers as hyper parsed them (`head.headers` lists the same):
+    /// the forward is built from them rather than parsing each again.
+    pub(crate) async fn handle(&self, head: RequestHead, wire: HeaderMap, body: Bytes) -> Answer {
+        match self.process_streaming(head, Some(&wire), body).await {
             Ok((exchange, rest)) => Answer {
                 response: exchange.response,
                 rest,
@@ -297,7 +298,7 @@ impl Engine {
         head: RequestHead,
         body: Bytes,
     ) -> Result<Exchange, WriteError> {
-        let (mut exchange, rest) = self.process_streaming(head, body).await?;
+        let (mut exchange, rest) = self.process_streaming(head, None, body).await?;
         if let Some(rest) = rest {
             match rest.collect(crate::forward::MAX_ANSWER_BYTES).await {
                 Ok(more) => {
@@ -317,11 +318,10 @@ impl Engine {
     async fn process_streaming(
         &self,
         head: RequestHead,
+        wire: Option<&HeaderMap>,
         body: Bytes,
     ) -> Result<(Exchange, Option<AnswerRest>), WriteError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
-        let mut head = head;
-        let wire = head.wire.take();
         let request = self.capture(head, body);
         let route = self.config.checks.route_for(&request.path);
         let forwarder = route
@@ -352,10 +352,8 @@ impl Engine {
         };
         let ((mut findings, stored), forwarded) = match forwarder {
             Some(forwarder) => {
-                let (forwarded, examined) = tokio::join!(
-                    forwarder.forward(&request, wire.as_ref()),
-                    examined_and_stored
-                );
+                let (forwarded, examined) =
+                    tokio::join!(forwarder.forward(&request, wire), examined_and_stored);
                 (examined, Some(forwarded))
             }
             None => (examined_and_stored.await, None),

@@ -6,16 +6,19 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::Request;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 
+mod headers;
+
 use crate::handler_pool::{HandlerPool, PoolError};
 use crate::handler_tls::{HandlerTls, LocalhostBothFamilies};
-
-use crate::model::{CapturedRequest, ForwardOutcome, HeaderList, RecordedResponse};
+use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::target::Target;
+pub(crate) use headers::end_to_end_headers;
+use headers::{copy_end_to_end, end_to_end, Header, SentThrough};
 
 /// The largest handler answer webhook-dev collects whole (for replays and the relay); answers to
 /// `listen`'s senders are streamed whatever their size.
@@ -24,19 +27,6 @@ pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 /// How much of an answer is stored by default (`listen --max-stored-answer`); the sender gets all
 /// of it.
 pub(crate) const STORED_ANSWER_BYTES: usize = 1024 * 1024;
-
-/// Headers that describe one connection, not the message, and are never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 type Connector = HttpsConnector<HttpConnector<LocalhostBothFamilies>>;
 
@@ -142,106 +132,6 @@ impl hyper::body::Body for Chain {
             .poll_frame(cx)
             .map_err(BoxError::from)
     }
-}
-
-/// Drops hop-by-hop headers, and any header the `Connection` header names.
-pub(crate) fn end_to_end_headers(headers: &[(String, Vec<u8>)]) -> HeaderList {
-    end_to_end(|| headers.iter())
-        .map(|header| (header.name().to_string(), header.value().to_vec()))
-        .collect()
-}
-
-/// A header's name and value, borrowed for `'a` from wherever the header list lives.
-trait Header<'a> {
-    fn name(&self) -> &'a str;
-    fn value(&self) -> &'a [u8];
-    /// The name and value as hyper sends them.
-    fn to_hyper(&self) -> anyhow::Result<(HeaderName, HeaderValue)>;
-}
-
-/// As hyper parsed it: sent as it is.
-impl<'a> Header<'a> for (&'a HeaderName, &'a HeaderValue) {
-    fn name(&self) -> &'a str {
-        self.0.as_str()
-    }
-    fn value(&self) -> &'a [u8] {
-        self.1.as_bytes()
-    }
-    fn to_hyper(&self) -> anyhow::Result<(HeaderName, HeaderValue)> {
-        Ok((self.0.clone(), self.1.clone()))
-    }
-}
-
-/// As stored (a replay, the relay, a fixture): checked and parsed again.
-impl<'a> Header<'a> for &'a (String, Vec<u8>) {
-    fn name(&self) -> &'a str {
-        &self.0
-    }
-    fn value(&self) -> &'a [u8] {
-        &self.1
-    }
-    fn to_hyper(&self) -> anyhow::Result<(HeaderName, HeaderValue)> {
-        Ok((
-            HeaderName::from_bytes(self.0.as_bytes())?,
-            HeaderValue::from_bytes(&self.1)?,
-        ))
-    }
-}
-
-/// The end-to-end headers among those `headers()` iterates: hop-by-hop ones, and any the
-/// `Connection` header names, left out.
-fn end_to_end<'a, H, I, F>(headers: F) -> impl Iterator<Item = H> + use<'a, H, I, F>
-where
-    H: Header<'a>,
-    I: Iterator<Item = H>,
-    F: Fn() -> I,
-{
-    let named_by_connection: Vec<&[u8]> = headers()
-        .filter(|header| header.name().eq_ignore_ascii_case("connection"))
-        .flat_map(|header| header.value().split(|&b| b == b',').map(<[u8]>::trim_ascii))
-        .collect();
-    headers().filter(move |header| {
-        let name = header.name();
-        !HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop))
-            && !named_by_connection
-                .iter()
-                .any(|named| named.eq_ignore_ascii_case(name.as_bytes()))
-    })
-}
-
-/// What a proxy rewrites, as the sender gave it.
-#[derive(Default)]
-struct SentThrough<'a> {
-    host: Option<&'a [u8]>,
-    forwarded_for: Option<&'a [u8]>,
-    forwarded_proto: Option<&'a [u8]>,
-}
-
-/// Appends the end-to-end headers of `headers()` to `outgoing` but those a proxy rewrites, which
-/// it returns, and `Content-Length` (that of the body actually sent, whatever a fixture or relay
-/// said).
-fn copy_end_to_end<'a, H, I>(
-    headers: impl Fn() -> I,
-    outgoing: &mut hyper::HeaderMap,
-) -> anyhow::Result<SentThrough<'a>>
-where
-    H: Header<'a>,
-    I: Iterator<Item = H>,
-{
-    let mut sent_through = SentThrough::default();
-    for header in end_to_end(headers) {
-        match header.name() {
-            "content-length" => {}
-            "host" => sent_through.host = Some(header.value()),
-            "x-forwarded-for" => sent_through.forwarded_for = Some(header.value()),
-            "x-forwarded-proto" => sent_through.forwarded_proto = Some(header.value()),
-            _ => {
-                let (name, value) = header.to_hyper()?;
-                outgoing.append(name, value);
-            }
-        }
-    }
-    Ok(sent_through)
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -385,7 +275,7 @@ impl Forwarder {
         let response = RecordedResponse {
             status: parts.status.as_u16(),
             headers: end_to_end(|| parts.headers.iter())
-                .map(|header| (header.name().to_string(), header.value().to_vec()))
+                .map(|header| header.owned())
                 .collect(),
             body,
         };
@@ -416,7 +306,7 @@ impl Forwarder {
         let headers = outgoing.headers_mut();
         headers.reserve(request.headers.len() + 4);
         let SentThrough {
-            host: original_host,
+            original_host,
             forwarded_for,
             forwarded_proto,
         } = match wire {
@@ -526,6 +416,7 @@ fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::HeaderName;
 
     #[tokio::test]
     async fn a_request_that_cannot_be_sent_is_a_502_not_a_panic() {

@@ -64,7 +64,7 @@ pub(crate) async fn capture(
         );
         return Ok(response.map(whole));
     }
-    let mut head = RequestHead {
+    let head = RequestHead {
         peer: Some(peer),
         ..RequestHead::new(
             parts.method.as_str(),
@@ -100,8 +100,7 @@ pub(crate) async fn capture(
         }
         Err(BodyError::Broken(err)) => return Err(BodyBroken(err)),
     };
-    head.wire = Some(parts.headers);
-    let Answer { response, rest } = engine.handle(head, body).await;
+    let Answer { response, rest } = engine.handle(head, parts.headers, body).await;
     let response = into_hyper(response, false);
     Ok(match rest {
         Some(rest) => response.map(|stored| rest.after(stored)),

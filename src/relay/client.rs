@@ -474,7 +474,6 @@ impl Listener {
             path: request.path,
             headers: request.headers,
             replay_of: None,
-            wire: None,
         };
         let engine = &self.inner.engine;
         if request.body.len() > self.inner.max_body {

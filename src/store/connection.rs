@@ -14,7 +14,6 @@ use super::checkpoint::{Waits, WalGuard};
 use super::queue::{JobQueue, DEFER_LIMIT};
 use super::wakes::Wakes;
 use super::writer::{commit_all, commit_batch, commit_unless_locked, Job, MAX_BATCH};
-use super::{WriteError, Writer};
 
 /// The writing connection (`None` once closed) and the queue of writes for it.
 pub(super) struct SharedConnection {
@@ -85,7 +84,7 @@ impl SharedConnection {
     /// [`PendingCommit::commit`].
     pub(crate) fn queue_here(self: &Arc<Self>, job: Job) -> PendingCommit {
         if let Err(unsent) = self.jobs.push_quiet(job) {
-            unsent.0.done.finish(Err(WriteError::Closed(Writer::Store)));
+            unsent.0.done.refuse_closed();
         }
         PendingCommit {
             shared: Some(self.clone()),
@@ -104,7 +103,7 @@ impl SharedConnection {
         match queued {
             Ok(()) if self.flushes => self.deferred.notify_one(),
             Ok(()) => {}
-            Err(unsent) => unsent.0.done.finish(Err(WriteError::Closed(Writer::Store))),
+            Err(unsent) => unsent.0.done.refuse_closed(),
         }
     }
 
@@ -149,7 +148,7 @@ impl SharedConnection {
 
     /// Commits `batch` on `conn`, held by the writer thread through [`SharedConnection::lock`].
     pub(crate) fn commit_batch(&self, conn: &Connection, batch: Vec<Job>) {
-        commit_batch(conn, batch, Some(&self.wakes));
+        commit_batch(conn, batch, &self.wakes);
         self.wal_guard.after_commit(conn, Waits::ForLocks);
     }
 

@@ -16,7 +16,6 @@ mod write_error;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -38,7 +37,7 @@ use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::signature::Verdict;
 use connection::SharedConnection;
 use queue::JobQueue;
-use writer::{Done, Job, OnCommit, Op};
+use writer::{Done, Inserted, Job, OnCommit, Op};
 
 /// The database file inside the store directory.
 pub(crate) const DB_FILE: &str = "webhook-dev.sqlite3";
@@ -53,7 +52,7 @@ pub enum Durability {
 }
 
 /// A stored request's row, which its answer is recorded against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RequestRow(pub(crate) i64);
 
 /// Where a write is committed.
@@ -164,6 +163,8 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`, migrates it and starts the writer thread.
     /// With [`Durability::Process`], callers may commit their own writes ([`CommitOn::Caller`]);
     /// opened within a tokio runtime, the answers they defer are then committed on it too.
+    /// Opened within a runtime, the writer thread tells waiting callers through a task on that
+    /// runtime: the store's writes then complete only while it runs.
     pub fn open(dir: &Path, durability: Durability) -> anyhow::Result<Store> {
         private::prepare_dir(dir)?;
         private::prepare_file(&db_path(dir))?;
@@ -240,7 +241,7 @@ impl Store {
             return self.inner.conn.defer_here(job);
         }
         if let Err(unsent) = self.inner.jobs.push_deferred(job) {
-            unsent.0.done.finish(Err(WriteError::Closed(Writer::Store)));
+            unsent.0.done.refuse_closed();
         }
     }
 
@@ -248,7 +249,7 @@ impl Store {
         &self,
         op: Op,
         on: CommitOn,
-    ) -> impl std::future::Future<Output = Result<(), WriteError>> {
+    ) -> impl std::future::Future<Output = Result<Inserted, WriteError>> {
         let (done, outcome) = oneshot::channel();
         let job = Job {
             op,
@@ -258,7 +259,7 @@ impl Store {
             Some(self.inner.conn.queue_here(job))
         } else {
             if let Err(unsent) = self.inner.jobs.push(job) {
-                unsent.0.done.finish(Err(WriteError::Closed(Writer::Store)));
+                unsent.0.done.refuse_closed();
             }
             None
         };
@@ -282,20 +283,22 @@ impl Store {
         schema: Option<&SchemaReport>,
         on: CommitOn,
     ) -> impl std::future::Future<Output = Result<RequestRow, WriteError>> {
-        let row = Arc::new(AtomicI64::new(0));
         let committed = self.submit_and_wait(
             Op::InsertRequest {
                 request,
                 signature,
                 event_type,
                 schema: schema.map(schema_json),
-                row: row.clone(),
             },
             on,
         );
         async move {
-            committed.await?;
-            Ok(RequestRow(row.load(Ordering::Relaxed)))
+            committed.await?.map(RequestRow).ok_or_else(|| {
+                WriteError::Write(
+                    Writer::Store,
+                    "the store gave no row for the request".into(),
+                )
+            })
         }
     }
 
@@ -328,7 +331,8 @@ impl Store {
         &self,
         delivery: Delivery,
     ) -> impl std::future::Future<Output = Result<(), WriteError>> {
-        self.submit_and_wait(Op::SaveDelivery(delivery), CommitOn::Writer)
+        let committed = self.submit_and_wait(Op::SaveDelivery(delivery), CommitOn::Writer);
+        async move { committed.await.map(|_| ()) }
     }
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.

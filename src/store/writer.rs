@@ -1,7 +1,6 @@
 //! The single writer thread: takes writes from a queue and commits them in batches (group commit).
 //! A caller's write is acknowledged only after the transaction that holds it has committed.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use rusqlite::{params, CachedStatement, Connection};
@@ -9,7 +8,7 @@ use rusqlite::{params, CachedStatement, Connection};
 use super::codec::encode_headers;
 use super::connection::SharedConnection;
 use super::queue::JobQueue;
-use super::wakes::{Waiter, Wakes};
+use super::wakes::{wake, Waiter, Wakes};
 use super::{without_waiting_for_locks, RequestRow, WriteError, Writer};
 use crate::delivery::Delivery;
 use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
@@ -20,6 +19,9 @@ pub(super) const MAX_BATCH: usize = 256;
 
 /// Called with a write's outcome once its transaction has committed (or failed).
 pub(crate) type OnCommit = Box<dyn FnOnce(Result<(), WriteError>) + Send>;
+
+/// What a committed write reports: the row it inserted, when it inserted one.
+pub(crate) type Inserted = Option<i64>;
 
 /// One write, with what to do once its outcome is known.
 pub(super) struct Job {
@@ -38,13 +40,16 @@ pub(super) enum Done {
 }
 
 impl Done {
-    pub(super) fn finish(self, outcome: Result<(), WriteError>) {
+    pub(super) fn finish(self, outcome: Result<Inserted, WriteError>) {
         match self {
-            Done::Wake(waiter) => {
-                let _ = waiter.send(outcome);
-            }
-            Done::Call(call) => call(outcome),
+            Done::Wake(waiter) => wake(waiter, outcome),
+            Done::Call(call) => call(outcome.map(|_| ())),
         }
+    }
+
+    /// Tells whoever waits that the write was refused: the store is closed.
+    pub(super) fn refuse_closed(self) {
+        self.finish(Err(WriteError::Closed(Writer::Store)));
     }
 }
 
@@ -57,8 +62,6 @@ pub(super) enum Op {
         event_type: Option<String>,
         /// The schema report as JSON.
         schema: Option<String>,
-        /// Set to the request's row once inserted.
-        row: Arc<AtomicI64>,
     },
     /// The answer a stored request got.
     RecordResponse {
@@ -104,7 +107,7 @@ pub(super) fn commit_all(conn: &Connection, jobs: &JobQueue<Job>) {
         if batch.is_empty() {
             return;
         }
-        commit_batch(conn, batch, None);
+        commit_batch(conn, batch, &Wakes::DIRECT);
     }
 }
 
@@ -122,7 +125,7 @@ pub(super) fn commit_unless_locked(conn: &Connection, batch: Vec<Job>) -> Result
     };
     match begun {
         Ok(()) => {
-            apply_and_commit(conn, batch, None);
+            apply_and_commit(conn, batch, &Wakes::DIRECT);
             Ok(())
         }
         Err(rusqlite::Error::SqliteFailure(failure, _))
@@ -138,18 +141,19 @@ pub(super) fn commit_unless_locked(conn: &Connection, batch: Vec<Job>) -> Result
 }
 
 /// Commits `batch`, waiting for another process's lock on the store; the waiters of its writes
-/// hear of the outcome through `wakes` (directly when `None`).
-pub(super) fn commit_batch(conn: &Connection, batch: Vec<Job>, wakes: Option<&Wakes>) {
+/// hear of the outcome through `wakes`.
+pub(super) fn commit_batch(conn: &Connection, batch: Vec<Job>, wakes: &Wakes) {
     match run_cached(conn, "BEGIN IMMEDIATE") {
         Ok(()) => apply_and_commit(conn, batch, wakes),
         Err(err) => fail_all(batch, &err.to_string()),
     }
 }
 
-/// Applies a batch inside the transaction just begun and commits it.
-fn apply_and_commit(conn: &Connection, batch: Vec<Job>, wakes: Option<&Wakes>) {
+/// Applies a batch inside the transaction just begun and commits it. The writes nobody waits
+/// on are done with first; the waiters then hear together through `wakes`.
+fn apply_and_commit(conn: &Connection, batch: Vec<Job>, wakes: &Wakes) {
     let mut statements = Statements::new(conn);
-    let results: Vec<Result<(), WriteError>> = batch
+    let results: Vec<Result<Inserted, WriteError>> = batch
         .iter()
         .map(|job| {
             apply(&mut statements, &job.op)
@@ -166,18 +170,16 @@ fn apply_and_commit(conn: &Connection, batch: Vec<Job>, wakes: Option<&Wakes>) {
     let mut waiters = Vec::new();
     for (job, result) in batch.into_iter().zip(results) {
         match job.done {
-            Done::Wake(waiter) if wakes.is_some() => waiters.push((waiter, result)),
+            Done::Wake(waiter) => waiters.push((waiter, result)),
             done => done.finish(result),
         }
     }
-    if let Some(wakes) = wakes {
-        wakes.deliver(waiters);
-    }
+    wakes.deliver(waiters);
 }
 
 fn fail_closed(batch: Vec<Job>) {
     for job in batch {
-        job.done.finish(Err(WriteError::Closed(Writer::Store)));
+        job.done.refuse_closed();
     }
 }
 
@@ -198,9 +200,37 @@ struct Statements<'conn> {
 
 #[derive(Clone, Copy)]
 enum Statement {
-    InsertRequest = 0,
-    RecordResponse = 1,
-    SaveDelivery = 2,
+    InsertRequest,
+    RecordResponse,
+    SaveDelivery,
+}
+
+impl Statement {
+    fn sql(self) -> &'static str {
+        match self {
+            Statement::InsertRequest => {
+                "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
+                    event_type, sig_status, sig_profile, sig_reason, replay_of, schema_report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            }
+            Statement::RecordResponse => {
+                "INSERT OR REPLACE INTO answers (request_seq, status, headers, body, fwd_target,
+                    fwd_status, fwd_duration_ms, fwd_error, schema_report, truncated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            }
+            Statement::SaveDelivery => {
+                "INSERT INTO deliveries (id, kind, event_type, target, status, attempt_count,
+                    response_status_code, response_body, error_message, created_at, request_id, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+                    attempt_count = excluded.attempt_count,
+                    response_status_code = excluded.response_status_code,
+                    response_body = excluded.response_body,
+                    error_message = excluded.error_message,
+                    request_id = excluded.request_id"
+            }
+        }
+    }
 }
 
 impl<'conn> Statements<'conn> {
@@ -211,35 +241,24 @@ impl<'conn> Statements<'conn> {
         }
     }
 
-    /// The statement `which`, whose text is `sql`.
-    fn get(
-        &mut self,
-        which: Statement,
-        sql: &str,
-    ) -> rusqlite::Result<&mut CachedStatement<'conn>> {
+    fn get(&mut self, which: Statement) -> rusqlite::Result<&mut CachedStatement<'conn>> {
         let slot = &mut self.prepared[which as usize];
         match slot {
             Some(statement) => Ok(statement),
-            None => Ok(slot.insert(self.conn.prepare_cached(sql)?)),
+            None => Ok(slot.insert(self.conn.prepare_cached(which.sql())?)),
         }
     }
 }
 
-fn apply(statements: &mut Statements<'_>, op: &Op) -> rusqlite::Result<()> {
+fn apply(statements: &mut Statements<'_>, op: &Op) -> rusqlite::Result<Inserted> {
     match op {
         Op::InsertRequest {
             request,
             signature,
             event_type,
             schema,
-            row,
         } => {
-            let stmt = statements.get(
-                Statement::InsertRequest,
-                "INSERT INTO requests (id, received_at, peer, method, path, headers, body, size,
-                    event_type, sig_status, sig_profile, sig_reason, replay_of, schema_report)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?;
+            let stmt = statements.get(Statement::InsertRequest)?;
             stmt.execute(params![
                 request.id,
                 crate::model::format_time(&request.received_at),
@@ -256,7 +275,7 @@ fn apply(statements: &mut Statements<'_>, op: &Op) -> rusqlite::Result<()> {
                 request.replay_of,
                 schema,
             ])?;
-            row.store(statements.conn.last_insert_rowid(), Ordering::Relaxed);
+            Ok(Some(statements.conn.last_insert_rowid()))
         }
         Op::RecordResponse {
             request,
@@ -264,12 +283,7 @@ fn apply(statements: &mut Statements<'_>, op: &Op) -> rusqlite::Result<()> {
             forward,
             schema,
         } => {
-            let stmt = statements.get(
-                Statement::RecordResponse,
-                "INSERT OR REPLACE INTO answers (request_seq, status, headers, body, fwd_target,
-                    fwd_status, fwd_duration_ms, fwd_error, schema_report, truncated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
+            let stmt = statements.get(Statement::RecordResponse)?;
             stmt.execute(params![
                 request.0,
                 response.status,
@@ -282,20 +296,10 @@ fn apply(statements: &mut Statements<'_>, op: &Op) -> rusqlite::Result<()> {
                 schema,
                 forward.as_ref().is_some_and(|f| f.answer_truncated),
             ])?;
+            Ok(None)
         }
         Op::SaveDelivery(d) => {
-            let stmt = statements.get(
-                Statement::SaveDelivery,
-                "INSERT INTO deliveries (id, kind, event_type, target, status, attempt_count,
-                    response_status_code, response_body, error_message, created_at, request_id, source_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT(id) DO UPDATE SET status = excluded.status,
-                    attempt_count = excluded.attempt_count,
-                    response_status_code = excluded.response_status_code,
-                    response_body = excluded.response_body,
-                    error_message = excluded.error_message,
-                    request_id = excluded.request_id",
-            )?;
+            let stmt = statements.get(Statement::SaveDelivery)?;
             stmt.execute(params![
                 d.id,
                 d.kind,
@@ -310,7 +314,7 @@ fn apply(statements: &mut Statements<'_>, op: &Op) -> rusqlite::Result<()> {
                 d.request_id,
                 d.source_id,
             ])?;
+            Ok(None)
         }
     }
-    Ok(())
 }

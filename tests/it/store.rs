@@ -85,6 +85,51 @@ async fn an_answer_deferred_by_a_lone_caller_is_committed_without_another_write(
     }
 }
 
+#[tokio::test]
+async fn answers_recorded_by_row_reach_their_own_requests_when_committed_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    let inserts: Vec<_> = (0..40)
+        .map(|n| tokio::spawn(insert(&store, n, CommitOn::Writer)))
+        .collect();
+    let mut rows = Vec::new();
+    for insert in inserts {
+        rows.push(insert.await.unwrap().unwrap());
+    }
+    let distinct: std::collections::HashSet<_> = rows.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        rows.len(),
+        "every request has a row of its own"
+    );
+    let mut committed = Vec::new();
+    for (n, row) in rows.into_iter().enumerate() {
+        let (done, answer_committed) = tokio::sync::oneshot::channel();
+        store.record_response(
+            row,
+            RecordedResponse::plain(200 + n as u16, format!("answer {n}")),
+            None,
+            None,
+            CommitOn::Writer,
+            move |outcome| {
+                let _ = done.send(outcome.is_ok());
+            },
+        );
+        committed.push(answer_committed);
+    }
+    for answer_committed in committed {
+        assert!(answer_committed.await.unwrap());
+    }
+    let reader = StoreReader::open(dir.path()).unwrap();
+    for n in 0..40u32 {
+        let stored = reader.get(&request(n).id).unwrap().unwrap();
+        let response = stored.response.unwrap();
+        assert_eq!(response.status, 200 + n as u16, "request {n}");
+        let sent = RecordedResponse::plain(200 + n as u16, format!("answer {n}"));
+        assert_eq!(response.body, sent.body, "request {n}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_closes_at_once_both_return_once_everything_is_committed() {
     let dir = tempfile::tempdir().unwrap();
