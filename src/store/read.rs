@@ -184,7 +184,7 @@ impl StoreReader {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, event_type, target, status, attempt_count, response_status_code,
                 response_body, error_message, created_at, kind, request_id, source_id
-             FROM deliveries WHERE (?1 IS NULL OR status = ?1) ORDER BY id",
+             FROM deliveries WHERE (?1 IS NULL OR status = ?1) ORDER BY seq",
         )?;
         let rows = stmt.query_map(params![status.map(|s| s.as_str())], |row| {
             let status: String = row.get(3)?;
@@ -231,5 +231,59 @@ impl StoreReader {
             [] => Ok(None),
             _ => anyhow::bail!("the id {id:?} is ambiguous: more than one request starts with it"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::{Delivery, DeliveryStatus};
+    use crate::store::{Durability, Store};
+
+    fn delivery(id: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            event_type: None,
+            target: "http://127.0.0.1:9/".into(),
+            status: DeliveryStatus::Success,
+            attempt_count: 1,
+            response_status_code: Some(200),
+            response_body: None,
+            error_message: None,
+            created_at: "2026-12-06T16:00:00.000000Z".into(),
+            kind: "trigger".into(),
+            request_id: None,
+            source_id: None,
+        }
+    }
+
+    /// ULIDs made within one millisecond do not sort in the order they were made.
+    #[tokio::test]
+    async fn deliveries_are_listed_in_the_order_they_were_made_not_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Durability::Process).unwrap();
+        for id in [
+            "dlv_01KBTZ0000ZZZZZZZZZZZZZZZZ",
+            "dlv_01KBTZ00000000000000000000",
+        ] {
+            store.save_delivery(delivery(id)).await.unwrap();
+        }
+        let mut updated = delivery("dlv_01KBTZ0000ZZZZZZZZZZZZZZZZ");
+        updated.attempt_count = 2;
+        store.save_delivery(updated).await.unwrap();
+        let listed: Vec<(String, u32)> = StoreReader::open(dir.path())
+            .unwrap()
+            .deliveries(None)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.id, d.attempt_count))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("dlv_01KBTZ0000ZZZZZZZZZZZZZZZZ".to_string(), 2),
+                ("dlv_01KBTZ00000000000000000000".to_string(), 1),
+            ]
+        );
     }
 }
