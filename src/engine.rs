@@ -358,13 +358,8 @@ impl Engine {
             }
             None => (examined_and_stored.await, None),
         };
-        let row = match stored {
-            Ok(row) => row,
-            Err(err) => {
-                tracing::error!(id = %request.id, "request not stored: {err}");
-                return Err(err);
-            }
-        };
+        let row = stored
+            .inspect_err(|err| tracing::error!(id = %request.id, "request not stored: {err}"))?;
         let (response, forward, rest) = match forwarded {
             Some(Forwarded {
                 response,
@@ -418,17 +413,13 @@ impl Engine {
             "{REFUSED_REASON} {} before its body was read",
             response.status
         ));
-        let row = match self
+        let row = self
             .store
             .insert_request(request.clone(), signature.clone(), None, None, commit_on)
             .await
-        {
-            Ok(row) => row,
-            Err(err) => {
-                tracing::error!(id = %request.id, "refused request not stored: {err}");
-                return Err(err);
-            }
-        };
+            .inspect_err(
+                |err| tracing::error!(id = %request.id, "refused request not stored: {err}"),
+            )?;
         self.finish(
             &Exchange {
                 request,
