@@ -7,6 +7,7 @@
 mod checkpoint;
 mod codec;
 mod connection;
+mod park;
 pub(crate) mod private;
 mod queue;
 mod read;
@@ -26,6 +27,7 @@ use tokio::sync::oneshot;
 
 pub(crate) use codec::decode_headers;
 pub use codec::encode_headers;
+pub use park::before_park;
 pub use read::{StoreReader, StoredRequest};
 pub(crate) use schema::migrate_with;
 pub use schema::SCHEMA_VERSION;
@@ -245,6 +247,24 @@ impl Store {
         }
     }
 
+    /// Queues a write someone waits on for the writer thread, held back until this thread parks
+    /// when its runtime tells ([`park`]).
+    fn queue_for_writer(&self, job: Job) {
+        let jobs = &self.inner.jobs;
+        let queued = if park::holds_here() {
+            jobs.push_held(job, park::HOLD_AT_MOST).map(|first| {
+                if first {
+                    park::release_before_park(jobs.clone());
+                }
+            })
+        } else {
+            jobs.push(job)
+        };
+        if let Err(unsent) = queued {
+            unsent.0.done.refuse_closed();
+        }
+    }
+
     fn submit_and_wait(
         &self,
         op: Op,
@@ -258,9 +278,7 @@ impl Store {
         let here = if self.here(on) {
             Some(self.inner.conn.queue_here(job))
         } else {
-            if let Err(unsent) = self.inner.jobs.push(job) {
-                unsent.0.done.refuse_closed();
-            }
+            self.queue_for_writer(job);
             None
         };
         async move {

@@ -21,6 +21,9 @@ struct State<T> {
     deferred: Vec<T>,
     /// When the oldest deferred write was queued.
     deferred_since: Option<Instant>,
+    /// How many of the last urgent writes are held back until [`JobQueue::release`]: the
+    /// consumer does not wake for them alone.
+    held: usize,
     /// How the consumer sleeps, if it does.
     sleep: Sleep,
     closed: bool,
@@ -50,6 +53,7 @@ impl<T> Default for JobQueue<T> {
                 urgent: Vec::new(),
                 deferred: Vec::new(),
                 deferred_since: None,
+                held: 0,
                 sleep: Sleep::Awake,
                 closed: false,
             }),
@@ -73,6 +77,40 @@ impl<T> JobQueue<T> {
     /// cannot.
     pub(crate) fn push_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, false, false)
+    }
+
+    /// Queues a write someone waits on and holds it back until [`JobQueue::release`], or until
+    /// `at_most` writes are held; the consumer takes it early with any batch it takes meanwhile.
+    /// True when it is the first write held since the last release: the caller must see that
+    /// `release` follows.
+    pub(crate) fn push_held(&self, job: T, at_most: usize) -> Result<bool, Closed<T>> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Closed(job));
+        }
+        state.urgent.push(job);
+        state.held += 1;
+        let first = state.held == 1;
+        if state.held >= at_most {
+            state.held = 0;
+            self.wake_locked(&mut state);
+        }
+        Ok(first)
+    }
+
+    /// Lets the consumer take the writes held back by [`JobQueue::push_held`], waking it.
+    pub(crate) fn release(&self) {
+        let mut state = self.lock();
+        if state.held > 0 {
+            state.held = 0;
+            self.wake_locked(&mut state);
+        }
+    }
+
+    /// Whether no write is held back.
+    #[cfg(test)]
+    pub(crate) fn is_released(&self) -> bool {
+        self.lock().held == 0
     }
 
     /// Queues a write nobody waits on. A consumer sleeping without a deadline is woken to set
@@ -155,7 +193,9 @@ impl<T> JobQueue<T> {
         if due {
             take_batch(&mut state, max)
         } else {
-            take_front(&mut state.urgent, max)
+            let batch = take_front(&mut state.urgent, max);
+            state.held = state.held.min(state.urgent.len());
+            batch
         }
     }
 
@@ -177,7 +217,7 @@ impl<T> JobQueue<T> {
                 .map(|since| since + DEFER_LIMIT)
                 .filter(|_| !state.deferred.is_empty());
             let now = Instant::now();
-            if !state.urgent.is_empty()
+            if state.urgent.len() > state.held
                 || state.closed
                 || deferred_due.is_some_and(|due| due <= now)
             {
@@ -213,6 +253,7 @@ impl<T> JobQueue<T> {
 
 fn take_batch<T>(state: &mut State<T>, max: usize) -> Vec<T> {
     let mut batch = take_front(&mut state.urgent, max);
+    state.held = state.held.min(state.urgent.len());
     let room = max - batch.len();
     batch.extend(take_front(&mut state.deferred, room));
     if state.deferred.is_empty() {
@@ -340,6 +381,42 @@ mod tests {
         queue.push_quiet(5).unwrap();
         queue.wake();
         assert_eq!(consumer.join().unwrap().unwrap(), [5]);
+    }
+
+    #[test]
+    fn held_writes_do_not_wake_a_sleeping_consumer_until_released() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = sleeping_consumer(&queue);
+        assert!(queue.push_held(1, 10).unwrap());
+        assert!(!queue.push_held(2, 10).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!consumer.is_finished(), "woken by a held write");
+        queue.release();
+        assert_eq!(consumer.join().unwrap().unwrap(), [1, 2]);
+        assert!(
+            queue.push_held(3, 10).unwrap(),
+            "the first held since the release"
+        );
+    }
+
+    #[test]
+    fn holding_as_many_writes_as_allowed_releases_them() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = sleeping_consumer(&queue);
+        for job in 1..=3 {
+            queue.push_held(job, 3).unwrap();
+        }
+        assert_eq!(consumer.join().unwrap().unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_write_not_held_wakes_the_consumer_for_the_held_ones_too() {
+        let queue = Arc::new(JobQueue::default());
+        let consumer = sleeping_consumer(&queue);
+        queue.push_held(1, 10).unwrap();
+        queue.push(2).unwrap();
+        assert_eq!(consumer.join().unwrap().unwrap(), [1, 2]);
+        assert!(queue.is_released(), "what is taken is no longer held");
     }
 
     #[test]

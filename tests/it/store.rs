@@ -251,3 +251,40 @@ fn a_store_of_schema_version_two_keeps_its_requests_and_answers() {
         Some("x")
     );
 }
+
+/// The runtime `listen` runs in: its thread hands the writes it queued to the writer when it
+/// parks.
+fn runtime_releasing_writes_when_it_parks() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .on_thread_park(webhook_dev::store::before_park)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn writes_held_until_the_runtime_parks_are_all_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime_releasing_writes_when_it_parks().block_on(async {
+        let store = Store::open(dir.path(), Durability::Process).unwrap();
+        // Parked once, the thread holds its writes back from then on.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let lone =
+            tokio::time::timeout(Duration::from_secs(5), insert(&store, 0, CommitOn::Writer));
+        assert!(lone.await.expect("a lone held write is committed").is_ok());
+        let many = (1..=100).map(|n| insert(&store, n, CommitOn::Writer));
+        let all =
+            tokio::time::timeout(Duration::from_secs(5), futures_util::future::join_all(many))
+                .await
+                .expect("held writes are committed");
+        assert!(all.iter().all(Result::is_ok));
+        let from_another_thread = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                tokio::runtime::Handle::current().block_on(insert(&store, 101, CommitOn::Writer))
+            })
+        };
+        assert!(from_another_thread.await.unwrap().is_ok());
+        count_reaches(dir.path(), 102).await;
+    });
+}
