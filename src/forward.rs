@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -35,9 +35,15 @@ type Connector = HttpsConnector<HttpConnector<LocalhostBothFamilies>>;
 pub struct Forwarder {
     pool: Arc<HandlerPool<Connector>>,
     target: Target,
+    /// The Host header sent: the target's authority.
+    host: HeaderValue,
     timeout: Duration,
     answer_cap: usize,
 }
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The handler's answer and how the attempt went, ready to record.
 pub(crate) struct Forwarded {
@@ -172,6 +178,7 @@ impl Forwarder {
             .build()?;
         Ok(Self {
             pool: Arc::new(HandlerPool::new(connector, origin)),
+            host: HeaderValue::from_str(target.authority())?,
             target,
             timeout,
             answer_cap: STORED_ANSWER_BYTES,
@@ -292,17 +299,12 @@ impl Forwarder {
     ) -> anyhow::Result<Request<Full<Bytes>>> {
         let method = hyper::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| anyhow::anyhow!("{:?} is not an HTTP method", request.method))?;
-        let uri: hyper::Uri = url
-            .parse()
+        // The connection is to the target already: the request line names the path alone.
+        let path = hyper::Uri::try_from(&url[self.target.origin_len()..])
             .map_err(|e| anyhow::anyhow!("{url:?} is not a URL that can be sent: {e}"))?;
         let mut outgoing = Request::new(Full::new(request.body.clone()));
         *outgoing.method_mut() = method;
-        // The connection is to the target already: the request line names the path alone.
-        *outgoing.uri_mut() = hyper::Uri::from(
-            uri.path_and_query()
-                .cloned()
-                .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/")),
-        );
+        *outgoing.uri_mut() = path;
         let headers = outgoing.headers_mut();
         headers.reserve(request.headers.len() + 4);
         let SentThrough {
@@ -313,32 +315,29 @@ impl Forwarder {
             Some(parsed) => copy_end_to_end(|| parsed.iter(), headers)?,
             None => copy_end_to_end(|| request.headers.iter(), headers)?,
         };
-        headers.insert(
-            hyper::header::HOST,
-            HeaderValue::from_str(self.target.authority())?,
-        );
+        headers.insert(hyper::header::HOST, self.host.clone());
         if let Some(peer) = request.peer {
             let mut chain = forwarded_for.map(<[u8]>::to_vec).unwrap_or_default();
             if !chain.is_empty() {
                 chain.extend_from_slice(b", ");
             }
             crate::addr_text::push_ip(peer.ip(), &mut chain);
-            headers.insert("x-forwarded-for", HeaderValue::from_bytes(&chain)?);
+            headers.insert(X_FORWARDED_FOR, HeaderValue::from_bytes(&chain)?);
         } else if let Some(chain) = forwarded_for {
-            headers.insert("x-forwarded-for", HeaderValue::from_bytes(chain)?);
+            headers.insert(X_FORWARDED_FOR, HeaderValue::from_bytes(chain)?);
         }
         // A request made here (trigger, a fixture) was not proxied: it gets no X-Forwarded-Proto.
         match (forwarded_proto, request.peer) {
             (Some(proto), _) => {
-                headers.insert("x-forwarded-proto", HeaderValue::from_bytes(proto)?);
+                headers.insert(X_FORWARDED_PROTO, HeaderValue::from_bytes(proto)?);
             }
             (None, Some(_)) => {
-                headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+                headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
             }
             (None, None) => {}
         }
         if let Some(host) = original_host {
-            headers.insert("x-forwarded-host", HeaderValue::from_bytes(host)?);
+            headers.insert(X_FORWARDED_HOST, HeaderValue::from_bytes(host)?);
         }
         Ok(outgoing)
     }

@@ -62,6 +62,11 @@ impl Target {
         }
     }
 
+    /// The length of `scheme://authority`: where the path of [`Target::uri_for`]'s URI begins.
+    pub(crate) fn origin_len(&self) -> usize {
+        self.scheme().len() + "://".len() + self.authority.len()
+    }
+
     /// The full URI for a request path (path and query as received).
     pub fn uri_for(&self, path_and_query: &str) -> String {
         let scheme = self.scheme();
@@ -177,6 +182,7 @@ mod tests {
         assert!(t.is_https());
         assert_eq!(t.to_string(), "https://localhost:5001/api");
         assert_eq!(t.uri_for("/hook"), "https://localhost:5001/api/hook");
+        assert_eq!(&t.uri_for("/hook")[t.origin_len()..], "/api/hook");
         assert_eq!(t.root().to_string(), "https://localhost:5001");
         let t: Target = "https://example.test".parse().unwrap();
         assert_eq!(t.authority(), "example.test:443");
