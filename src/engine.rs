@@ -151,6 +151,8 @@ pub struct Engine {
     ids: Mutex<ulid::Generator>,
     /// Requests being handled right now.
     in_flight: AtomicUsize,
+    /// Connections open to the HTTP server in front of this engine ([`Engine::connection_opened`]).
+    connections: Arc<AtomicUsize>,
     /// Whether [`EngineEvent::Arrived`] is emitted: only the inspector lists requests still
     /// waiting for their answer, and the printers need not pay for it.
     arrivals: bool,
@@ -161,15 +163,27 @@ struct InFlight<'a>(&'a AtomicUsize);
 
 impl<'a> InFlight<'a> {
     /// Counts one more; says where its writes should be committed: on the caller's thread when
-    /// it is the only request in flight, on the writer thread (batched) otherwise.
-    fn enter(count: &'a AtomicUsize) -> (Self, CommitOn) {
+    /// it is the only request in flight and at most one connection is open, on the writer thread
+    /// (batched) otherwise. Requests on many connections keep coming while one commits even
+    /// when none is in flight for a moment, and a commit of one request on the thread serving
+    /// them all would cost them more than the hand-over to the writer costs it.
+    fn enter(count: &'a AtomicUsize, connections: &AtomicUsize) -> (Self, CommitOn) {
         let before = count.fetch_add(1, Ordering::Relaxed);
-        let on = if before == 0 {
+        let on = if before == 0 && connections.load(Ordering::Relaxed) <= 1 {
             CommitOn::Caller
         } else {
             CommitOn::Writer
         };
         (Self(count), on)
+    }
+}
+
+/// A connection counted as open by [`Engine::connection_opened`].
+pub(crate) struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -223,6 +237,7 @@ impl Engine {
             events: events.into(),
             ids: Mutex::new(ulid::Generator::new()),
             in_flight: AtomicUsize::new(0),
+            connections: Arc::default(),
             arrivals: false,
         }
     }
@@ -231,6 +246,13 @@ impl Engine {
     pub(crate) fn reporting_arrivals(mut self) -> Self {
         self.arrivals = true;
         self
+    }
+
+    /// Counts a connection to the HTTP server in front of this engine as open until the
+    /// returned guard is dropped.
+    pub(crate) fn connection_opened(&self) -> OpenConnection {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.connections.clone())
     }
 
     /// Where requests are forwarded, if anywhere.
@@ -321,7 +343,7 @@ impl Engine {
         wire: Option<&HeaderMap>,
         body: Bytes,
     ) -> Result<(Exchange, Option<AnswerRest>), WriteError> {
-        let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
+        let (_in_flight, commit_on) = InFlight::enter(&self.in_flight, &self.connections);
         let request = self.capture(head, body);
         let route = self.config.checks.route_for(&request.path);
         let forwarder = route
@@ -406,7 +428,7 @@ impl Engine {
         head: RequestHead,
         response: RecordedResponse,
     ) -> Result<RecordedResponse, WriteError> {
-        let (_in_flight, commit_on) = InFlight::enter(&self.in_flight);
+        let (_in_flight, commit_on) = InFlight::enter(&self.in_flight, &self.connections);
         let request = self.capture(head, Bytes::new());
         let mut signature = signature::unchecked(&request.headers);
         signature.reason = Some(format!(
@@ -463,6 +485,20 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_request_commits_on_its_own_thread_only_while_at_most_one_connection_is_open() {
+        let in_flight = AtomicUsize::new(0);
+        let connections = AtomicUsize::new(1);
+        let (first, alone) = InFlight::enter(&in_flight, &connections);
+        assert_eq!(alone, CommitOn::Caller);
+        let (second, beside_another) = InFlight::enter(&in_flight, &connections);
+        assert_eq!(beside_another, CommitOn::Writer);
+        drop((first, second));
+        connections.store(2, Ordering::Relaxed);
+        let (_third, alone_among_connections) = InFlight::enter(&in_flight, &connections);
+        assert_eq!(alone_among_connections, CommitOn::Writer);
+    }
 
     #[test]
     fn fixed_answers_parse() {

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -28,6 +29,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     let mut connections = tokio::task::JoinSet::new();
+    let anchor = tokio::spawn(anchor_timer_wheel());
     tokio::pin!(shutdown);
     loop {
         while connections.try_join_next().is_some() {}
@@ -35,10 +37,12 @@ pub async fn serve(
             accepted = next_connection(&listener) => accepted,
             () = &mut shutdown => break,
         };
+        let open = engine.connection_opened();
         let engine = engine.clone();
         let service = service_fn(move |request| capture(engine.clone(), limits, peer, request));
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         connections.spawn(async move {
+            let _open = open;
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, "connection ended: {err}");
             }
@@ -55,4 +59,25 @@ pub async fn serve(
         );
     }
     connections.shutdown().await;
+    anchor.abort();
+}
+
+/// How often [`anchor_timer_wheel`] ticks: sooner than any timer a request sets (`--timeout`,
+/// the header and body timeouts) is due.
+const ANCHOR_EVERY: Duration = Duration::from_millis(500);
+
+/// Keeps a timer due within [`ANCHOR_EVERY`] in tokio's timer wheel while serving.
+///
+/// Tokio's time driver wakes its runtime through the runtime's eventfd whenever a timer is set
+/// to expire before the earliest one the driver saw on its last turn, even while the runtime's
+/// thread is busy and will look again anyway (tokio-rs/tokio#5207). With only the 30 s timers of
+/// requests in flight in the wheel, every connection's 10 s header timer then cost a write(2)
+/// and an extra epoll_wait (0.84 a request at 32 connections, measured). A timer always due
+/// sooner than any request's keeps the earliest deadline ahead of theirs.
+async fn anchor_timer_wheel() {
+    let mut tick = tokio::time::interval(ANCHOR_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+    }
 }
