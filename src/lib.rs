@@ -52,20 +52,20 @@ use cli::{Cli, Command};
 /// The runtime for a command. `listen` without the inspector keeps every request on one thread:
 /// on the 2-core benchmark machine that measured faster than a multi-threaded runtime, which
 /// pays for cross-thread wake-ups on every request (see README, "Speed"). The inspector needs the
-/// multi-threaded runtime: it suspends for `$EDITOR` with `block_in_place`. A thread of either
+/// multi-threaded runtime: it suspends for `$EDITOR` with `block_in_place`. The single thread
 /// hands the store the writes it queued when it runs out of work ([`store::before_park`]), so
-/// that one commit holds them all.
+/// that one commit holds them all. A worker of the multi-threaded runtime is not given the hook:
+/// one blocked in `block_in_place` would hold its writes for as long as the editor is open.
 pub fn runtime(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match &cli.command {
         Command::Listen(args) if !commands::listen::opens_inspector(args) => {
-            tokio::runtime::Builder::new_current_thread()
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.on_thread_park(store::before_park);
+            builder
         }
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
-    builder
-        .on_thread_park(store::before_park)
-        .enable_all()
-        .build()
+    builder.enable_all().build()
 }
 
 /// Runs the parsed command line.

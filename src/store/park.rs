@@ -37,7 +37,9 @@ thread_local! {
     static HELD: RefCell<Vec<Arc<dyn Release>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Releases the writes this thread holds back; for `tokio::runtime::Builder::on_thread_park`.
+/// Releases the writes this thread holds back; for `tokio::runtime::Builder::on_thread_park`,
+/// on a runtime whose threads never block outside it (`block_in_place`): a thread blocked there
+/// would hold its writes until it came back.
 pub fn before_park() {
     PARKS_HERE.set(true);
     for queue in HELD.take() {
