@@ -47,26 +47,28 @@ pub fn spawn_printer(mode: Mode, buffer: usize) -> std::io::Result<(EventQueue, 
     let thread = std::thread::Builder::new()
         .name("printer".into())
         .spawn(move || {
-            let mut text = String::new();
+            let mut text = Vec::new();
             while let Some(batch) = queue.next_batch(256) {
                 text.clear();
                 if batch.dropped > 0 {
-                    text.push_str(&dropped_line(batch.dropped, mode));
-                    text.push('\n');
+                    text.extend_from_slice(dropped_line(batch.dropped, mode).as_bytes());
+                    text.push(b'\n');
                 }
                 for event in &batch.events {
                     if matches!(event, EngineEvent::Arrived(_)) {
                         continue;
                     }
                     match mode {
-                        Mode::Json => text.push_str(&json_line(event)),
-                        Mode::Human { colour } => text.push_str(&human_event(event, colour)),
+                        Mode::Json => push_json_line(event, &mut text),
+                        Mode::Human { colour } => {
+                            text.extend_from_slice(human_event(event, colour).as_bytes())
+                        }
                     }
-                    text.push('\n');
+                    text.push(b'\n');
                 }
                 let mut stdout = std::io::stdout().lock();
                 if stdout
-                    .write_all(text.as_bytes())
+                    .write_all(&text)
                     .and_then(|()| stdout.flush())
                     .is_err()
                 {
@@ -110,25 +112,37 @@ fn dropped_line(count: u64, mode: Mode) -> String {
 }
 
 /// The NDJSON line for `listen --json`, without its newline.
+#[cfg(test)]
 fn json_line(event: &EngineEvent) -> String {
-    let request_line = |event: &'static str, summary: &RequestSummary| {
-        serde_json::to_string(&RequestLine { event, summary }).expect("a summary always serializes")
+    let mut line = Vec::new();
+    push_json_line(event, &mut line);
+    String::from_utf8(line).expect("JSON is UTF-8")
+}
+
+/// Appends the NDJSON line for `listen --json`, without its newline, to `out` (the printer's
+/// buffer, so that a line under load costs no allocation of its own).
+fn push_json_line(event: &EngineEvent, out: &mut Vec<u8>) {
+    let request_line = |out: &mut Vec<u8>, event: &'static str, summary: &RequestSummary| {
+        serde_json::to_writer(out, &RequestLine { event, summary })
+            .expect("a summary always serializes")
     };
     match event {
         EngineEvent::Listening {
             addr,
             forward,
             store,
-        } => serde_json::json!({
-            "event": "listening",
-            "addr": addr.to_string(),
-            "forward": forward,
-            "store": store,
-        })
-        .to_string(),
-        EngineEvent::Request(summary) => request_line("request", summary),
-        EngineEvent::Arrived(summary) => request_line("arrived", summary),
-        EngineEvent::Relay(state) => state.to_json().to_string(),
+        } => {
+            let line = serde_json::json!({
+                "event": "listening",
+                "addr": addr.to_string(),
+                "forward": forward,
+                "store": store,
+            });
+            out.extend_from_slice(line.to_string().as_bytes());
+        }
+        EngineEvent::Request(summary) => request_line(out, "request", summary),
+        EngineEvent::Arrived(summary) => request_line(out, "arrived", summary),
+        EngineEvent::Relay(state) => out.extend_from_slice(state.to_json().to_string().as_bytes()),
     }
 }
 
