@@ -178,16 +178,16 @@ impl<'a> InFlight<'a> {
     }
 }
 
-/// A connection counted as open by [`Engine::connection_opened`].
-pub(crate) struct OpenConnection(Arc<AtomicUsize>);
-
-impl Drop for OpenConnection {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-impl Drop for InFlight<'_> {
+/// A connection counted as open by [`Engine::connection_opened`].
+pub(crate) struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }

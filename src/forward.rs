@@ -250,7 +250,7 @@ impl Forwarder {
         wire: Option<&hyper::HeaderMap>,
     ) -> Result<(RecordedResponse, Option<AnswerRest>), ForwardError> {
         let outgoing = self
-            .build(request, url, wire)
+            .build(request, url, &url[self.target.origin_len()..], wire)
             .map_err(|e| ForwardError::Unsendable(e.to_string()))?;
         let (answer, connection) = self
             .pool
@@ -289,18 +289,20 @@ impl Forwarder {
         Ok((response, rest))
     }
 
-    /// The request to send; its headers are taken from `wire`, the headers hyper parsed off the
-    /// sender's request, when given (the same as the request's, without parsing each again).
+    /// The request to send to `url`, whose path and query are `path`; its headers are taken from
+    /// `wire`, the headers hyper parsed off the sender's request, when given (the same as the
+    /// request's, without parsing each again).
     fn build(
         &self,
         request: &CapturedRequest,
         url: &str,
+        path: &str,
         wire: Option<&hyper::HeaderMap>,
     ) -> anyhow::Result<Request<Full<Bytes>>> {
         let method = hyper::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| anyhow::anyhow!("{:?} is not an HTTP method", request.method))?;
         // The connection is to the target already: the request line names the path alone.
-        let path = hyper::Uri::try_from(&url[self.target.origin_len()..])
+        let path = hyper::Uri::try_from(path)
             .map_err(|e| anyhow::anyhow!("{url:?} is not a URL that can be sent: {e}"))?;
         let mut outgoing = Request::new(Full::new(request.body.clone()));
         *outgoing.method_mut() = method;
@@ -473,8 +475,9 @@ mod tests {
             replay_of: None,
         };
         let url = forwarder.target.uri_for(&request.path);
-        let from_wire = forwarder.build(&request, &url, Some(&wire)).unwrap();
-        let from_list = forwarder.build(&request, &url, None).unwrap();
+        let path = &url[forwarder.target.origin_len()..];
+        let from_wire = forwarder.build(&request, &url, path, Some(&wire)).unwrap();
+        let from_list = forwarder.build(&request, &url, path, None).unwrap();
         let sent = |built: &Request<Full<Bytes>>| -> Vec<(String, Vec<u8>)> {
             built
                 .headers()

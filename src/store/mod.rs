@@ -247,8 +247,8 @@ impl Store {
         }
     }
 
-    /// Queues a write someone waits on for the writer thread, held back until this thread parks
-    /// when its runtime tells ([`park`]).
+    /// Queues a write someone waits on for the writer thread. On a runtime thread that releases
+    /// held writes before it parks ([`park`]) the write is held until then.
     fn queue_for_writer(&self, job: Job) {
         let jobs = &self.inner.jobs;
         let queued = if park::holds_here() {

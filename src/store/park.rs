@@ -3,12 +3,13 @@
 //! while the last one was made.
 //!
 //! Every commit rewrites a few pages whatever it holds (the last, partly filled page of each
-//! table and index, and the database header): a commit of four requests wrote about three times
+//! table and index, and the database header), so a commit of a few requests writes several times
 //! their size to the WAL, and the writer's work, the checkpointer's and the disk's grow with
-//! that. A write held here costs its request nothing while the thread has other requests to
+//! that. A write held here costs its request little while the thread has other requests to
 //! serve: the request's forward to the handler goes on meanwhile. Once nothing else is ready the
 //! runtime calls [`before_park`] (installed with `on_thread_park`), and the held writes are
-//! committed together. A thread whose runtime does not call it never holds a write back.
+//! committed together; a write is never held longer than the queue's hold limit. A thread whose
+//! runtime does not call [`before_park`] never holds a write back.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;

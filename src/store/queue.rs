@@ -1,6 +1,7 @@
-//! The writer's queue. A write someone is waiting on wakes the writer at once; a write nobody
-//! waits on (the answer a request got) rides along with the writer's next batch, or is committed
-//! after [`DEFER_LIMIT`] at the latest. Under load every commit then holds both kinds; a lone
+//! The writer's queue. A write someone is waiting on wakes the writer at once, unless the thread
+//! that queued it holds it back until it runs out of other work ([`JobQueue::push_held`]; at most
+//! [`HOLD_LIMIT`]); a write nobody waits on (the answer a request got) rides along with the
+//! writer's next batch, or is committed after [`DEFER_LIMIT`] at the latest. Under load every commit then holds both kinds; a lone
 //! request commits on its own thread without the answers queued before it
 //! ([`JobQueue::take_urgent_now`]), which then share one commit.
 
@@ -10,10 +11,16 @@ use std::time::{Duration, Instant};
 /// The longest a deferred write waits for a commit to ride along with.
 pub(crate) const DEFER_LIMIT: Duration = Duration::from_millis(5);
 
+/// The longest a held write waits for its thread to release it: a thread kept busy (a large
+/// answer streaming at loopback speed) may not run out of work for a while.
+pub(crate) const HOLD_LIMIT: Duration = Duration::from_millis(2);
+
 /// A multi-producer, single-consumer queue of writes, closed once with [`JobQueue::close`].
 pub(crate) struct JobQueue<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
+    /// How long a held write waits at most ([`HOLD_LIMIT`]).
+    hold_limit: Duration,
 }
 
 struct State<T> {
@@ -21,9 +28,12 @@ struct State<T> {
     deferred: Vec<T>,
     /// When the oldest deferred write was queued.
     deferred_since: Option<Instant>,
-    /// How many of the last urgent writes are held back until [`JobQueue::release`]: the
-    /// consumer does not wake for them alone.
+    /// How many of the last urgent writes are held back until [`JobQueue::release`] or their
+    /// hold limit: the consumer does not take them alone before then. Queuing a write that is not
+    /// held releases them, so the held ones are always the last.
     held: usize,
+    /// When the first of the held writes was queued.
+    held_since: Option<Instant>,
     /// How the consumer sleeps, if it does.
     sleep: Sleep,
     closed: bool,
@@ -35,8 +45,8 @@ enum Sleep {
     Awake,
     /// Asleep until an urgent write comes or the queue closes.
     Indefinitely,
-    /// Asleep until then too, or until the oldest deferred write is due.
-    UntilDeferredDue,
+    /// Asleep until then too, or until the oldest deferred or held write is due.
+    UntilDue,
 }
 
 /// Why a job was not queued: the queue is closed.
@@ -54,10 +64,12 @@ impl<T> Default for JobQueue<T> {
                 deferred: Vec::new(),
                 deferred_since: None,
                 held: 0,
+                held_since: None,
                 sleep: Sleep::Awake,
                 closed: false,
             }),
             ready: Condvar::new(),
+            hold_limit: HOLD_LIMIT,
         }
     }
 }
@@ -79,10 +91,10 @@ impl<T> JobQueue<T> {
         self.enqueue(job, false, false)
     }
 
-    /// Queues a write someone waits on and holds it back until [`JobQueue::release`], or until
-    /// `at_most` writes are held; the consumer takes it early with any batch it takes meanwhile.
-    /// True when it is the first write held since the last release: the caller must see that
-    /// `release` follows.
+    /// Queues a write someone waits on and holds it back until [`JobQueue::release`], until
+    /// `at_most` writes are held, or for the hold limit at most; the consumer takes it early
+    /// with any batch it takes meanwhile. True when it is the first write held since the last
+    /// release: the caller must see that `release` follows.
     pub(crate) fn push_held(&self, job: T, at_most: usize) -> Result<bool, Closed<T>> {
         let mut state = self.lock();
         if state.closed {
@@ -91,8 +103,15 @@ impl<T> JobQueue<T> {
         state.urgent.push(job);
         state.held += 1;
         let first = state.held == 1;
+        if first {
+            state.held_since = Some(Instant::now());
+            // A consumer asleep without a deadline is woken to set one.
+            if state.sleep == Sleep::Indefinitely {
+                self.wake_locked(&mut state);
+            }
+        }
         if state.held >= at_most {
-            state.held = 0;
+            unhold(&mut state);
             self.wake_locked(&mut state);
         }
         Ok(first)
@@ -102,8 +121,17 @@ impl<T> JobQueue<T> {
     pub(crate) fn release(&self) {
         let mut state = self.lock();
         if state.held > 0 {
-            state.held = 0;
+            unhold(&mut state);
             self.wake_locked(&mut state);
+        }
+    }
+
+    /// A queue whose held writes wait `limit` at most.
+    #[cfg(test)]
+    pub(crate) fn holding_for(limit: Duration) -> Self {
+        Self {
+            hold_limit: limit,
+            ..Self::default()
         }
     }
 
@@ -137,6 +165,7 @@ impl<T> JobQueue<T> {
             wake && state.sleep == Sleep::Indefinitely
         } else {
             state.urgent.push(job);
+            unhold(&mut state);
             wake
         };
         if wake {
@@ -194,7 +223,7 @@ impl<T> JobQueue<T> {
             take_batch(&mut state, max)
         } else {
             let batch = take_front(&mut state.urgent, max);
-            state.held = state.held.min(state.urgent.len());
+            keep_held_within(&mut state);
             batch
         }
     }
@@ -206,8 +235,8 @@ impl<T> JobQueue<T> {
         self.wake_locked(&mut state);
     }
 
-    /// Waits until there is an urgent write, a deferred one has waited [`DEFER_LIMIT`], or the
-    /// queue is closed, then takes up to `max` writes in the order they came within each kind,
+    /// Waits until there is an urgent write not held, a deferred one has waited [`DEFER_LIMIT`],
+    /// a held one its hold limit, or the queue is closed, then takes up to `max` writes in the order they came within each kind,
     /// urgent ones first. `None` once the queue is closed and empty.
     pub(crate) fn next_batch(&self, max: usize) -> Option<Vec<T>> {
         let mut state = self.lock();
@@ -216,19 +245,25 @@ impl<T> JobQueue<T> {
                 .deferred_since
                 .map(|since| since + DEFER_LIMIT)
                 .filter(|_| !state.deferred.is_empty());
+            let held_due = state
+                .held_since
+                .map(|since| since + self.hold_limit)
+                .filter(|_| state.held > 0);
+            let due = match (deferred_due, held_due) {
+                (Some(deferred), Some(held)) => Some(deferred.min(held)),
+                (one, other) => one.or(other),
+            };
             let now = Instant::now();
-            if state.urgent.len() > state.held
-                || state.closed
-                || deferred_due.is_some_and(|due| due <= now)
+            if state.urgent.len() > state.held || state.closed || due.is_some_and(|due| due <= now)
             {
                 break;
             }
-            state.sleep = if deferred_due.is_some() {
-                Sleep::UntilDeferredDue
+            state.sleep = if due.is_some() {
+                Sleep::UntilDue
             } else {
                 Sleep::Indefinitely
             };
-            state = match deferred_due {
+            state = match due {
                 Some(due) => {
                     self.ready
                         .wait_timeout(state, due - now)
@@ -251,9 +286,25 @@ impl<T> JobQueue<T> {
     }
 }
 
+/// Lets go of every held write.
+fn unhold<T>(state: &mut State<T>) {
+    state.held = 0;
+    state.held_since = None;
+}
+
+/// After urgent writes were taken from the front: the held ones, the last, are at most those left.
+fn keep_held_within<T>(state: &mut State<T>) {
+    if state.held >= state.urgent.len() {
+        state.held = state.urgent.len();
+        if state.held == 0 {
+            state.held_since = None;
+        }
+    }
+}
+
 fn take_batch<T>(state: &mut State<T>, max: usize) -> Vec<T> {
     let mut batch = take_front(&mut state.urgent, max);
-    state.held = state.held.min(state.urgent.len());
+    keep_held_within(state);
     let room = max - batch.len();
     batch.extend(take_front(&mut state.deferred, room));
     if state.deferred.is_empty() {
@@ -385,7 +436,7 @@ mod tests {
 
     #[test]
     fn held_writes_do_not_wake_a_sleeping_consumer_until_released() {
-        let queue = Arc::new(JobQueue::default());
+        let queue = Arc::new(JobQueue::holding_for(Duration::from_secs(60)));
         let consumer = sleeping_consumer(&queue);
         assert!(queue.push_held(1, 10).unwrap());
         assert!(!queue.push_held(2, 10).unwrap());
@@ -400,8 +451,31 @@ mod tests {
     }
 
     #[test]
+    fn held_writes_are_taken_once_held_for_the_hold_limit() {
+        let queue = Arc::new(JobQueue::holding_for(Duration::from_millis(20)));
+        let consumer = sleeping_consumer(&queue);
+        let held = Instant::now();
+        queue.push_held(1, 10).unwrap();
+        assert_eq!(consumer.join().unwrap().unwrap(), [1]);
+        assert!(held.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn a_write_not_held_releases_the_held_ones_before_it() {
+        let queue = JobQueue::holding_for(Duration::from_secs(60));
+        queue.push_held(1, 10).unwrap();
+        queue.push_quiet(2).unwrap();
+        assert!(queue.is_released());
+        assert!(queue.push_held(3, 10).unwrap(), "the first held since");
+        assert_eq!(queue.take_now(2), [1, 2]);
+        assert!(!queue.is_released(), "the last write is still held");
+        assert_eq!(queue.take_now(2), [3]);
+        assert!(queue.is_released());
+    }
+
+    #[test]
     fn holding_as_many_writes_as_allowed_releases_them() {
-        let queue = Arc::new(JobQueue::default());
+        let queue = Arc::new(JobQueue::holding_for(Duration::from_secs(60)));
         let consumer = sleeping_consumer(&queue);
         for job in 1..=3 {
             queue.push_held(job, 3).unwrap();
@@ -411,7 +485,7 @@ mod tests {
 
     #[test]
     fn a_write_not_held_wakes_the_consumer_for_the_held_ones_too() {
-        let queue = Arc::new(JobQueue::default());
+        let queue = Arc::new(JobQueue::holding_for(Duration::from_secs(60)));
         let consumer = sleeping_consumer(&queue);
         queue.push_held(1, 10).unwrap();
         queue.push(2).unwrap();
