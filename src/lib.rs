@@ -90,3 +90,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mcp => commands::mcp::run(&cli.store).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn holds_writes_after_parking(args: &[&str]) -> bool {
+        let cli = Cli::try_parse_from(args).unwrap();
+        runtime(&cli).unwrap().block_on(async {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            store::holds_writes_here()
+        })
+    }
+
+    #[test]
+    fn listen_without_the_inspector_holds_writes_until_its_thread_parks() {
+        assert!(holds_writes_after_parking(&[
+            "webhook-dev",
+            "listen",
+            "--json"
+        ]));
+    }
+
+    #[test]
+    fn other_commands_never_hold_writes() {
+        assert!(!holds_writes_after_parking(&[
+            "webhook-dev",
+            "requests",
+            "list"
+        ]));
+    }
+}

@@ -28,6 +28,8 @@ use tokio::sync::oneshot;
 pub(crate) use codec::decode_headers;
 pub use codec::encode_headers;
 pub use park::before_park;
+#[cfg(test)]
+pub(crate) use park::holds_here as holds_writes_here;
 pub use read::{StoreReader, StoredRequest};
 pub(crate) use schema::migrate_with;
 pub use schema::SCHEMA_VERSION;

@@ -50,7 +50,7 @@ pub fn before_park() {
 
 /// Whether writes queued on this thread may be held back: it runs a runtime that releases them
 /// before it parks.
-pub(super) fn holds_here() -> bool {
+pub(crate) fn holds_here() -> bool {
     PARKS_HERE.get() && tokio::runtime::Handle::try_current().is_ok()
 }
 
