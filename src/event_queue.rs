@@ -20,7 +20,7 @@ struct State {
     events: VecDeque<EngineEvent>,
     dropped: u64,
     closed: bool,
-    /// Whether the printer waits for events (and must be woken).
+    /// Whether the printer waits for events and nobody has woken it yet.
     waiting: bool,
 }
 
@@ -54,9 +54,10 @@ impl EventQueue {
         } else {
             state.events.push_back(event);
         }
-        let waiting = state.waiting;
+        // Woken once: the events pushed before it runs are taken in the same batch.
+        let wake = std::mem::take(&mut state.waiting);
         drop(state);
-        if waiting {
+        if wake {
             self.inner.1.notify_one();
         }
     }
@@ -109,6 +110,32 @@ mod tests {
         }))
         .unwrap();
         EngineEvent::Request(Box::new(summary))
+    }
+
+    #[test]
+    fn a_waiting_printer_gets_every_event_pushed_while_it_wakes() {
+        let queue = EventQueue::new(1000);
+        let printer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                let mut taken = 0;
+                while let Some(batch) = queue.next_batch(7) {
+                    taken += batch.events.len();
+                }
+                taken
+            })
+        };
+        while !queue.state().waiting {
+            std::thread::yield_now();
+        }
+        for n in 0..100 {
+            queue.push(request(n));
+            if n % 10 == 0 {
+                std::thread::yield_now();
+            }
+        }
+        queue.close();
+        assert_eq!(printer.join().unwrap(), 100);
     }
 
     #[test]
