@@ -417,7 +417,6 @@ fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::header::HeaderName;
 
     #[tokio::test]
     async fn a_request_that_cannot_be_sent_is_a_502_not_a_panic() {

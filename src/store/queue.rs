@@ -1,9 +1,9 @@
 //! The writer's queue. A write someone is waiting on wakes the writer at once, unless the thread
 //! that queued it holds it back until it runs out of other work ([`JobQueue::push_held`]; at most
 //! [`HOLD_LIMIT`]); a write nobody waits on (the answer a request got) rides along with the
-//! writer's next batch, or is committed after [`DEFER_LIMIT`] at the latest. Under load every commit then holds both kinds; a lone
-//! request commits on its own thread without the answers queued before it
-//! ([`JobQueue::take_urgent_now`]), which then share one commit.
+//! writer's next batch, or is committed after [`DEFER_LIMIT`] at the latest. Under load every
+//! commit then holds both kinds; a lone request commits on its own thread without the answers
+//! queued before it ([`JobQueue::take_urgent_now`]), which then share one commit.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -236,8 +236,9 @@ impl<T> JobQueue<T> {
     }
 
     /// Waits until there is an urgent write not held, a deferred one has waited [`DEFER_LIMIT`],
-    /// a held one its hold limit, or the queue is closed, then takes up to `max` writes in the order they came within each kind,
-    /// urgent ones first. `None` once the queue is closed and empty.
+    /// a held one its hold limit, or the queue is closed, then takes up to `max` writes in the
+    /// order they came within each kind, urgent ones first. `None` once the queue is closed and
+    /// empty.
     pub(crate) fn next_batch(&self, max: usize) -> Option<Vec<T>> {
         let mut state = self.lock();
         loop {
