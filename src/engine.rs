@@ -14,7 +14,8 @@
 //! 3. **Reply to the sender once committed**: `process_streaming` returns only after the
 //!    request's commit, so no sender is answered for a request that is not stored; a failed
 //!    commit becomes a 503 in [`Engine::handle`].
-//! 4. **Record the answer**: `finish` queues [`Store::record_response`], which shares a commit
+//! 4. **Record the answer**: `finish` queues [`Store::record_response`]: a lone request's answer
+//!    is committed on the same thread once the sender has it, answers under load share a commit
 //!    with other writes within a few milliseconds.
 //! 5. **Emit the event**: once the answer is committed, [`EngineEvent::Request`] carries the
 //!    request's summary to the consumers.

@@ -1,7 +1,8 @@
 //! The store's one writing connection, shared by the writer thread and by callers that commit
 //! their own write. A request handled while nothing else is in flight commits on its own thread:
 //! no wake-up of the writer thread on the way in, none of the runtime on the way out, which is
-//! most of what a lone request costs. Under load writes go to the writer thread instead, which
+//! most of what a lone request costs. Its answer is committed on that thread too, once the
+//! answer is on its way to the sender. Under load writes go to the writer thread instead, which
 //! batches them and keeps SQLite off the thread serving connections.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use rusqlite::Connection;
 use tokio::sync::Notify;
 
 use super::checkpoint::{Waits, WalGuard};
-use super::queue::{JobQueue, DEFER_LIMIT};
+use super::queue::JobQueue;
 use super::wakes::Wakes;
 use super::writer::{commit_all, commit_batch, commit_unless_locked, Job, MAX_BATCH};
 
@@ -34,8 +35,8 @@ pub(super) struct SharedConnection {
 
 impl SharedConnection {
     /// Shares `conn`, whose commits `wal_guard` follows. With `callers_commit` and within a tokio
-    /// runtime, also starts the task that commits deferred writes callers left behind once they
-    /// have waited [`DEFER_LIMIT`].
+    /// runtime, also starts the task that commits the deferred writes callers leave behind
+    /// ([`SharedConnection::defer_here`]).
     pub(crate) fn new(
         conn: Connection,
         jobs: Arc<JobQueue<Job>>,
@@ -91,9 +92,12 @@ impl SharedConnection {
         }
     }
 
-    /// Queues a write nobody waits on without waking the writer thread; it is committed on the
-    /// runtime after [`DEFER_LIMIT`], with the others queued by then (or earlier, with a batch
-    /// of the writer thread's).
+    /// Queues a write nobody waits on without waking the writer thread. A task on the runtime
+    /// commits it, with any others queued by then, as soon as the task that queued it yields:
+    /// for an answer, once hyper has written that answer to the sender. The thread is then busy
+    /// committing while the sender reads the answer and sends its next request, which is
+    /// waiting when the commit is done; a thread gone to sleep instead must be woken for it,
+    /// which costs a sender more than the commit costs the thread.
     pub(crate) fn defer_here(&self, job: Job) {
         let queued = if self.flushes {
             self.jobs.push_deferred_quiet(job)
@@ -112,8 +116,8 @@ impl SharedConnection {
     /// left — the rest of a backlog, a batch another process's lock kept out — is the writer
     /// thread's, which is woken for it. With [`Deferred::UntilDue`] the writes nobody waits on
     /// (answers) stay queued until they are due, so a lone request's commit, which its sender
-    /// waits for, writes only the request; the answers then share one commit a few
-    /// milliseconds later.
+    /// waits for, writes only the request; the answers get a commit of their own once the
+    /// sender has been answered.
     pub(crate) fn commit_queued(&self, deferred: Deferred) {
         if self.checkpoint_waiting.load(Ordering::Acquire) {
             return self.jobs.wake();
@@ -196,12 +200,11 @@ impl Drop for PendingCommit {
     }
 }
 
-/// Commits the deferred writes callers left behind, [`DEFER_LIMIT`] after they were queued,
-/// until the connection is closed or gone.
+/// Commits the deferred writes callers left behind each time it is woken for them, until the
+/// connection is closed or gone. Woken from a task, it runs once that task yields.
 async fn flush_deferred(shared: Weak<SharedConnection>, deferred: Arc<Notify>) {
     loop {
         deferred.notified().await;
-        tokio::time::sleep(DEFER_LIMIT).await;
         match shared.upgrade() {
             Some(shared) if !shared.closed.load(Ordering::Acquire) => {
                 shared.commit_queued(Deferred::Along)

@@ -323,8 +323,10 @@ impl Store {
     }
 
     /// Queues the answer a request got (the request must already be stored); `on_commit` runs
-    /// once the answer is committed, or with the error. Nobody waits on it, so it shares a
-    /// commit with other writes, a few milliseconds later at most.
+    /// once the answer is committed, or with the error. Nobody waits on it: with
+    /// [`CommitOn::Caller`] it is committed on the caller's thread as soon as the caller's task
+    /// yields (once the answer is written to its sender), otherwise it shares a commit with other
+    /// writes, a few milliseconds later at most.
     pub fn record_response(
         &self,
         request: RequestRow,

@@ -3,7 +3,7 @@
 //! [`HOLD_LIMIT`]); a write nobody waits on (the answer a request got) rides along with the
 //! writer's next batch, or is committed after [`DEFER_LIMIT`] at the latest. Under load every
 //! commit then holds both kinds; a lone request commits on its own thread without the answers
-//! queued before it ([`JobQueue::take_urgent_now`]), which then share one commit.
+//! queued before it ([`JobQueue::take_urgent_now`]), which get a commit of their own.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -148,7 +148,7 @@ impl<T> JobQueue<T> {
     }
 
     /// Queues a write nobody waits on without waking the consumer: the caller has arranged for
-    /// it to be committed within [`DEFER_LIMIT`], or wakes the consumer if it cannot.
+    /// it to be committed, or wakes the consumer if it cannot.
     pub(crate) fn push_deferred_quiet(&self, job: T) -> Result<(), Closed<T>> {
         self.enqueue(job, true, false)
     }

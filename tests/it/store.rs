@@ -85,6 +85,30 @@ async fn an_answer_deferred_by_a_lone_caller_is_committed_without_another_write(
     }
 }
 
+/// The answer a lone caller leaves behind is committed by the caller's runtime as soon as the
+/// caller yields (in the engine: once the answer is written to its sender), not on a timer: with
+/// the clock paused, no time passes before it is committed.
+#[tokio::test(start_paused = true)]
+async fn an_answer_deferred_by_a_lone_caller_is_committed_once_the_caller_yields() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Process).unwrap();
+    let row = insert(&store, 1, CommitOn::Caller).await.unwrap();
+    let (done, committed) = tokio::sync::oneshot::channel();
+    let queued = tokio::time::Instant::now();
+    store.record_response(
+        row,
+        RecordedResponse::plain(200, "at once"),
+        None,
+        None,
+        CommitOn::Caller,
+        move |outcome| {
+            let _ = done.send(outcome.is_ok());
+        },
+    );
+    assert_eq!(committed.await, Ok(true));
+    assert_eq!(queued.elapsed(), Duration::ZERO);
+}
+
 #[tokio::test]
 async fn answers_recorded_by_row_reach_their_own_requests_when_committed_in_batches() {
     let dir = tempfile::tempdir().unwrap();
