@@ -37,6 +37,27 @@ fn insert(
     )
 }
 
+/// Records `response` as the answer to `row`, committed by the caller; the receiver hears
+/// whether it was committed.
+fn record_lone_answer(
+    store: &Store,
+    row: RequestRow,
+    response: RecordedResponse,
+) -> tokio::sync::oneshot::Receiver<bool> {
+    let (done, committed) = tokio::sync::oneshot::channel();
+    store.record_response(
+        row,
+        response,
+        None,
+        None,
+        CommitOn::Caller,
+        move |outcome| {
+            let _ = done.send(outcome.is_ok());
+        },
+    );
+    committed
+}
+
 async fn count_reaches(dir: &std::path::Path, n: u64) {
     let reader = StoreReader::open(dir).unwrap();
     let stored = eventually(Duration::from_secs(5), || reader.count().unwrap() >= n).await;
@@ -59,17 +80,7 @@ async fn an_answer_deferred_by_a_lone_caller_is_committed_without_another_write(
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), durability).unwrap();
         let row = insert(&store, 1, CommitOn::Caller).await.unwrap();
-        let (done, committed) = tokio::sync::oneshot::channel();
-        store.record_response(
-            row,
-            RecordedResponse::plain(202, "later"),
-            None,
-            None,
-            CommitOn::Caller,
-            move |outcome| {
-                let _ = done.send(outcome.is_ok());
-            },
-        );
+        let committed = record_lone_answer(&store, row, RecordedResponse::plain(202, "later"));
         let committed = tokio::time::timeout(Duration::from_secs(5), committed).await;
         assert_eq!(
             committed.ok().and_then(Result::ok),
@@ -93,18 +104,8 @@ async fn an_answer_deferred_by_a_lone_caller_is_committed_once_the_caller_yields
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), Durability::Process).unwrap();
     let row = insert(&store, 1, CommitOn::Caller).await.unwrap();
-    let (done, committed) = tokio::sync::oneshot::channel();
     let queued = tokio::time::Instant::now();
-    store.record_response(
-        row,
-        RecordedResponse::plain(200, "at once"),
-        None,
-        None,
-        CommitOn::Caller,
-        move |outcome| {
-            let _ = done.send(outcome.is_ok());
-        },
-    );
+    let committed = record_lone_answer(&store, row, RecordedResponse::plain(200, "at once"));
     assert_eq!(committed.await, Ok(true));
     assert_eq!(queued.elapsed(), Duration::ZERO);
 }
