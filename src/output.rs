@@ -122,28 +122,29 @@ fn json_line(event: &EngineEvent) -> String {
 /// Appends the NDJSON line for `listen --json`, without its newline, to `out` (the printer's
 /// buffer, so that a line under load costs no allocation of its own).
 fn push_json_line(event: &EngineEvent, out: &mut Vec<u8>) {
-    let request_line = |out: &mut Vec<u8>, event: &'static str, summary: &RequestSummary| {
-        serde_json::to_writer(out, &RequestLine { event, summary })
-            .expect("a summary always serializes")
-    };
-    match event {
+    let written = match event {
         EngineEvent::Listening {
             addr,
             forward,
             store,
-        } => {
-            let line = serde_json::json!({
+        } => serde_json::to_writer(
+            out,
+            &serde_json::json!({
                 "event": "listening",
                 "addr": addr.to_string(),
                 "forward": forward,
                 "store": store,
-            });
-            out.extend_from_slice(line.to_string().as_bytes());
+            }),
+        ),
+        EngineEvent::Request(summary) => {
+            serde_json::to_writer(out, &RequestLine::new("request", summary))
         }
-        EngineEvent::Request(summary) => request_line(out, "request", summary),
-        EngineEvent::Arrived(summary) => request_line(out, "arrived", summary),
-        EngineEvent::Relay(state) => out.extend_from_slice(state.to_json().to_string().as_bytes()),
-    }
+        EngineEvent::Arrived(summary) => {
+            serde_json::to_writer(out, &RequestLine::new("arrived", summary))
+        }
+        EngineEvent::Relay(state) => serde_json::to_writer(out, &state.to_json()),
+    };
+    written.expect("an event always serializes");
 }
 
 /// A request's NDJSON line: `"event"` first, then the summary's fields.
@@ -152,6 +153,12 @@ struct RequestLine<'a> {
     event: &'static str,
     #[serde(flatten)]
     summary: &'a RequestSummary,
+}
+
+impl<'a> RequestLine<'a> {
+    fn new(event: &'static str, summary: &'a RequestSummary) -> Self {
+        Self { event, summary }
+    }
 }
 
 fn human_event(event: &EngineEvent, colour: bool) -> String {
