@@ -250,10 +250,7 @@ impl<T> JobQueue<T> {
                 .held_since
                 .map(|since| since + self.hold_limit)
                 .filter(|_| state.held > 0);
-            let due = match (deferred_due, held_due) {
-                (Some(deferred), Some(held)) => Some(deferred.min(held)),
-                (one, other) => one.or(other),
-            };
+            let due = deferred_due.into_iter().chain(held_due).min();
             let now = Instant::now();
             if state.urgent.len() > state.held || state.closed || due.is_some_and(|due| due <= now)
             {
