@@ -90,6 +90,13 @@ impl Checks {
         self.routes.iter().find(|r| r.matches(path))
     }
 
+    /// The forwarders of routes that name a target of their own.
+    pub(crate) fn route_forwarders(&self) -> impl Iterator<Item = &Forwarder> {
+        self.routes
+            .iter()
+            .filter_map(|route| route.forwarder.as_ref())
+    }
+
     /// The profile that applies to a request: its route's, else the one its headers reveal.
     fn profile_for(&self, route: Option<&Route>, headers: &Headers) -> Option<&Profile> {
         match route.and_then(|r| r.profile.as_deref()) {

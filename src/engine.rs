@@ -261,6 +261,16 @@ impl Engine {
         self.config.forwarder.as_ref()
     }
 
+    /// The shortest `--timeout` of any target a request may be forwarded to.
+    pub(crate) fn shortest_forward_timeout(&self) -> Option<std::time::Duration> {
+        self.config
+            .forwarder
+            .iter()
+            .chain(self.config.checks.route_forwarders())
+            .map(Forwarder::timeout)
+            .min()
+    }
+
     /// The store this engine writes to.
     pub(crate) fn store(&self) -> &Store {
         &self.store

@@ -150,6 +150,11 @@ impl std::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
+    /// How long a forward may take before it gives up (`--timeout`).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// A forwarder to `target` that gives up after `timeout`, trusting the system's roots for
     /// an `https://` target.
     pub fn new(target: Target, timeout: Duration) -> Self {

@@ -31,7 +31,10 @@ pub async fn serve(
     let mut connections = tokio::task::JoinSet::new();
     // A set aborts its tasks when dropped: the anchor stops with `serve`, however it ends.
     let mut anchor = tokio::task::JoinSet::new();
-    anchor.spawn(anchor_timer_wheel());
+    anchor.spawn(anchor_timer_wheel(anchor_period(
+        &limits,
+        engine.shortest_forward_timeout(),
+    )));
     tokio::pin!(shutdown);
     loop {
         while connections.try_join_next().is_some() {}
@@ -63,22 +66,64 @@ pub async fn serve(
     connections.shutdown().await;
 }
 
-/// How often [`anchor_timer_wheel`] ticks: sooner than the timers a request sets are due (the
-/// header and body timeouts, and `--timeout` unless it is set below this).
+/// How often [`anchor_timer_wheel`] ticks at most.
 const ANCHOR_EVERY: Duration = Duration::from_secs(2);
 
-/// Keeps a timer due within [`ANCHOR_EVERY`] in tokio's timer wheel while serving.
+/// How often [`anchor_timer_wheel`] ticks: no later than the shortest timer a request sets (the
+/// header and body timeouts, and the forward's `--timeout`) can be due, and every
+/// [`ANCHOR_EVERY`] at most.
+fn anchor_period(limits: &Limits, forward_timeout: Option<Duration>) -> Duration {
+    [ANCHOR_EVERY, limits.header_timeout, limits.body_timeout]
+        .into_iter()
+        .chain(forward_timeout)
+        .min()
+        .unwrap_or(ANCHOR_EVERY)
+        .max(MIN_ANCHOR_EVERY)
+}
+
+/// The anchor never ticks more often than this, however short a timeout is set.
+const MIN_ANCHOR_EVERY: Duration = Duration::from_millis(10);
+
+/// Keeps a timer due within `every` in tokio's timer wheel while serving.
 ///
 /// Tokio's time driver wakes its runtime through the runtime's eventfd whenever a timer is set
 /// to expire before the earliest one the driver saw on its last turn, even while the runtime's
 /// thread is busy and will look again anyway (tokio-rs/tokio#5207). With only the 30 s timers of
 /// requests in flight in the wheel, every connection's 10 s header timer then cost a write(2)
-/// and an extra `epoll_wait`. A timer always due sooner than any request's keeps the earliest
+/// and an extra `epoll_wait`. A timer always due no later than any request's keeps the earliest
 /// deadline ahead of theirs.
-async fn anchor_timer_wheel() {
-    let mut tick = tokio::time::interval(ANCHOR_EVERY);
+async fn anchor_timer_wheel(every: Duration) {
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_anchor_ticks_no_later_than_the_shortest_timer_a_request_sets() {
+        let defaults = Limits::default();
+        assert_eq!(
+            anchor_period(&defaults, Some(Duration::from_secs(30))),
+            ANCHOR_EVERY
+        );
+        assert_eq!(anchor_period(&defaults, None), ANCHOR_EVERY);
+        assert_eq!(
+            anchor_period(&defaults, Some(Duration::from_millis(500))),
+            Duration::from_millis(500)
+        );
+        let short_head = Limits {
+            header_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        assert_eq!(anchor_period(&short_head, None), Duration::from_secs(1));
+        assert_eq!(
+            anchor_period(&defaults, Some(Duration::ZERO)),
+            MIN_ANCHOR_EVERY
+        );
     }
 }
