@@ -2,10 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc: requests are allocated on the runtime thread and freed on the store's writer thread,
-/// which glibc's allocator serialises behind an arena lock.
+mod allocator;
+
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 
 fn main() -> ExitCode {
     let cli = webhook_dev::cli::Cli::parse();
