@@ -132,6 +132,8 @@ pub(crate) struct Answer {
     pub response: RecordedResponse,
     /// The rest of the body, to stream after `response.body`.
     pub rest: Option<AnswerRest>,
+    /// `response.headers` as hyper parsed them off the handler's answer, framing left out.
+    pub headers: Option<HeaderMap>,
 }
 
 /// Everything the engine needs besides the store.
@@ -315,9 +317,10 @@ impl Engine {
     /// the forward is built from them rather than parsing each again.
     pub(crate) async fn handle(&self, head: RequestHead, wire: HeaderMap, body: Bytes) -> Answer {
         match self.process_streaming(head, Some(&wire), body).await {
-            Ok((exchange, rest)) => Answer {
+            Ok((exchange, rest, headers)) => Answer {
                 response: exchange.response,
                 rest,
+                headers,
             },
             Err(err) => Answer {
                 response: RecordedResponse::plain(
@@ -325,6 +328,7 @@ impl Engine {
                     format!("webhook-dev could not store this request ({err}); it was not accepted, please retry"),
                 ),
                 rest: None,
+                headers: None,
             },
         }
     }
@@ -337,7 +341,7 @@ impl Engine {
         head: RequestHead,
         body: Bytes,
     ) -> Result<Exchange, WriteError> {
-        let (mut exchange, rest) = self.process_streaming(head, None, body).await?;
+        let (mut exchange, rest, _) = self.process_streaming(head, None, body).await?;
         if let Some(rest) = rest {
             match rest.collect(crate::forward::MAX_ANSWER_BYTES).await {
                 Ok(more) => {
@@ -353,13 +357,14 @@ impl Engine {
         Ok(exchange)
     }
 
-    /// The pipeline: the exchange as stored, and the unread rest of a large answer.
+    /// The pipeline: the exchange as stored, the unread rest of a large answer, and the
+    /// handler's headers as hyper parsed them for the sender.
     async fn process_streaming(
         &self,
         head: RequestHead,
         wire: Option<&HeaderMap>,
         body: Bytes,
-    ) -> Result<(Exchange, Option<AnswerRest>), WriteError> {
+    ) -> Result<(Exchange, Option<AnswerRest>, Option<HeaderMap>), WriteError> {
         let (_in_flight, commit_on) = InFlight::enter(&self.in_flight, &self.connections);
         let request = self.capture(head, body);
         let route = self.config.checks.route_for(&request.path);
@@ -399,13 +404,14 @@ impl Engine {
         };
         let row = stored
             .inspect_err(|err| tracing::error!(id = %request.id, "request not stored: {err}"))?;
-        let (response, forward, rest) = match forwarded {
+        let (response, forward, rest, sender_headers) = match forwarded {
             Some(Forwarded {
                 response,
                 outcome,
                 rest,
-            }) => (response, Some(outcome), rest),
-            None => (self.config.respond.answer(&request.id), None, None),
+                sender_headers,
+            }) => (response, Some(outcome), rest, sender_headers),
+            None => (self.config.respond.answer(&request.id), None, None, None),
         };
         let mut schema = findings.schema.take();
         if let (Some(report), Some(outcome)) = (schema.as_mut(), forward.as_ref()) {
@@ -423,7 +429,7 @@ impl Engine {
             schema,
         };
         self.finish(&exchange, row, commit_on);
-        Ok((exchange, rest))
+        Ok((exchange, rest, sender_headers))
     }
 
     /// Tells the inspector a request arrived, before its answer (when it asked to be told).

@@ -15,7 +15,7 @@ mod headers;
 
 use crate::handler_pool::{HandlerPool, PoolError};
 use crate::handler_tls::{HandlerTls, LocalhostBothFamilies};
-use crate::model::{CapturedRequest, ForwardOutcome, RecordedResponse};
+use crate::model::{is_framing, CapturedRequest, ForwardOutcome, RecordedResponse};
 use crate::target::Target;
 pub(crate) use headers::end_to_end_headers;
 use headers::{copy_end_to_end, end_to_end, Header, SentThrough};
@@ -54,6 +54,16 @@ pub(crate) struct Forwarded {
     /// The rest of an answer larger than the cap, still to be read: streamed to the sender,
     /// never stored.
     pub rest: Option<AnswerRest>,
+    /// The handler's headers for the sender as hyper parsed them (`response.headers` without
+    /// the framing webhook-dev sets itself); `None` for an answer webhook-dev gave itself.
+    pub sender_headers: Option<hyper::HeaderMap>,
+}
+
+/// The handler's answer as [`Forwarder::send`] read it.
+struct Answered {
+    response: RecordedResponse,
+    rest: Option<AnswerRest>,
+    sender_headers: hyper::HeaderMap,
 }
 
 /// The part of a large answer after the stored bytes: those already read, then the handler's
@@ -212,12 +222,17 @@ impl Forwarder {
         let started = Instant::now();
         let attempt = tokio::time::timeout(self.timeout, self.send(request, &url, wire)).await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (response, rest, error) = match attempt {
-            Ok(Ok((response, rest))) => (response, rest, None),
+        let (response, rest, sender_headers, error) = match attempt {
+            Ok(Ok(Answered {
+                response,
+                rest,
+                sender_headers,
+            })) => (response, rest, Some(sender_headers), None),
             Ok(Err(cause)) => {
                 let message = format!("could not forward to {url}: {cause}");
                 (
                     RecordedResponse::plain(502, format!("webhook-dev: {message}")),
+                    None,
                     None,
                     Some(message),
                 )
@@ -229,6 +244,7 @@ impl Forwarder {
                 );
                 (
                     RecordedResponse::plain(504, format!("webhook-dev: {message}")),
+                    None,
                     None,
                     Some(message),
                 )
@@ -244,6 +260,7 @@ impl Forwarder {
             },
             response,
             rest,
+            sender_headers,
         }
     }
 
@@ -253,7 +270,7 @@ impl Forwarder {
         request: &CapturedRequest,
         url: &str,
         wire: Option<&hyper::HeaderMap>,
-    ) -> Result<(RecordedResponse, Option<AnswerRest>), ForwardError> {
+    ) -> Result<Answered, ForwardError> {
         let outgoing = self
             .build(request, url, &url[self.target.origin_len()..], wire)
             .map_err(|e| ForwardError::Unsendable(e.to_string()))?;
@@ -284,14 +301,23 @@ impl Forwarder {
         } else {
             (read.freeze(), None)
         };
-        let response = RecordedResponse {
-            status: parts.status.as_u16(),
-            headers: end_to_end(|| parts.headers.iter())
-                .map(|header| header.owned())
-                .collect(),
-            body,
-        };
-        Ok((response, rest))
+        let mut stored = Vec::with_capacity(parts.headers.len());
+        let mut sender_headers = hyper::HeaderMap::with_capacity(parts.headers.len());
+        for header @ (name, value) in end_to_end(|| parts.headers.iter()) {
+            stored.push(header.owned());
+            if !is_framing(name.as_str()) {
+                sender_headers.append(name.clone(), value.clone());
+            }
+        }
+        Ok(Answered {
+            response: RecordedResponse {
+                status: parts.status.as_u16(),
+                headers: stored,
+                body,
+            },
+            rest,
+            sender_headers,
+        })
     }
 
     /// The request to send to `url`, whose path and query are `path`; its headers are taken from

@@ -76,6 +76,13 @@ pub(crate) const FRAMING: &[&str] = &[
     "proxy-connection",
 ];
 
+/// Whether `name` (lower-case) is one of the [`FRAMING`] headers.
+pub(crate) fn is_framing(name: &str) -> bool {
+    FRAMING
+        .iter()
+        .any(|framing| name.eq_ignore_ascii_case(framing))
+}
+
 impl RecordedResponse {
     /// A plain-text answer that webhook-dev gives on its own behalf.
     pub fn plain(status: u16, message: impl Into<String>) -> Self {
@@ -96,6 +103,16 @@ impl RecordedResponse {
     /// connection), and a 1xx is never sent as a final answer. Headers hyper cannot carry are
     /// left out.
     pub(crate) fn into_hyper(self) -> hyper::Response<http_body_util::Full<Bytes>> {
+        self.into_hyper_with(None)
+    }
+
+    /// Like [`RecordedResponse::into_hyper`], with `parsed` holding the same headers as hyper
+    /// parsed them off the handler's answer, framing already left out: used as they are rather
+    /// than parsed again from `headers`.
+    pub(crate) fn into_hyper_with(
+        self,
+        parsed: Option<hyper::HeaderMap>,
+    ) -> hyper::Response<http_body_util::Full<Bytes>> {
         use hyper::header::{HeaderName, HeaderValue};
         if self.status < 200 {
             return RecordedResponse::plain(
@@ -110,12 +127,13 @@ impl RecordedResponse {
         let mut response = hyper::Response::new(http_body_util::Full::new(self.body));
         *response.status_mut() =
             hyper::StatusCode::from_u16(self.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+        if let Some(parsed) = parsed {
+            *response.headers_mut() = parsed;
+            return response;
+        }
         let headers = response.headers_mut();
         for (name, value) in self.headers {
-            if FRAMING
-                .iter()
-                .any(|framing| name.eq_ignore_ascii_case(framing))
-            {
+            if is_framing(&name) {
                 continue;
             }
             if let (Ok(name), Ok(value)) = (

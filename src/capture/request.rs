@@ -100,8 +100,12 @@ pub(crate) async fn capture(
         }
         Err(BodyError::Broken(err)) => return Err(BodyBroken(err)),
     };
-    let Answer { response, rest } = engine.handle(head, parts.headers, body).await;
-    let response = into_hyper(response, false);
+    let Answer {
+        response,
+        rest,
+        headers,
+    } = engine.handle(head, parts.headers, body).await;
+    let response = response.into_hyper_with(headers);
     Ok(match rest {
         Some(rest) => response.map(|stored| rest.after(stored)),
         None => response.map(whole),

@@ -78,6 +78,41 @@ async fn a_handlers_own_length_never_reaches_the_sender() {
 }
 
 #[tokio::test]
+async fn the_sender_gets_the_handlers_end_to_end_headers_with_repeats_in_order() {
+    let (handler, _) = raw_handler(
+        b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Trace: t-9\r\nConnection: keep-alive, X-Hop\r\nX-Hop: private\r\nKeep-Alive: timeout=5\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok",
+    )
+    .await;
+    let mut server = Setup::forwarding_to(handler).start().await;
+    let raw = send_raw(
+        server.addr,
+        b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    .await;
+    server.requests_done(1).await;
+    let answer = parse_response(&raw).unwrap();
+    assert_eq!(answer.status, 201);
+    let values = |name: &str| -> Vec<&str> {
+        answer
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(values("set-cookie"), ["a=1", "b=2"]);
+    assert_eq!(values("x-trace"), ["t-9"]);
+    assert!(
+        values("x-hop").is_empty(),
+        "a header Connection names is hop-by-hop"
+    );
+    assert!(values("keep-alive").is_empty());
+    assert_eq!(values("content-length"), ["2"], "webhook-dev's own framing");
+    let (after_head, _, _) = framing(&raw);
+    assert_eq!(after_head, 2);
+}
+
+#[tokio::test]
 async fn an_interim_status_is_not_passed_on_as_the_answer() {
     let (handler, _) = raw_handler(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
