@@ -44,6 +44,20 @@ async fn raw_handler(
     (addr, rx)
 }
 
+/// The raw answer a sender gets from `listen --forward` when the handler answers `answer` to one
+/// POST.
+async fn sender_gets(answer: &'static [u8]) -> Vec<u8> {
+    let (handler, _) = raw_handler(answer).await;
+    let mut server = Setup::forwarding_to(handler).start().await;
+    let raw = send_raw(
+        server.addr,
+        b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    .await;
+    server.requests_done(1).await;
+    raw
+}
+
 /// The bytes after the head, and the Content-Length the head declares.
 fn framing(raw: &[u8]) -> (usize, Option<usize>, String) {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -59,14 +73,7 @@ fn framing(raw: &[u8]) -> (usize, Option<usize>, String) {
 async fn a_handlers_own_length_never_reaches_the_sender() {
     // Content-Length: 5 and chunked together, with a second response hidden in the chunk.
     let smuggle: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n48\r\nhello\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-Injected: yes\r\n\r\ninjected\r\n0\r\n\r\n";
-    let (handler, _) = raw_handler(smuggle).await;
-    let mut server = Setup::forwarding_to(handler).start().await;
-    let raw = send_raw(
-        server.addr,
-        b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-    )
-    .await;
-    server.requests_done(1).await;
+    let raw = sender_gets(smuggle).await;
     let (after_head, declared, head) = framing(&raw);
     assert!(!head.contains("transfer-encoding"), "{head}");
     assert_eq!(
@@ -79,17 +86,10 @@ async fn a_handlers_own_length_never_reaches_the_sender() {
 
 #[tokio::test]
 async fn the_sender_gets_the_handlers_end_to_end_headers_with_repeats_in_order() {
-    let (handler, _) = raw_handler(
+    let raw = sender_gets(
         b"HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Trace: t-9\r\nConnection: keep-alive, X-Hop\r\nX-Hop: private\r\nKeep-Alive: timeout=5\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok",
     )
     .await;
-    let mut server = Setup::forwarding_to(handler).start().await;
-    let raw = send_raw(
-        server.addr,
-        b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-    )
-    .await;
-    server.requests_done(1).await;
     let answer = parse_response(&raw).unwrap();
     assert_eq!(answer.status, 201);
     let values = |name: &str| -> Vec<&str> {
@@ -114,17 +114,10 @@ async fn the_sender_gets_the_handlers_end_to_end_headers_with_repeats_in_order()
 
 #[tokio::test]
 async fn an_interim_status_is_not_passed_on_as_the_answer() {
-    let (handler, _) = raw_handler(
+    let raw = sender_gets(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
     )
     .await;
-    let mut server = Setup::forwarding_to(handler).start().await;
-    let raw = send_raw(
-        server.addr,
-        b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-    )
-    .await;
-    server.requests_done(1).await;
     let answer = parse_response(&raw).unwrap();
     assert!(answer.status >= 200, "{}", String::from_utf8_lossy(&raw));
     assert_ne!(answer.status, 101);
