@@ -76,7 +76,7 @@ pub(crate) const FRAMING: &[&str] = &[
     "proxy-connection",
 ];
 
-/// Whether `name` (lower-case) is one of the [`FRAMING`] headers.
+/// Whether `name`, in any case, is one of the [`FRAMING`] headers.
 pub(crate) fn is_framing(name: &str) -> bool {
     FRAMING
         .iter()

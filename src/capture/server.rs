@@ -73,11 +73,10 @@ const ANCHOR_EVERY: Duration = Duration::from_secs(2);
 /// header and body timeouts, and the forward's `--timeout`) can be due, and every
 /// [`ANCHOR_EVERY`] at most.
 fn anchor_period(limits: &Limits, forward_timeout: Option<Duration>) -> Duration {
-    [ANCHOR_EVERY, limits.header_timeout, limits.body_timeout]
+    [limits.header_timeout, limits.body_timeout]
         .into_iter()
         .chain(forward_timeout)
-        .min()
-        .unwrap_or(ANCHOR_EVERY)
+        .fold(ANCHOR_EVERY, Duration::min)
         .max(MIN_ANCHOR_EVERY)
 }
 
