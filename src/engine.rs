@@ -166,10 +166,10 @@ struct InFlight<'a>(&'a AtomicUsize);
 
 impl<'a> InFlight<'a> {
     /// Counts one more; says where its writes should be committed: on the caller's thread when
-    /// it is the only request in flight and at most one connection is open, on the writer thread
-    /// (batched) otherwise. Requests on many connections keep coming while one commits even
-    /// when none is in flight for a moment, and a commit of one request on the thread serving
-    /// them all would cost them more than the hand-over to the writer costs it.
+    /// it is the only request in flight and at most one connection is open, batched with others
+    /// otherwise. Requests on many connections keep coming while one commits even when none is
+    /// in flight for a moment, and a commit of one request at a time on the thread serving them
+    /// all would cost them more than a batch committed when that thread runs out of work.
     fn enter(count: &'a AtomicUsize, connections: &AtomicUsize) -> (Self, CommitOn) {
         let before = count.fetch_add(1, Ordering::Relaxed);
         let on = if before == 0 && connections.load(Ordering::Relaxed) <= 1 {

@@ -53,8 +53,8 @@ use cli::{Cli, Command};
 /// on the 2-core benchmark machine that measured faster than a multi-threaded runtime, which
 /// pays for cross-thread wake-ups on every request (see README, "Speed"). The inspector needs the
 /// multi-threaded runtime: it suspends for `$EDITOR` with `block_in_place`. The single thread
-/// hands the store the writes it queued when it runs out of work ([`store::before_park`]), so
-/// that one commit holds them all. A worker of the multi-threaded runtime is not given the hook:
+/// commits the writes it queued when it runs out of work ([`store::before_park`]), so that one
+/// commit holds them all. A worker of the multi-threaded runtime is not given the hook:
 /// one blocked in `block_in_place` would hold its writes for as long as the editor is open.
 pub fn runtime(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match &cli.command {

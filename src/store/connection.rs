@@ -2,8 +2,9 @@
 //! their own write. A request handled while nothing else is in flight commits on its own thread:
 //! no wake-up of the writer thread on the way in, none of the runtime on the way out, which is
 //! most of what a lone request costs. Its answer is committed on that thread too, once the
-//! answer is on its way to the sender. Under load writes go to the writer thread instead, which
-//! batches them and keeps SQLite off the thread serving connections.
+//! answer is on its way to the sender. Under load the thread holds its writes until it runs out
+//! of other work and commits them together then ([`super::park`]); what it cannot commit goes to
+//! the writer thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
@@ -164,6 +165,16 @@ impl SharedConnection {
             commit_all(&conn, &self.jobs);
         }
         self.wakes.close();
+    }
+}
+
+impl super::park::Settle for SharedConnection {
+    /// Commits the held writes on this thread, with the answers queued meanwhile; what is left
+    /// (the connection was busy, or another process holds the store's lock) is the writer
+    /// thread's.
+    fn settle(&self) {
+        self.commit_queued(Deferred::Along);
+        self.jobs.release();
     }
 }
 

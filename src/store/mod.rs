@@ -1,7 +1,9 @@
 //! The durable store: SQLite (WAL) in one file under the store directory.
 //!
-//! Writes go through one connection: the writer thread commits them in batches, or a caller
-//! with nothing else in flight commits its own (see [`CommitOn`]). Readers — including a second
+//! Writes go through one connection: the writer thread commits them in batches, a runtime
+//! thread serving many requests commits the batch it queued when it runs out of other work
+//! (see [`before_park`]), or a caller with nothing else in flight commits its own (see
+//! [`CommitOn`]). Readers — including a second
 //! process running `requests list` — open their own connections.
 
 mod checkpoint;
@@ -62,7 +64,9 @@ pub struct RequestRow(pub(crate) i64);
 /// Where a write is committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitOn {
-    /// The writer thread, in a batch with other writes; the caller's thread is never held up.
+    /// In a batch with other writes: by the writer thread, or, on a runtime thread that settles
+    /// its writes before it parks ([`before_park`]), by that thread once it has nothing else to
+    /// do.
     Writer,
     /// The caller's own thread, when it is the only request in flight: no hand-off between
     /// threads either way, at the price of the caller's thread being busy for the commit (tens
@@ -236,6 +240,7 @@ impl Store {
     }
 
     /// Queues a write nobody waits on; it waits (briefly) for another write to share its commit.
+    /// On a runtime thread that commits its writes before it parks ([`park`]), that is when.
     fn submit_deferred(&self, op: Op, done: OnCommit, on: CommitOn) {
         let job = Job {
             op,
@@ -244,19 +249,28 @@ impl Store {
         if self.here(on) {
             return self.inner.conn.defer_here(job);
         }
-        if let Err(unsent) = self.inner.jobs.push_deferred(job) {
-            unsent.0.done.refuse_closed();
+        match self.inner.jobs.push_deferred(job) {
+            Ok(()) if self.inner.callers_commit && park::holds_here() => {
+                park::settle_before_park(self.inner.conn.clone())
+            }
+            Ok(()) => {}
+            Err(unsent) => unsent.0.done.refuse_closed(),
         }
     }
 
-    /// Queues a write someone waits on for the writer thread. On a runtime thread that releases
-    /// held writes before it parks ([`park`]) the write is held until then.
+    /// Queues a write someone waits on for the writer thread. On a runtime thread that settles
+    /// held writes before it parks ([`park`]) the write is held until then, and committed on
+    /// that thread where callers may commit.
     fn queue_for_writer(&self, job: Job) {
         let jobs = &self.inner.jobs;
         let queued = if park::holds_here() {
             jobs.push_held(job, park::HOLD_AT_MOST).map(|first| {
                 if first {
-                    park::release_before_park(jobs.clone());
+                    park::settle_before_park(if self.inner.callers_commit {
+                        self.inner.conn.clone()
+                    } else {
+                        jobs.clone()
+                    });
                 }
             })
         } else {

@@ -313,3 +313,63 @@ fn writes_held_until_the_runtime_parks_are_all_committed() {
         count_reaches(dir.path(), 102).await;
     });
 }
+
+/// Under load the thread serving requests commits what it queued once it runs out of work,
+/// rather than waking the writer thread and waiting for it; a store that fsyncs every commit
+/// (`--durability power`) leaves its commits to the writer thread.
+#[test]
+fn writes_held_until_the_runtime_parks_are_committed_on_its_thread_unless_each_commit_fsyncs() {
+    for (durability, commits_here) in [(Durability::Process, true), (Durability::Power, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        runtime_releasing_writes_when_it_parks().block_on(async {
+            let store = Store::open(dir.path(), durability).unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let serving_thread = std::thread::current().id();
+            let rows = futures_util::future::join_all(
+                (0..20).map(|n| insert(&store, n, CommitOn::Writer)),
+            )
+            .await;
+            let (done, mut committed) = tokio::sync::mpsc::unbounded_channel();
+            for row in rows {
+                let done = done.clone();
+                store.record_response(
+                    row.expect("a held write is committed"),
+                    RecordedResponse {
+                        status: 200,
+                        headers: Vec::new(),
+                        body: Bytes::from_static(b"ok"),
+                    },
+                    None,
+                    None,
+                    CommitOn::Writer,
+                    move |outcome| {
+                        let _ = done.send((outcome.is_ok(), std::thread::current().id()));
+                    },
+                );
+            }
+            let mut on_serving_thread = 0;
+            for _ in 0..20 {
+                let (ok, thread) = tokio::time::timeout(Duration::from_secs(5), committed.recv())
+                    .await
+                    .expect("every answer is committed")
+                    .unwrap();
+                assert!(ok);
+                on_serving_thread += usize::from(thread == serving_thread);
+            }
+            // An answer waits 5 ms at most for the thread to park before the writer thread
+            // takes it: on a loaded machine a few may go that way, never all of them.
+            if commits_here {
+                assert!(
+                    on_serving_thread > 0,
+                    "no answer was committed on the serving thread"
+                );
+            } else {
+                assert_eq!(
+                    on_serving_thread, 0,
+                    "a commit that fsyncs was made on the serving thread"
+                );
+            }
+            store.close();
+        });
+    }
+}
