@@ -259,6 +259,11 @@ impl Engine {
     }
 
     /// Where requests are forwarded, if anywhere.
+    /// The count of connections open, as [`Engine::connection_opened`] keeps it.
+    pub(crate) fn connection_count(&self) -> Arc<AtomicUsize> {
+        self.connections.clone()
+    }
+
     pub(crate) fn forwarder(&self) -> Option<&Forwarder> {
         self.config.forwarder.as_ref()
     }

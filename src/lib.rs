@@ -54,13 +54,17 @@ use cli::{Cli, Command};
 /// pays for cross-thread wake-ups on every request (see README, "Speed"). The inspector needs the
 /// multi-threaded runtime: it suspends for `$EDITOR` with `block_in_place`. The single thread
 /// commits the writes it queued when it runs out of work ([`store::before_park`]), so that one
-/// commit holds them all. A worker of the multi-threaded runtime is not given the hook:
+/// commit holds them all, and, serving a lone sender, polls a little longer before it sleeps
+/// ([`capture::before_park`]). A worker of the multi-threaded runtime is not given the hook:
 /// one blocked in `block_in_place` would hold its writes for as long as the editor is open.
 pub fn runtime(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match &cli.command {
         Command::Listen(args) if !commands::listen::opens_inspector(args) => {
             let mut builder = tokio::runtime::Builder::new_current_thread();
-            builder.on_thread_park(store::before_park);
+            builder.on_thread_park(|| {
+                store::before_park();
+                capture::before_park();
+            });
             builder
         }
         _ => tokio::runtime::Builder::new_multi_thread(),

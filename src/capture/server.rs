@@ -9,7 +9,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
+use super::linger::{linger_when_idle, note_activity};
 use super::request::{capture, Limits};
 use crate::engine::Engine;
 use crate::http_edge::next_connection;
@@ -29,12 +31,15 @@ pub async fn serve(
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     let mut connections = tokio::task::JoinSet::new();
-    // A set aborts its tasks when dropped: the anchor stops with `serve`, however it ends.
-    let mut anchor = tokio::task::JoinSet::new();
-    anchor.spawn(anchor_timer_wheel(anchor_period(
+    // A set aborts its tasks when dropped: these stop with `serve`, however it ends.
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(anchor_timer_wheel(anchor_period(
         &limits,
         engine.shortest_forward_timeout(),
     )));
+    if Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread {
+        background.spawn(linger_when_idle(engine.connection_count()));
+    }
     tokio::pin!(shutdown);
     loop {
         while connections.try_join_next().is_some() {}
@@ -44,7 +49,15 @@ pub async fn serve(
         };
         let open = engine.connection_opened();
         let engine = engine.clone();
-        let service = service_fn(move |request| capture(engine.clone(), limits, peer, request));
+        let service = service_fn(move |request| {
+            let engine = engine.clone();
+            async move {
+                note_activity();
+                let answer = capture(engine, limits, peer, request).await;
+                note_activity();
+                answer
+            }
+        });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         connections.spawn(async move {
             let _open = open;
