@@ -3,7 +3,7 @@
 //! growing under unbroken load; and gives the disk space of a grown WAL back once writes stop.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,8 @@ const GUARD_ABOVE: u64 = 128 * 1024 * 1024;
 /// the WAL then grows with everything written. The connection that commits looks at the WAL's
 /// size now and then; once the file has grown past [`GUARD_ABOVE`] since it last looked, it
 /// interrupts the checkpoint the starved thread may have begun, then copies the WAL into the
-/// database and truncates it itself, with commits waiting (up to about a second at full load
+/// database and truncates it itself (the writer thread does; a thread serving connections,
+/// which must not wait, leaves it to the writer thread's next commit), with commits waiting (up to about a second at full load
 /// measured, which the checkpointer avoids while it keeps up). Should a reader keep part of the
 /// WAL in use, what can be copied is, and the guard tries again as the file grows.
 pub(super) struct WalGuard {
@@ -59,6 +60,9 @@ pub(super) struct WalGuard {
     started: Instant,
     /// When to look next, in milliseconds since `started`.
     next_look: AtomicU64,
+    /// A thread that cannot wait found the WAL grown: the writer thread truncates it after its
+    /// next commit, and until then every commit is the writer thread's.
+    for_the_writer: AtomicBool,
     /// The WAL's size when last looked at.
     last_len: AtomicU64,
 }
@@ -83,13 +87,23 @@ impl WalGuard {
             started: Instant::now(),
             next_look: AtomicU64::new(0),
             last_len: AtomicU64::new(0),
+            for_the_writer: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the next commit must be the writer thread's, for it to truncate the WAL after it.
+    pub(super) fn wants_the_writer(&self) -> bool {
+        self.for_the_writer.load(Ordering::Acquire)
     }
 
     /// Called by whoever holds the writing connection `conn`, after a commit. The writer thread
     /// may wait for the checkpointer or a reader to let go of the WAL (up to the store's lock
-    /// timeout: the WAL cannot grow meanwhile); a thread serving connections only tries.
+    /// timeout: the WAL cannot grow meanwhile); a thread serving connections leaves that to the
+    /// writer thread ([`WalGuard::wants_the_writer`]).
     pub(super) fn after_commit(&self, conn: &Connection, waits: Waits) {
+        if waits == Waits::ForLocks && self.for_the_writer.swap(false, Ordering::AcqRel) {
+            return truncate_waiting(conn, self.wait_at_most, self.checkpointer.as_ref());
+        }
         let now = self.started.elapsed().as_millis() as u64;
         if now < self.next_look.load(Ordering::Relaxed) {
             return;
@@ -109,7 +123,7 @@ impl WalGuard {
                 Waits::ForLocks => {
                     truncate_waiting(conn, self.wait_at_most, self.checkpointer.as_ref())
                 }
-                Waits::Never => truncate_unless_busy(conn),
+                Waits::Never => self.for_the_writer.store(true, Ordering::Release),
             }
         }
     }
@@ -354,7 +368,8 @@ mod tests {
     }
 
     #[test]
-    fn the_writer_waits_for_a_reader_to_let_go_of_the_wal_then_truncates_it() {
+    fn the_serving_thread_leaves_a_grown_wal_to_the_writer_which_waits_for_a_reader_then_truncates_it(
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let (db, writer) = wal_database(dir.path());
         let insert_some = || {
@@ -362,25 +377,29 @@ mod tests {
                 insert(&writer);
             }
         };
-        let guard = || WalGuard::with(&writer, 4096, Duration::ZERO, Duration::from_secs(5));
+        let guard = WalGuard::with(&writer, 4096, Duration::ZERO, Duration::from_secs(5));
 
-        // A thread serving connections never waits: with a reader there, the WAL stays.
+        // A thread serving connections never waits: it leaves the grown WAL to the writer.
         insert_some();
         let (let_go, reader) = reader_holding_a_snapshot(&db);
         insert_some();
         let started = Instant::now();
-        guard().after_commit(&writer, Waits::Never);
+        guard.after_commit(&writer, Waits::Never);
         assert!(started.elapsed() < Duration::from_millis(200));
         assert!(wal_size(&db) > 0);
+        assert!(guard.wants_the_writer());
 
-        // The writer thread waits until the reader lets go, then truncates it.
+        // The writer thread, after its next commit, waits until the reader lets go, then
+        // truncates it.
         let letting_go = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
             let_go.send(()).unwrap();
         });
-        guard().after_commit(&writer, Waits::ForLocks);
+        insert(&writer);
+        guard.after_commit(&writer, Waits::ForLocks);
         assert!(started.elapsed() >= Duration::from_millis(250));
         assert_eq!(wal_size(&db), 0);
+        assert!(!guard.wants_the_writer());
         letting_go.join().unwrap();
         reader.join().unwrap();
     }

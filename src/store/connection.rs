@@ -120,7 +120,7 @@ impl SharedConnection {
     /// waits for, writes only the request; the answers get a commit of their own once the
     /// sender has been answered.
     pub(crate) fn commit_queued(&self, deferred: Deferred) {
-        if self.checkpoint_waiting.load(Ordering::Acquire) {
+        if self.checkpoint_waiting.load(Ordering::Acquire) || self.wal_guard.wants_the_writer() {
             return self.jobs.wake();
         }
         let mut guard = match self.conn.try_lock() {
