@@ -258,12 +258,12 @@ impl Engine {
         OpenConnection(self.connections.clone())
     }
 
-    /// Where requests are forwarded, if anywhere.
     /// The count of connections open, as [`Engine::connection_opened`] keeps it.
     pub(crate) fn connection_count(&self) -> Arc<AtomicUsize> {
         self.connections.clone()
     }
 
+    /// Where requests are forwarded, if anywhere.
     pub(crate) fn forwarder(&self) -> Option<&Forwarder> {
         self.config.forwarder.as_ref()
     }

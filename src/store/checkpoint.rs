@@ -45,10 +45,11 @@ const GUARD_ABOVE: u64 = 128 * 1024 * 1024;
 /// the WAL then grows with everything written. The connection that commits looks at the WAL's
 /// size now and then; once the file has grown past [`GUARD_ABOVE`] since it last looked, it
 /// interrupts the checkpoint the starved thread may have begun, then copies the WAL into the
-/// database and truncates it itself (the writer thread does; a thread serving connections,
-/// which must not wait, leaves it to the writer thread's next commit), with commits waiting (up to about a second at full load
-/// measured, which the checkpointer avoids while it keeps up). Should a reader keep part of the
-/// WAL in use, what can be copied is, and the guard tries again as the file grows.
+/// database and truncates it itself, with commits waiting (up to about a second at full load
+/// measured, which the checkpointer avoids while it keeps up). Only the writer thread does this;
+/// a thread serving connections, which must not wait, leaves it to the writer thread's next
+/// commit. Should a reader keep part of the WAL in use, what can be copied is, and the guard
+/// tries again as the file grows.
 pub(super) struct WalGuard {
     wal: Option<PathBuf>,
     above: u64,

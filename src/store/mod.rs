@@ -3,8 +3,8 @@
 //! Writes go through one connection: the writer thread commits them in batches, a runtime
 //! thread serving many requests commits the batch it queued when it runs out of other work
 //! (see [`before_park`]), or a caller with nothing else in flight commits its own (see
-//! [`CommitOn`]). Readers — including a second
-//! process running `requests list` — open their own connections.
+//! [`CommitOn`]). Readers — including a second process running `requests list` — open their
+//! own connections.
 
 mod checkpoint;
 mod codec;
